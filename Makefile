@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make generate` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SPEC   ?= specs/lukhas.yaml
+OUT    ?= generated
+
+.PHONY: generate check test tools bench golden clean help
+
+help:
+	@echo "make generate   write generated/ from $(SPEC) (no services needed)"
+	@echo "make check      fail when generated/ differs from what the spec produces"
+	@echo "make test       install promtool/amtool if needed, run the whole suite"
+	@echo "make bench      reproducible measurements under benchmarks/"
+	@echo "make golden     regenerate the golden files under tests/golden (then read the diff)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+generate: $(VENV)/.installed
+	$(PY) -m lukhas_obs generate --spec $(SPEC) --out $(OUT)
+
+check: $(VENV)/.installed
+	$(PY) -m lukhas_obs generate --spec $(SPEC) --out $(OUT) --check
+
+tools:
+	@scripts/ensure-tools.sh
+
+test: $(VENV)/.installed tools
+	. scripts/tool-env.sh && $(PY) -m pytest -q -ra
+
+golden: $(VENV)/.installed
+	$(PY) -m pytest -q tests/test_golden.py --update-golden
+
+bench: $(VENV)/.installed tools
+	. scripts/tool-env.sh && $(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache benchmarks/results

@@ -1,0 +1,3 @@
+from lukhas_obs.cli import main
+
+main()

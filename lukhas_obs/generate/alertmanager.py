@@ -1,0 +1,77 @@
+"""alertmanager.yml: a route tree by priority, business hours for the priorities that wait for
+them, an inhibit rule so a critical alert silences lower ones for the same service, and every
+secret referenced by file."""
+
+from __future__ import annotations
+
+from lukhas_obs.model import Receiver, Severity, Spec
+from lukhas_obs.promql import quote
+
+BUSINESS_HOURS = "business-hours"
+
+
+def _matcher(name: str, op: str, value: str) -> str:
+    return f"{name}{op}{quote(value)}"
+
+
+def _timing(sev: Severity) -> dict:
+    return {"group_wait": sev.group_wait, "group_interval": sev.group_interval,
+            "repeat_interval": sev.repeat_interval}
+
+
+def _receiver(r: Receiver) -> dict:
+    out: dict = {"name": r.name}
+    if r.kind == "pagerduty":
+        cfg = {"routing_key_file": r.get("routing_key_file"), "send_resolved": True,
+               "description": '{{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}'}
+        if r.get("url"):
+            cfg["url"] = r.get("url")
+        out["pagerduty_configs"] = [cfg]
+    elif r.kind == "slack":
+        out["slack_configs"] = [{
+            "api_url_file": r.get("api_url_file"), "channel": r.get("channel"), "send_resolved": True,
+            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}'
+                     ' ({{ .CommonLabels.service }})',
+            "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
+                    'Runbook: {{ .Annotations.runbook_url }}\nDashboard: {{ .Annotations.dashboard_url }}\n{{ end }}',
+        }]
+    elif r.kind == "webhook":
+        out["webhook_configs"] = [{"url_file": r.get("url_file"), "send_resolved": True}]
+    return out
+
+
+def alertmanager_config(spec: Spec) -> dict:
+    am = spec.alertmanager
+    severities = sorted(spec.severities, key=lambda s: s.priority)
+    # Without a default, an alert that names no priority goes to the first severity that notifies
+    # without paging, so nothing is silently dropped and nobody is woken for it.
+    default = (spec.severity(am.default_priority) if am.default_priority
+               else next((s for s in severities if not s.page), severities[0]))
+    routes = []
+    for sev in severities:
+        route = {"receiver": sev.receiver, "matchers": [_matcher("priority", "=", sev.priority)], **_timing(sev)}
+        if sev.business_hours_only:
+            route["active_time_intervals"] = [BUSINESS_HOURS]
+        routes.append(route)
+    out: dict = {"global": {"resolve_timeout": am.resolve_timeout}}
+    if am.business_hours:
+        bh = am.business_hours
+        out["time_intervals"] = [{"name": BUSINESS_HOURS, "time_intervals": [{
+            "weekdays": list(bh.weekdays),
+            "times": [{"start_time": a, "end_time": b} for a, b in bh.times],
+            "location": bh.location}]}]
+    out["route"] = {"receiver": default.receiver, "group_by": list(am.group_by), **_timing(default),
+                    "routes": routes}
+    # A critical alert silences lower severities for the same service (and the same SLO, when
+    # both have one): the page already says everything the ticket would.
+    levels = [s.level for s in severities]
+    top = levels[0]
+    lower = sorted({lv for lv in levels if lv != top})
+    if lower:
+        out["inhibit_rules"] = [{
+            "source_matchers": [_matcher("severity", "=", top)],
+            "target_matchers": [_matcher("severity", "=~", "|".join(lower))],
+            "equal": ["service"],
+        }]
+    out["receivers"] = [_receiver(r) for r in spec.receivers]
+    return out

@@ -1,0 +1,232 @@
+"""The validated internal model. Generators and the gate see only this, never raw YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lukhas_obs.durations import parse_duration
+from lukhas_obs.promql import Selector
+
+
+@dataclass(frozen=True)
+class Severity:
+    priority: str              # P1..P4
+    level: str                 # the `severity` label value: critical, high, ...
+    receiver: str
+    page: bool = False
+    description: str = ""
+    notify_within: str | None = None
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+    business_hours_only: bool = False
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    kind: str                  # pagerduty | slack | webhook | none
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str) -> str | None:
+        return dict(self.settings).get(key)
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    location: str
+    weekdays: tuple[str, ...]
+    times: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str
+    help: str = ""
+    unit: str = ""
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SLI:
+    """kind is one of ratio, latency, availability, threshold.
+
+    ratio:        errors (or good) over total, counters
+    latency:      share of `metric` observations above `threshold` (a bucket boundary)
+    availability: share of scrapes (`up`) or probes (`probe_success`) that failed
+    threshold:    share of gauge samples outside [min, max]
+    """
+
+    kind: str
+    errors: Selector | None = None
+    good: Selector | None = None
+    total: Selector | None = None
+    metric: Selector | None = None
+    threshold: float | None = None
+    source: str = "up"
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def event_based(self) -> bool:
+        """Counts events (requests); otherwise counts samples over time."""
+        return self.kind in ("ratio", "latency")
+
+
+@dataclass(frozen=True)
+class SLO:
+    service: str
+    name: str
+    objective: float           # percent, e.g. 99.9
+    period: str
+    page: str
+    ticket: str
+    sli: SLI
+    min_events: int | None = None
+    description: str = ""
+
+    @property
+    def target(self) -> float:
+        return self.objective / 100.0
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed error ratio, e.g. 0.001 for 99.9 %."""
+        return round(1.0 - self.target, 12)
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}-{self.name}"
+
+    @property
+    def period_seconds(self) -> float:
+        return parse_duration(self.period)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    host: str
+    port: int
+    metrics_path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: str
+    host: str
+    port: int | None = None
+    description: str = ""
+    health: str | None = None
+    metrics_path: str = "/metrics"
+    metrics_port: int | None = None
+    scrape: bool = True
+    exporter: Exporter | None = None
+    slos: tuple[SLO, ...] = ()
+
+    @property
+    def scrape_address(self) -> str | None:
+        if not self.scrape:
+            return None
+        if self.exporter:
+            return f"{self.exporter.host}:{self.exporter.port}"
+        port = self.metrics_port or self.port
+        return f"{self.host}:{port}" if port else None
+
+    @property
+    def scrape_path(self) -> str:
+        return self.exporter.metrics_path if self.exporter else self.metrics_path
+
+    @property
+    def health_url(self) -> str | None:
+        if not self.health or not self.port:
+            return None
+        return f"http://{self.host}:{self.port}{self.health}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    priority: str
+    summary: str
+    kind: str                  # expr | target_down | error_ratio | quantile | rate
+    params: tuple = ()         # kind-specific, see generate/alerts.py
+    for_: str | None = None
+    description: str = ""
+    service: str | None = None
+    service_label: str | None = None
+    runbook: str | None = None
+    dashboard: str | None = None
+
+    def param(self, key: str, default=None):
+        return dict(self.params).get(key, default)
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    scrape_interval: str = "15s"
+    scrape_timeout: str = "10s"
+    evaluation_interval: str = "30s"
+    slo_evaluation_interval: str = "30s"
+    slo_long_evaluation_interval: str = "5m"
+    external_labels: tuple[tuple[str, str], ...] = ()
+    blackbox_exporter: str = "blackbox-exporter:9115"
+    alertmanagers: tuple[str, ...] = ("alertmanager:9093",)
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    resolve_timeout: str = "5m"
+    default_priority: str | None = None
+    group_by: tuple[str, ...] = ("alertname", "service", "slo")
+    business_hours: BusinessHours | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str                # the spec's path as the user named it, for headers and errors
+    project: str
+    environment: str = "production"
+    network: str | None = None
+    runbook_base_url: str = ""
+    grafana_url: str = ""
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
+    receivers: tuple[Receiver, ...] = ()
+    severities: tuple[Severity, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+    services: tuple[Service, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+    def severity(self, priority: str) -> Severity:
+        for s in self.severities:
+            if s.priority == priority:
+                return s
+        raise KeyError(priority)
+
+    def metric(self, name: str) -> Metric | None:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        return None
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def slos(self) -> tuple[SLO, ...]:
+        return tuple(slo for svc in self.services for slo in svc.slos)
+
+    def runbook_url(self, slug: str) -> str:
+        base = self.runbook_base_url.rstrip("/")
+        return f"{base}/{slug}" if base else slug
+
+    def dashboard_url(self, uid: str, query: str = "") -> str:
+        base = self.grafana_url.rstrip("/")
+        return f"{base}/d/{uid}{query}" if base else f"/d/{uid}{query}"

@@ -1,0 +1,172 @@
+"""The one place that writes PromQL: label-safe selectors and the few builders that rules,
+alerts, tests, dashboards and the gate share.
+
+Label values that come from a spec are always written through `quote()`, so a value holding a
+quote, a backslash or a newline can never break out of its selector."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import promql_parser
+
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+class PromQLError(ValueError):
+    """An expression that does not parse, or is not what the caller needs."""
+
+
+def quote(value: str) -> str:
+    """A PromQL double-quoted string literal for any Python string."""
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
+    return f'"{escaped}"'
+
+
+def regex_escape(value: str) -> str:
+    """Escape RE2 metacharacters so `value` matches itself literally in `=~`."""
+    return _RE2_SPECIAL.sub(r"\\\1", value)
+
+
+def any_of(values) -> str:
+    """A regex matching exactly one of `values` (sorted, for stable output)."""
+    return "|".join(regex_escape(v) for v in sorted(set(values)))
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if not LABEL_NAME.match(self.name):
+            raise PromQLError(f"{self.name!r} is not a valid label name")
+        if self.op not in ("=", "!=", "=~", "!~"):
+            raise PromQLError(f"{self.op!r} is not a label matcher operator")
+
+    def render(self) -> str:
+        return f"{self.name}{self.op}{quote(self.value)}"
+
+
+@dataclass(frozen=True)
+class Selector:
+    metric: str
+    matchers: tuple[Matcher, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not METRIC_NAME.match(self.metric):
+            raise PromQLError(f"{self.metric!r} is not a valid metric name")
+
+    def where(self, **labels: str) -> "Selector":
+        """This selector plus equality matchers; an existing matcher on the same label wins."""
+        have = {m.name for m in self.matchers}
+        extra = tuple(Matcher(k, "=", v) for k, v in sorted(labels.items()) if k not in have)
+        return Selector(self.metric, self.matchers + extra)
+
+    def plus(self, *matchers: Matcher) -> "Selector":
+        return Selector(self.metric, self.matchers + tuple(matchers))
+
+    def renamed(self, metric: str) -> "Selector":
+        return Selector(metric, self.matchers)
+
+    def labels_equal(self) -> dict[str, str]:
+        return {m.name: m.value for m in self.matchers if m.op == "="}
+
+    def render(self) -> str:
+        if not self.matchers:
+            return self.metric
+        return self.metric + "{" + ", ".join(m.render() for m in self.matchers) + "}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def parse(expr: str):
+    """Parse PromQL in-process; raises PromQLError with the parser's message."""
+    try:
+        return promql_parser.parse(expr)
+    except ValueError as exc:
+        raise PromQLError(str(exc)) from None
+
+
+def parse_selector(text: str) -> Selector:
+    """A plain instant-vector selector with a metric name, e.g. `m{status=~"5.."}`."""
+    node = parse(text)
+    if not isinstance(node, promql_parser.VectorSelector):
+        raise PromQLError("must be a plain series selector such as metric{label=\"value\"}, "
+                          "not a function or an operation")
+    if not node.name:
+        raise PromQLError("the selector must name a metric")
+    if node.offset is not None or node.at is not None:
+        raise PromQLError("offset and @ are not allowed here")
+    if getattr(node.matchers, "or_matchers", None):
+        raise PromQLError("'or' inside a selector is not supported here")
+    matchers = tuple(Matcher(m.name, _OPS[str(m.op).split(".")[-1]], m.value)
+                     for m in node.matchers.matchers if m.name != "__name__")
+    return Selector(node.name, matchers)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Every metric name an expression selects."""
+    names: set[str] = set()
+
+    def visit(node, *_):
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.add(node.name)
+        elif isinstance(node, promql_parser.MatrixSelector):
+            vs = node.vector_selector
+            if vs.name:
+                names.add(vs.name)
+        return True
+
+    promql_parser.walk(parse(expr), visit)
+    return names
+
+
+def number(value: float) -> str:
+    """A float as PromQL writes it, without float noise (0.001 not 0.0010000000000000009)."""
+    text = repr(float(round(value, 12)))
+    return text[:-2] if text.endswith(".0") else text
+
+
+# ---- builders: the shapes used across rules, dashboards and the gate ---------------------
+
+def rate(sel: Selector | str, window: str) -> str:
+    return f"rate({sel}[{window}])"
+
+
+def increase(sel: Selector | str, window: str) -> str:
+    return f"increase({sel}[{window}])"
+
+
+def agg(op: str, expr: str, by: tuple[str, ...] | list[str] = ()) -> str:
+    for name in by:
+        if not LABEL_NAME.match(name):
+            raise PromQLError(f"{name!r} is not a valid label name")
+    return f"{op} by ({', '.join(by)}) ({expr})" if by else f"{op}({expr})"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    return f"({numerator})\n/\n({denominator})"
+
+
+def histogram_quantile(q: float, bucket_sel: Selector, window: str, by: tuple[str, ...] = ()) -> str:
+    return f"histogram_quantile({number(q)}, {agg('sum', rate(bucket_sel, window), ('le',) + tuple(by))})"
+
+
+def le_matcher(bound: float) -> Matcher:
+    """A matcher for the `le` bucket whose boundary is `bound`, whichever way the client library
+    printed it ("1" from Go, "1.0" from Python; "0.25" from both)."""
+    text = number(bound)
+    forms = {text}
+    if "." not in text and "e" not in text:
+        forms.add(text + ".0")
+    if len(forms) == 1:
+        return Matcher("le", "=", text)
+    return Matcher("le", "=~", any_of(forms))

@@ -1,0 +1,446 @@
+"""Load a spec: YAML (safe, with lines) -> JSON Schema -> meaning checks -> model.
+
+Every problem is collected and reported at once as FILE:LINE: key.path: message."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from lukhas_obs import model as m
+from lukhas_obs.durations import parse_duration
+from lukhas_obs.errors import Problem, SpecError, render_path
+from lukhas_obs.promql import PromQLError, Selector, metric_names, parse, parse_selector
+from lukhas_obs.spec.yamlsource import LineMap, parse_yaml
+
+# Series every Prometheus has without a catalogue entry.
+BUILTIN_PREFIXES = ("scrape_", "probe_", "prometheus_", "alertmanager_", "process_", "go_")
+BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
+HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+def schema() -> dict:
+    text = resources.files("lukhas_obs.spec").joinpath("schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+_VALIDATOR = None
+
+
+def _validator():
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        s = schema()
+        jsonschema.Draft202012Validator.check_schema(s)
+        _VALIDATOR = jsonschema.Draft202012Validator(s)
+    return _VALIDATOR
+
+
+def load_spec(path: str | Path) -> m.Spec:
+    p = Path(path)
+    name = display_name(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(name, 1, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(name, 1, "", f"cannot read the spec: {exc}")]) from None
+    return load_spec_text(text, name)
+
+
+def display_name(p: Path) -> str:
+    """The spec's path relative to the working folder when it lies inside it (stable in headers)."""
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def load_spec_text(text: str, filename: str) -> m.Spec:
+    data, lines = parse_yaml(text, filename)
+    problems = schema_problems(data, lines, filename)
+    if problems:
+        raise SpecError(problems)
+    builder = _Builder(data, lines, filename)
+    spec = builder.build()
+    if builder.problems:
+        raise SpecError(builder.problems)
+    return spec
+
+
+def schema_problems(data, lines: LineMap, filename: str) -> list[Problem]:
+    problems = []
+    for err in _validator().iter_errors(data):
+        path = tuple(err.absolute_path)
+        msg = err.message
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            for key in sorted(set(err.instance) - allowed):
+                known = ", ".join(sorted(allowed)) or "none"
+                problems.append(Problem(filename, lines.line(path + (key,)), render_path(path + (key,)),
+                                        f"unknown key (allowed here: {known})"))
+            continue
+        if err.validator == "required":
+            msg = err.message.replace("is a required property", "is required")
+        elif err.validator == "pattern":
+            msg = f"{err.instance!r} does not match {err.validator_value}"
+            if err.schema.get("$comment"):
+                msg += f" ({err.schema['$comment']})"
+        elif err.validator == "maximum":
+            msg = f"{err.instance} is above {err.validator_value}"
+        elif err.validator in ("minimum", "exclusiveMinimum"):
+            msg = f"{err.instance} is below {'or equal to ' if err.validator == 'exclusiveMinimum' else ''}{err.validator_value}"
+        elif err.validator == "maxProperties" and path and path[-1] == "sli":
+            msg = f"an SLI has exactly one kind, found {', '.join(sorted(err.instance))}"
+        elif err.validator == "const":
+            msg = f"{err.instance!r} is not supported; expected {err.validator_value!r}"
+        problems.append(Problem(filename, lines.line(path), render_path(path), msg))
+    return problems
+
+
+class _Builder:
+    """Meaning checks that a schema cannot express, done while building the model."""
+
+    def __init__(self, data: dict, lines: LineMap, filename: str):
+        self.data = data
+        self.lines = lines
+        self.file = filename
+        self.problems: list[Problem] = []
+
+    def err(self, path: tuple, message: str) -> None:
+        self.problems.append(Problem(self.file, self.lines.line(path), render_path(path), message))
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def duration(self, value, path) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self.err(path, str(exc))
+        return value
+
+    def selector(self, text: str, path: tuple, want_types=("counter",)) -> Selector | None:
+        try:
+            sel = parse_selector(text)
+        except PromQLError as exc:
+            self.err(path, f"invalid PromQL selector {text!r}: {exc}")
+            return None
+        self.check_metric(sel.metric, path, want_types)
+        return sel
+
+    def check_metric(self, name: str, path: tuple, want_types=None) -> None:
+        if name in BUILTIN_NAMES or name.startswith(BUILTIN_PREFIXES) or ":" in name:
+            return
+        metric = self.metrics.get(name)
+        suffix = ""
+        if metric is None:
+            for sfx in HISTOGRAM_SUFFIXES:
+                base = name[: -len(sfx)] if name.endswith(sfx) else None
+                if base and base in self.metrics and self.metrics[base].type in ("histogram", "summary"):
+                    metric, suffix = self.metrics[base], sfx
+                    break
+        if metric is None:
+            self.err(path, f"metric {name!r} is not in the metrics catalogue")
+            return
+        if want_types:
+            mtype = "counter" if suffix in ("_count", "_sum", "_bucket") else metric.type
+            if mtype not in want_types:
+                self.err(path, f"metric {name!r} is a {mtype}; expected {' or '.join(want_types)}")
+
+    def expr(self, text: str, path: tuple) -> None:
+        try:
+            parse(text)
+        except PromQLError as exc:
+            self.err(path, f"invalid PromQL: {exc}")
+            return
+        for name in sorted(metric_names(text)):
+            self.check_metric(name, path)
+
+    # ---- sections ---------------------------------------------------------------------------
+    def build(self) -> m.Spec:
+        d = self.data
+        self.metrics = {name: self.metric(name, body) for name, body in (d.get("metrics") or {}).items()}
+        receivers = tuple(self.receiver(n, b) for n, b in sorted((d.get("receivers") or {}).items()))
+        receiver_names = {r.name for r in receivers}
+        severities = []
+        for prio, body in sorted(d["severities"].items()):
+            path = ("severities", prio)
+            if body["receiver"] not in receiver_names:
+                self.err(path + ("receiver",), f"receiver {body['receiver']!r} is not defined under receivers")
+            for key in ("notify_within", "group_wait", "group_interval", "repeat_interval"):
+                self.duration(body.get(key), path + (key,))
+            severities.append(m.Severity(
+                priority=prio, level=body["level"], receiver=body["receiver"], page=body.get("page", False),
+                description=body.get("description", ""), notify_within=body.get("notify_within"),
+                group_wait=body.get("group_wait", "30s"), group_interval=body.get("group_interval", "5m"),
+                repeat_interval=body.get("repeat_interval", "4h"),
+                business_hours_only=body.get("business_hours_only", False)))
+        self.priorities = {s.priority for s in severities}
+
+        prom = self.prometheus(d.get("prometheus") or {})
+        am = self.alertmanager(d.get("alertmanager") or {})
+        if any(s.business_hours_only for s in severities) and am.business_hours is None:
+            path = next(("severities", s.priority, "business_hours_only") for s in severities if s.business_hours_only)
+            self.err(path, "needs alertmanager.business_hours to say when business hours are")
+
+        self.service_names: set[str] = set()
+        for i, svc in enumerate(d["services"]):
+            if svc["name"] in self.service_names:
+                self.err(("services", i, "name"), f"duplicate service name {svc['name']!r}")
+            self.service_names.add(svc["name"])
+        services = tuple(self.service(i, body) for i, body in enumerate(d["services"]))
+        self.check_ports(services)
+        for name, metric in self.metrics.items():
+            for j, svc in enumerate(metric.services):
+                if svc not in self.service_names:
+                    self.err(("metrics", name, "services", j), f"service {svc!r} is not defined under services")
+
+        alerts = []
+        seen_alerts: dict[str, int] = {}
+        for i, body in enumerate(d.get("alerts") or []):
+            if body["name"] in seen_alerts:
+                self.err(("alerts", i, "name"), f"duplicate alert name {body['name']!r} "
+                                                f"(first at alerts[{seen_alerts[body['name']]}])")
+            seen_alerts.setdefault(body["name"], i)
+            alerts.append(self.alert(i, body))
+
+        links = d.get("links") or {}
+        return m.Spec(
+            source=self.file, project=d["project"], environment=d.get("environment", "production"),
+            network=d.get("network"), runbook_base_url=links.get("runbook_base_url", ""),
+            grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
+            receivers=receivers, severities=tuple(severities),
+            metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
+            alerts=tuple(alerts))
+
+    def metric(self, name: str, body: dict) -> m.Metric:
+        path = ("metrics", name)
+        buckets = tuple(float(b) for b in body.get("buckets", []))
+        if body["type"] == "histogram" and not buckets:
+            self.err(path, "a histogram needs its bucket boundaries (buckets)")
+        if buckets and body["type"] != "histogram":
+            self.err(path + ("buckets",), f"only histograms have buckets, this is a {body['type']}")
+        if list(buckets) != sorted(set(buckets)):
+            self.err(path + ("buckets",), "bucket boundaries must be strictly increasing")
+        if body["type"] == "counter" and not name.endswith("_total"):
+            self.err(path, "a counter's name ends in _total (Prometheus naming convention)")
+        if "le" in body.get("labels", []) or "quantile" in body.get("labels", []):
+            self.err(path + ("labels",), "le and quantile are reserved label names")
+        return m.Metric(name=name, type=body["type"], help=body.get("help", ""), unit=body.get("unit", ""),
+                        labels=tuple(body.get("labels", [])), buckets=buckets,
+                        services=tuple(body.get("services", [])))
+
+    def receiver(self, name: str, body: dict) -> m.Receiver:
+        if not body:
+            return m.Receiver(name=name, kind="none")
+        kind, settings = next(iter(body.items()))
+        return m.Receiver(name=name, kind=kind, settings=tuple(sorted(settings.items())))
+
+    def prometheus(self, body: dict) -> m.PrometheusSettings:
+        path = ("prometheus",)
+        defaults = m.PrometheusSettings()
+        values = {}
+        for key in ("scrape_interval", "scrape_timeout", "evaluation_interval",
+                    "slo_evaluation_interval", "slo_long_evaluation_interval"):
+            values[key] = self.duration(body.get(key), path + (key,)) or getattr(defaults, key)
+        try:
+            if parse_duration(values["scrape_timeout"]) > parse_duration(values["scrape_interval"]):
+                self.err(path + ("scrape_timeout",), f"scrape_timeout {values['scrape_timeout']} is longer "
+                                                      f"than scrape_interval {values['scrape_interval']}")
+        except ValueError:
+            pass
+        return m.PrometheusSettings(
+            **values, external_labels=tuple(sorted((body.get("external_labels") or {}).items())),
+            blackbox_exporter=body.get("blackbox_exporter", defaults.blackbox_exporter),
+            alertmanagers=tuple(body.get("alertmanagers", defaults.alertmanagers)))
+
+    def alertmanager(self, body: dict) -> m.AlertmanagerSettings:
+        path = ("alertmanager",)
+        default_priority = body.get("default_priority")
+        if default_priority and default_priority not in self.priorities:
+            self.err(path + ("default_priority",), f"severity {default_priority!r} is not defined under severities")
+        bh = body.get("business_hours")
+        hours = None
+        if bh:
+            for j, t in enumerate(bh["times"]):
+                if t["start"] >= t["end"]:
+                    self.err(path + ("business_hours", "times", j), f"start {t['start']} is not before end {t['end']}")
+            hours = m.BusinessHours(location=bh.get("location", "UTC"), weekdays=tuple(bh["weekdays"]),
+                                    times=tuple((t["start"], t["end"]) for t in bh["times"]))
+        return m.AlertmanagerSettings(
+            resolve_timeout=self.duration(body.get("resolve_timeout"), path + ("resolve_timeout",)) or "5m",
+            default_priority=default_priority,
+            group_by=tuple(body.get("group_by", m.AlertmanagerSettings().group_by)), business_hours=hours)
+
+    def service(self, i: int, body: dict) -> m.Service:
+        path = ("services", i)
+        exporter = None
+        if "exporter" in body:
+            e = body["exporter"]
+            exporter = m.Exporter(host=e["host"], port=e["port"], metrics_path=e.get("metrics_path", "/metrics"))
+        svc = m.Service(
+            name=body["name"], kind=body["kind"], host=body.get("host", body["name"]), port=body.get("port"),
+            description=body.get("description", ""), health=body.get("health"),
+            metrics_path=body.get("metrics_path", "/metrics"), metrics_port=body.get("metrics_port"),
+            scrape=body.get("scrape", True), exporter=exporter)
+        if svc.health and not svc.port:
+            self.err(path + ("health",), "a health endpoint needs the service's port")
+        if svc.scrape and svc.scrape_address is None:
+            self.err(path, "needs a port, a metrics_port or an exporter to be scraped (or scrape: false)")
+        slos = []
+        seen: set[str] = set()
+        for j, slo_body in enumerate(body.get("slos") or []):
+            if slo_body["name"] in seen:
+                self.err(path + ("slos", j, "name"), f"duplicate SLO name {slo_body['name']!r} in service {svc.name!r}")
+            seen.add(slo_body["name"])
+            slo = self.slo(svc, path + ("slos", j), slo_body)
+            if slo:
+                slos.append(slo)
+        return m.Service(**{**svc.__dict__, "slos": tuple(slos)})
+
+    def check_ports(self, services: tuple[m.Service, ...]) -> None:
+        seen: dict[tuple[str, int], str] = {}
+        for i, svc in enumerate(services):
+            addresses = []
+            if svc.port:
+                addresses.append(((svc.host, svc.port), ("services", i, "port")))
+            if svc.metrics_port and svc.metrics_port != svc.port:
+                addresses.append(((svc.host, svc.metrics_port), ("services", i, "metrics_port")))
+            if svc.exporter:
+                addresses.append(((svc.exporter.host, svc.exporter.port), ("services", i, "exporter", "port")))
+            for addr, path in addresses:
+                if addr in seen:
+                    self.err(path, f"{addr[0]}:{addr[1]} is already used by {seen[addr]}")
+                else:
+                    seen[addr] = f"service {svc.name!r}"
+
+    def slo(self, svc: m.Service, path: tuple, body: dict) -> m.SLO | None:
+        for key in ("page", "ticket"):
+            if body[key] not in self.priorities:
+                self.err(path + (key,), f"severity {body[key]!r} is not defined under severities")
+        objective = float(body["objective"])
+        if objective >= 100:
+            self.err(path + ("objective",), f"{body['objective']} leaves no error budget; use a value below 100")
+        sli = self.sli(svc, path + ("sli",), body["sli"])
+        if sli is None:
+            return None
+        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=body.get("period", "30d"),
+                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
+                     description=body.get("description", ""))
+
+    def sli(self, svc: m.Service, path: tuple, body: dict) -> m.SLI | None:
+        kind, b = next(iter(body.items()))
+        p = path + (kind,)
+        if kind == "ratio":
+            if ("errors" in b) == ("good" in b):
+                self.err(p, "give exactly one of errors or good, beside total")
+                return None
+            total = self.selector(b["total"], p + ("total",))
+            errors = self.selector(b["errors"], p + ("errors",)) if "errors" in b else None
+            good = self.selector(b["good"], p + ("good",)) if "good" in b else None
+            if total is None or (errors is None and good is None):
+                return None
+            return m.SLI(kind="ratio", errors=errors, good=good, total=total)
+        if kind == "latency":
+            metric = self.metrics.get(b["metric"])
+            if metric is None:
+                self.err(p + ("metric",), f"metric {b['metric']!r} is not in the metrics catalogue")
+                return None
+            if metric.type != "histogram":
+                self.err(p + ("metric",), f"metric {b['metric']!r} is a {metric.type}; a latency SLI needs a histogram")
+                return None
+            threshold = float(b["threshold"])
+            if threshold not in metric.buckets:
+                bounds = ", ".join(f"{x:g}" for x in metric.buckets)
+                self.err(p + ("threshold",), f"{b['threshold']} is not a bucket boundary of {metric.name} "
+                                             f"(boundaries: {bounds}); a latency SLI is exact only on a boundary")
+                return None
+            sel = Selector(metric.name)
+            if b.get("selector"):
+                extra = self.selector(f"{metric.name}{b['selector']}", p + ("selector",), None)
+                if extra is None:
+                    return None
+                sel = extra
+            return m.SLI(kind="latency", metric=sel, threshold=threshold)
+        if kind == "availability":
+            source = b.get("source", "up")
+            if source == "probe" and not svc.health_url:
+                self.err(p + ("source",), f"service {svc.name!r} has no health endpoint to probe")
+                return None
+            if source == "up" and not svc.scrape:
+                self.err(p + ("source",), f"service {svc.name!r} is not scraped, so it has no `up` series")
+                return None
+            return m.SLI(kind="availability", source=source)
+        if kind == "threshold":
+            sel = self.selector(b["metric"], p + ("metric",), ("gauge",))
+            if sel is None:
+                return None
+            lo, hi = b.get("min"), b.get("max")
+            if lo is None and hi is None:
+                self.err(p, "give min, max or both")
+                return None
+            if lo is not None and hi is not None and lo >= hi:
+                self.err(p + ("min",), f"min {lo} is not below max {hi}")
+                return None
+            return m.SLI(kind="threshold", metric=sel,
+                         min=None if lo is None else float(lo), max=None if hi is None else float(hi))
+        self.err(p, f"unknown SLI kind {kind!r}")
+        return None
+
+    def alert(self, i: int, body: dict) -> m.Alert:
+        path = ("alerts", i)
+        kinds = [k for k in ("expr", "target_down", "error_ratio", "quantile", "rate") if k in body]
+        if len(kinds) != 1:
+            self.err(path, "give exactly one of expr, target_down, error_ratio, quantile, rate"
+                           + (f" (found {', '.join(kinds)})" if kinds else ""))
+            kind, params = "expr", (("expr", "vector(0)"),)
+        else:
+            kind = kinds[0]
+            params = self.alert_params(kind, body[kind], path + (kind,))
+        if body["priority"] not in self.priorities:
+            self.err(path + ("priority",), f"severity {body['priority']!r} is not defined under severities")
+        if body.get("service") and body["service"] not in self.service_names:
+            self.err(path + ("service",), f"service {body['service']!r} is not defined under services")
+        if body.get("service") and body.get("service_label"):
+            self.err(path + ("service_label",), "give service or service_label, not both")
+        self.duration(body.get("for"), path + ("for",))
+        return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"], kind=kind,
+                       params=params, for_=body.get("for"), description=body.get("description", ""),
+                       service=body.get("service"), service_label=body.get("service_label"), runbook=body.get("runbook"), dashboard=body.get("dashboard"))
+
+    def alert_params(self, kind: str, b, path: tuple) -> tuple:
+        if kind == "expr":
+            self.expr(b, path)
+            return (("expr", b),)
+        if kind == "target_down":
+            for j, name in enumerate(b["services"]):
+                if name not in self.service_names:
+                    self.err(path + ("services", j), f"service {name!r} is not defined under services")
+            return (("services", tuple(b["services"])),)
+        if kind == "error_ratio":
+            errors = self.selector(b["errors"], path + ("errors",))
+            total = self.selector(b["total"], path + ("total",))
+            return (("errors", errors), ("total", total), ("above", float(b["above"])),
+                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+        if kind == "quantile":
+            metric = self.metrics.get(b["metric"])
+            if metric is None or metric.type != "histogram":
+                what = "is not in the metrics catalogue" if metric is None else f"is a {metric.type}"
+                self.err(path + ("metric",), f"metric {b['metric']!r} {what}; a quantile alert needs a histogram "
+                                             "(summary quantiles cannot be aggregated across instances)")
+            sel = Selector(b["metric"] + "_bucket")
+            if b.get("selector"):
+                extra = self.selector(f"{b['metric']}{b['selector']}", path + ("selector",), None)
+                if extra:
+                    sel = extra.renamed(b["metric"] + "_bucket")
+            return (("selector", sel), ("quantile", float(b["quantile"])), ("above", float(b["above"])),
+                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+        if kind == "rate":
+            sel = self.selector(b["metric"], path + ("metric",))
+            return (("selector", sel), ("above", float(b["above"])),
+                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+        raise AssertionError(kind)

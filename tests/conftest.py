@@ -1,0 +1,91 @@
+"""Shared fixtures: run the CLI as a user would, find the real tools, start real servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "lukhas.yaml"
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/*/expected from the current generator (then read the diff)")
+
+
+def run_cli(*args: str, cwd: Path | str = ROOT, timeout: float = 120, env: dict | None = None):
+    """Run `python -m lukhas_obs ARGS` in a subprocess, as a pipeline would."""
+    return subprocess.run([sys.executable, "-m", "lukhas_obs", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"{name} is not installed: run `make test`, which installs it (or see README)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Process:
+    """A server started by a test, stopped by the same test by process id."""
+
+    def __init__(self, args: list[str], log: Path, cwd: Path | None = None):
+        self.log = log
+        self._fh = open(log, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._fh, stderr=subprocess.STDOUT, cwd=cwd)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._fh.close()
+
+    def output(self) -> str:
+        self._fh.flush()
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def wait_until(check, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # the server may not be listening yet
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+
+
+@pytest.fixture(scope="session")
+def generated_lukhas(tmp_path_factory) -> Path:
+    """The LUKHAS spec generated into a fresh folder (never the committed generated/)."""
+    out = tmp_path_factory.mktemp("gen") / "generated"
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    return out

@@ -1,0 +1,168 @@
+"""Generated configuration is accepted by the programs that consume it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, SPEC, run_cli, tool, tree_snapshot
+
+PRIORITY_RECEIVERS = {"P1": "pagerduty", "P2": "oncall", "P3": "business-hours", "P4": "log-only"}
+
+
+def sh(*args, cwd=None):
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_promtool_accepts_the_prometheus_config(generated_lukhas):
+    r = sh(tool("promtool"), "check", "config", "prometheus.yml", cwd=generated_lukhas / "prometheus")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "rule files found" in r.stdout
+
+
+def test_promtool_accepts_every_rule_file(generated_lukhas):
+    files = sorted((generated_lukhas / "prometheus" / "rules").glob("*.rules.yml"))
+    assert files
+    r = sh(tool("promtool"), "check", "rules", *map(str, files))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_amtool_accepts_the_alertmanager_config(generated_lukhas):
+    r = sh(tool("amtool"), "check-config", str(generated_lukhas / "alertmanager" / "alertmanager.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("priority,receiver", sorted(PRIORITY_RECEIVERS.items()))
+def test_each_priority_reaches_its_receiver(generated_lukhas, priority, receiver):
+    cfg = str(generated_lukhas / "alertmanager" / "alertmanager.yml")
+    r = sh(tool("amtool"), "config", "routes", "test", f"--config.file={cfg}",
+           f"--verify.receivers={receiver}", f"priority={priority}", "service=lukhas-core", "alertname=X")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wrong = next(v for v in PRIORITY_RECEIVERS.values() if v != receiver)
+    r = sh(tool("amtool"), "config", "routes", "test", f"--config.file={cfg}",
+           f"--verify.receivers={wrong}", f"priority={priority}")
+    assert r.returncode != 0
+
+
+def test_alert_without_priority_reaches_on_call_not_nowhere(generated_lukhas):
+    cfg = str(generated_lukhas / "alertmanager" / "alertmanager.yml")
+    r = sh(tool("amtool"), "config", "routes", "test", f"--config.file={cfg}", "--verify.receivers=oncall",
+           "alertname=Unlabelled")
+    assert r.returncode == 0, r.stdout
+
+
+def test_p3_is_muted_outside_business_hours_and_critical_inhibits_lower(generated_lukhas):
+    am = yaml.safe_load((generated_lukhas / "alertmanager" / "alertmanager.yml").read_text())
+    p3 = next(r for r in am["route"]["routes"] if r["matchers"] == ['priority="P3"'])
+    assert p3["active_time_intervals"] == ["business-hours"]
+    interval = am["time_intervals"][0]["time_intervals"][0]
+    assert interval["weekdays"] == ["monday:friday"]
+    assert interval["times"] == [{"start_time": "09:00", "end_time": "17:00"}]
+    inhibit = am["inhibit_rules"][0]
+    assert inhibit["source_matchers"] == ['severity="critical"'] and inhibit["equal"] == ["service"]
+    assert "low" in inhibit["target_matchers"][0] and "critical" not in inhibit["target_matchers"][0]
+
+
+def test_no_secret_is_inlined_in_alertmanager(generated_lukhas):
+    am = yaml.safe_load((generated_lukhas / "alertmanager" / "alertmanager.yml").read_text())
+    for receiver in am["receivers"]:
+        for key, configs in receiver.items():
+            if key == "name":
+                continue
+            for cfg in configs:
+                for secret in ("routing_key", "service_key", "api_url", "url"):
+                    assert secret not in cfg, f"{receiver['name']} inlines {secret}"
+                assert any(k.endswith("_file") for k in cfg)
+
+
+def test_scrape_jobs_are_named_after_services_with_probes_for_every_health_endpoint(generated_lukhas):
+    prom = yaml.safe_load((generated_lukhas / "prometheus" / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    for name in ("lukhas-core", "lukhas-identity", "lukhas-memory", "lukhas-consciousness",
+                 "lukhas-governance", "postgres", "redis", "lukhas-gateway", "prometheus", "alertmanager"):
+        assert name in jobs
+    assert jobs["lukhas-core"]["static_configs"][0]["targets"] == ["lukhas-core:8080"]
+    assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres-exporter:9187"]
+    probed = {sc["labels"]["service"]: sc["targets"][0] for sc in jobs["blackbox-health"]["static_configs"]}
+    for port, name in zip(range(8080, 8085), ("lukhas-core", "lukhas-identity", "lukhas-memory",
+                                              "lukhas-consciousness", "lukhas-governance")):
+        assert probed[name] == f"http://{name}:{port}/health"
+    assert prom["rule_files"] == ["rules/*.rules.yml"]
+
+
+def test_runbook_alerts_are_corrected_and_labelled(generated_lukhas):
+    groups = yaml.safe_load((generated_lukhas / "prometheus" / "rules" / "alerts.rules.yml").read_text())["groups"]
+    rules = {r["alert"]: r for g in groups for r in g["rules"]}
+    high = rules["LUKHASHighErrorRate"]
+    assert "/" in high["expr"] and "quantile=" not in high["expr"]  # a ratio, not a per-second rate
+    assert 'quantile="' not in rules["LUKHASIdentityDegraded"]["expr"]
+    assert "_bucket" in rules["LUKHASIdentityDegraded"]["expr"]
+    for rule in rules.values():
+        assert set(rule["labels"]) >= {"severity", "priority"}
+        assert set(rule["annotations"]) >= {"summary", "runbook_url"}
+    assert rules["LUKHASServiceDown"]["labels"]["severity"] == "critical"
+    assert rules["LUKHASServiceDown"]["labels"]["priority"] == "P1"
+    assert rules["LUKHASOpenAIRateLimiting"]["labels"]["priority"] == "P4"
+
+
+def test_every_file_has_the_do_not_edit_header(generated_lukhas):
+    for path in generated_lukhas.rglob("*.yml"):
+        assert path.read_text().startswith("# Generated by lukhas-obs from specs/lukhas.yaml. DO NOT EDIT.")
+
+
+def test_generate_is_deterministic(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(a)).returncode == 0
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(b)).returncode == 0
+    assert tree_snapshot(a) == tree_snapshot(b)
+
+
+def test_check_catches_a_hand_edit_and_a_stray_file(tmp_path):
+    out = tmp_path / "generated"
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(out)).returncode == 0
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check")
+    assert r.returncode == 0, r.stderr
+    am = out / "alertmanager" / "alertmanager.yml"
+    am.write_text(am.read_text().replace("repeat_interval: 1h", "repeat_interval: 2h"))
+    (out / "prometheus" / "rules" / "mine.rules.yml").write_text("groups: []\n")
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check")
+    assert r.returncode == 1
+    assert "alertmanager/alertmanager.yml" in r.stderr and "mine.rules.yml" in r.stderr
+
+
+def test_committed_output_matches_the_spec():
+    r = run_cli("generate", "--check")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_failed_write_leaves_the_output_untouched(tmp_path, monkeypatch):
+    from lukhas_obs.generate import writer
+
+    out = tmp_path / "generated"
+    writer.write_tree({"a.yml": "one\n"}, out)
+    before = tree_snapshot(out)
+    calls = {"n": 0}
+    real = Path.write_text
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    with pytest.raises(OSError):
+        writer.write_tree({"a.yml": "two\n", "b.yml": "three\n"}, out)
+    monkeypatch.undo()
+    assert tree_snapshot(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["generated"]  # no temporary folder left
+
+
+def test_every_command_has_help_text():
+    from lukhas_obs.cli import main
+
+    for name, cmd in main.commands.items():
+        assert cmd.help and len(cmd.help) > 20, name

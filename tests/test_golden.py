@@ -1,0 +1,37 @@
+"""Golden files: reviewed output of `generate` for each tests/golden/<case>/spec.yaml.
+
+Regenerate with `make golden` (pytest --update-golden) and read the diff before committing."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+
+from conftest import ROOT, run_cli, tree_snapshot
+
+CASES = sorted(p.name for p in (ROOT / "tests" / "golden").iterdir() if (p / "spec.yaml").exists())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
+    folder = ROOT / "tests" / "golden" / case
+    expected = folder / "expected"
+    if request.config.getoption("--update-golden"):
+        r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(expected))
+        assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    got, want = tree_snapshot(out), tree_snapshot(expected)
+    assert sorted(got) == sorted(want), "file lists differ; run `make golden` and review"
+    for rel in got:
+        if got[rel] != want[rel]:
+            diff = "\n".join(difflib.unified_diff(want[rel].decode().splitlines(), got[rel].decode().splitlines(),
+                                                  f"expected/{rel}", f"generated/{rel}", lineterm=""))
+            pytest.fail(f"{case}/{rel} differs from the reviewed golden file:\n{diff[:3000]}")
+
+
+def test_lukhas_spec_has_a_golden_case():
+    spec = (ROOT / "tests" / "golden" / "lukhas" / "spec.yaml")
+    assert spec.is_symlink() or spec.read_text() == (ROOT / "specs" / "lukhas.yaml").read_text()
