@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lukhas_obs.generate import alertmanager, alerts, scrape
+from lukhas_obs.generate import alertmanager, alerts, scrape, slo, slotests
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import Spec
@@ -19,4 +19,7 @@ def render(spec: Spec) -> dict[str, str]:
     rules = alerts.alert_rules(spec)
     if rules:
         files["prometheus/rules/alerts.rules.yml"] = dump(rules, head)
+    for s in spec.slos:
+        files[f"prometheus/rules/slo-{s.id}.rules.yml"] = dump(slo.slo_rule_file(spec, s), head)
+        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s), head)
     return files

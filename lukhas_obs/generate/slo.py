@@ -1,0 +1,281 @@
+"""SLO engine: per SLO, SLI recording rules, error budget and burn-rate records, and
+multi-window multi-burn-rate alerts.
+
+Naming follows `level:metric:operations`; every series carries `service` and `slo` labels.
+
+  slo:sli_errors:rate5m / slo:sli_total:rate5m   event SLIs (ratio, latency): per-second rates
+  slo:sli_errors:count  / slo:sli_total:count    time SLIs (availability, threshold): per-evaluation
+                                                 counts of bad and all targets or samples
+  slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
+                                                 and for the SLO period
+  slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h
+
+Exact budgets: windows longer than 6h and the SLO period are computed as
+sum_over_time(errors) / sum_over_time(total) over the recorded 5m series: a ratio of counts,
+weighted by traffic, never an average of short-window ratios (which under-counts a burst that
+happens when traffic is high). Windows up to 6h are computed from raw series so that paging is
+as fast as the burn-rate maths allows.
+
+Groups: `<id>` at the spec's slo_evaluation_interval (30s) holds the SLI records, the short
+windows and the alerts, so an alert sees the records of the same evaluation; `<id>-long` at
+slo_long_evaluation_interval (5m) holds 1d, 3d and the period, which move by a fraction of a
+percent per 5 minutes and would otherwise re-read up to 30 days of samples every 30s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from lukhas_obs import promql
+from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.generate.alerts import alert_labels, annotations
+from lukhas_obs.generate.scrape import BLACKBOX_JOB
+from lukhas_obs.model import SLO, Spec
+from lukhas_obs.promql import Matcher, Selector
+
+ERRORS_RATE = "slo:sli_errors:rate5m"
+TOTAL_RATE = "slo:sli_total:rate5m"
+ERRORS_COUNT = "slo:sli_errors:count"
+TOTAL_COUNT = "slo:sli_total:count"
+OBJECTIVE = "slo:objective:ratio"
+BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
+BURN_RATE = "slo:error_budget:burn_rate1h"
+ALERT_PAGE = "SLOFastBurn"
+ALERT_TICKET = "SLOSlowBurn"
+ALERT_ABSENT = "SLOMetricsAbsent"
+
+
+def ratio_name(window: str) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    short: str
+    long: str
+    budget_consumed: float
+    factor: float
+
+    def threshold(self, slo: SLO) -> float:
+        return round(self.factor * slo.error_budget, 12)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    return yaml.safe_load(resources.files("lukhas_obs.data").joinpath("burn_rates.yaml").read_text())
+
+
+def burn_windows(slo: SLO, kind: str) -> list[BurnWindow]:
+    period_h = slo.period_seconds / 3600
+    out = []
+    for w in _table()[kind]:
+        factor = round(w["budget_consumed"] * period_h / (parse_duration(w["long"]) / 3600), 6)
+        out.append(BurnWindow(w["short"], w["long"], w["budget_consumed"], factor))
+    return out
+
+
+def raw_windows() -> list[str]:
+    return list(_table()["raw_windows"])
+
+
+def all_windows(slo: SLO) -> list[str]:
+    ws = {w for kind in ("page", "ticket") for b in burn_windows(slo, kind) for w in (b.short, b.long)}
+    ws |= {"5m", slo.period}
+    return sorted(ws, key=parse_duration)
+
+
+def slo_labels(slo: SLO) -> dict:
+    return {"service": slo.service, "slo": slo.name}
+
+
+def record_sel(name: str, slo: SLO) -> Selector:
+    return Selector(name).where(**slo_labels(slo))
+
+
+# ---- SLI expressions -----------------------------------------------------------------------
+
+def _scoped(sel: Selector, slo: SLO) -> Selector:
+    """The service's own series: job is the service name (see generate/scrape.py)."""
+    return sel.where(job=slo.service)
+
+
+def total_selector(slo: SLO) -> Selector:
+    """The series whose absence means the SLI cannot be measured."""
+    sli = slo.sli
+    if sli.kind == "ratio":
+        return _scoped(sli.total, slo)
+    if sli.kind == "latency":
+        return _scoped(sli.metric.renamed(sli.metric.metric + "_count"), slo)
+    if sli.kind == "availability":
+        if sli.source == "probe":
+            return Selector("probe_success").where(job=BLACKBOX_JOB, service=slo.service)
+        return Selector("up").where(job=slo.service)
+    return _scoped(sli.metric, slo)
+
+
+def event_rates(slo: SLO, window: str) -> tuple[str, str]:
+    """(errors per second, total per second) over `window`, for ratio and latency SLIs."""
+    sli = slo.sli
+    total = promql.agg("sum", promql.rate(total_selector(slo), window))
+    if sli.kind == "ratio":
+        if sli.errors is not None:
+            errors = f"{promql.agg('sum', promql.rate(_scoped(sli.errors, slo), window))} or vector(0)"
+        else:
+            good = promql.agg("sum", promql.rate(_scoped(sli.good, slo), window))
+            errors = f"{total} - ({good} or vector(0))"
+        return errors, total
+    bucket = _scoped(sli.metric.renamed(sli.metric.metric + "_bucket"), slo).plus(promql.le_matcher(sli.threshold))
+    good = promql.agg("sum", promql.rate(bucket, window))
+    return f"{total} - ({good} or vector(0))", total
+
+
+def sample_counts(slo: SLO) -> tuple[str, str]:
+    """(bad, all) targets or samples right now, for availability and threshold SLIs."""
+    sli = slo.sli
+    sel = total_selector(slo)
+    if sli.kind == "availability":
+        bad = f"{sel} == 0"
+    else:
+        parts = []
+        if sli.min is not None:
+            parts.append(f"{sel} < {promql.number(sli.min)}")
+        if sli.max is not None:
+            parts.append(f"{sel} > {promql.number(sli.max)}")
+        bad = " or ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+    return f"count({bad}) or vector(0)", f"count({sel})"
+
+
+def _summed_ratio(errors: str, total: str, slo: SLO, window: str) -> str:
+    return promql.ratio(f"sum_over_time({record_sel(errors, slo)}[{window}])",
+                        f"sum_over_time({record_sel(total, slo)}[{window}])")
+
+
+def window_ratio(slo: SLO, window: str) -> str:
+    if slo.sli.event_based:
+        if window == "5m":
+            return f"{record_sel(ERRORS_RATE, slo)}\n/\n{record_sel(TOTAL_RATE, slo)}"
+        if window in raw_windows():
+            return promql.ratio(*event_rates(slo, window))
+        return _summed_ratio(ERRORS_RATE, TOTAL_RATE, slo, window)
+    return _summed_ratio(ERRORS_COUNT, TOTAL_COUNT, slo, window)
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+def _record(name: str, expr: str, slo: SLO) -> dict:
+    return {"record": name, "expr": expr, "labels": slo_labels(slo)}
+
+
+def burn_condition(slo: SLO, windows: list[BurnWindow]) -> str:
+    clauses = []
+    for w in windows:
+        t = promql.number(w.threshold(slo))
+        clause = (f"{record_sel(ratio_name(w.short), slo)} > {t}\nand\n"
+                  f"{record_sel(ratio_name(w.long), slo)} > {t}")
+        if slo.min_events and slo.sli.event_based:
+            events = promql.agg("sum", promql.increase(total_selector(slo), w.long))
+            clause += f"\nand on ()\n{events} >= {slo.min_events}"
+        clauses.append(f"(\n{clause}\n)")
+    return "\nor\n".join(clauses)
+
+
+def _human_period(seconds: float) -> str:
+    hours = seconds / 3600
+    if hours >= 48:
+        return f"{hours / 24:.0f} days"
+    if hours >= 2:
+        return f"{hours:.0f} hours"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
+    windows = burn_windows(slo, kind)
+    pairs = " or ".join(f"{w.factor:g}x over {w.short} and {w.long}" for w in windows)
+    fastest = max(windows, key=lambda w: w.factor)
+    exhaust = _human_period(slo.period_seconds / fastest.factor)
+    spent = min(w.budget_consumed for w in windows)
+    what = f"{slo.service} {slo.name} SLO ({promql.number(slo.objective)} % over {slo.period})"
+    if kind == "page":
+        summary = f"{what}: error budget burning fast"
+        description = (f"Errors are spending the {slo.period} error budget ({promql.number(slo.error_budget * 100)} % "
+                       f"of {'requests' if slo.sli.event_based else 'time'}) at {pairs} the sustainable rate. "
+                       f"At {fastest.factor:g}x the whole budget is gone in about {exhaust}; "
+                       f"at least {spent * 100:g} % of it is gone already. Act now.")
+    else:
+        summary = f"{what}: error budget burning slowly"
+        description = (f"Errors are spending the {slo.period} error budget at {pairs} the sustainable rate: "
+                       f"at least {spent * 100:g} % of the budget is gone and at this pace the rest follows within "
+                       f"about {exhaust}. Plan a fix this week.")
+    return annotations(spec, summary, description, f"slo-{slo.service}-{slo.name}",
+                       f"lukhas-slos?var-service={slo.service}")
+
+
+def absent_annotations(spec: Spec, slo: SLO) -> dict:
+    sel = total_selector(slo)
+    return annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
+                       f"No series match {sel}: the SLI has no data, so its burn-rate alerts cannot fire. "
+                       "Check the scrape target and the metric name.",
+                       f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
+
+
+ABSENT_FOR = "10m"
+
+
+def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
+    labels = slo_labels(slo)
+    out = []
+    for kind, name, prio in (("page", ALERT_PAGE, slo.page), ("ticket", ALERT_TICKET, slo.ticket)):
+        out.append({"alert": name, "expr": burn_condition(slo, burn_windows(slo, kind)),
+                    "labels": alert_labels(spec, prio, slo.service, slo=slo.name),
+                    "annotations": alert_annotations(spec, slo, kind)})
+    out.append({"alert": ALERT_ABSENT, "expr": f"absent({total_selector(slo)})", "for": ABSENT_FOR,
+                "labels": alert_labels(spec, slo.ticket, labels["service"], slo=slo.name),
+                "annotations": absent_annotations(spec, slo)})
+    return out
+
+
+def group_name(slo: SLO) -> str:
+    return f"slo-{slo.id}"
+
+
+def slo_rule_file(spec: Spec, slo: SLO) -> dict:
+    raw = raw_windows()
+    fast, slow = [], []
+    if slo.sli.event_based:
+        errors, total = event_rates(slo, "5m")
+        fast += [_record(ERRORS_RATE, errors, slo), _record(TOTAL_RATE, total, slo)]
+    else:
+        bad, every = sample_counts(slo)
+        fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]
+    for w in all_windows(slo):
+        (fast if w in raw else slow).append(_record(ratio_name(w), window_ratio(slo, w), slo))
+    fast.append(_record(BURN_RATE, f"{record_sel(ratio_name('1h'), slo)}\n/ {promql.number(slo.error_budget)}", slo))
+    fast += slo_alerts(spec, slo)
+    slow.append(_record(OBJECTIVE, f"vector({promql.number(slo.target)})", slo))
+    slow.append(_record(BUDGET_REMAINING, f"1 - {record_sel(ratio_name(slo.period), slo)} / "
+                                          f"{promql.number(slo.error_budget)}", slo))
+    p = spec.prometheus
+    return {"groups": [
+        {"name": group_name(slo), "interval": p.slo_evaluation_interval, "rules": fast},
+        {"name": group_name(slo) + "-long", "interval": p.slo_long_evaluation_interval, "rules": slow},
+    ]}
+
+
+def detection_seconds(slo: SLO, error_ratio: float, kind: str = "page") -> float | None:
+    """When a constant `error_ratio` starting from a clean slate first meets an alert's
+    condition, by the burn-rate maths (None: never). Both windows must exceed the threshold;
+    the long window is the slower one."""
+    best = None
+    for w in burn_windows(slo, kind):
+        t = w.threshold(slo)
+        if error_ratio <= t:
+            continue
+        seconds = parse_duration(w.long) * t / error_ratio
+        best = seconds if best is None else min(best, seconds)
+    return best
+
+
+__all__ = ["slo_rule_file", "burn_windows", "detection_seconds", "format_duration"]

@@ -1,0 +1,273 @@
+"""promtool unit tests for every SLO, written beside its rules and run by `promtool test rules`.
+
+Each scenario starts from hours of healthy traffic and asserts what an on-call engineer cares
+about: a total outage pages within the time the burn-rate maths predicts; a burn just below the
+page threshold does not page; a slow burn opens a ticket and does not page; healthy traffic and
+no traffic stay silent; a short spike that spends well under 2 % of the budget does not page;
+an SLI with no series raises the absent alert; min_events keeps a low-traffic service quiet."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from lukhas_obs import promql
+from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.generate import slo as engine
+from lukhas_obs.model import SLO, Spec
+from lukhas_obs.promql import Selector
+
+RPS = 10.0                 # healthy traffic, requests per second
+HEALTHY_BURN = 0.1         # healthy services spend a tenth of their budget
+WARMUP = 3600              # seconds of healthy traffic before anything happens
+SPIKE_BUDGET_SHARE = 0.005 # a short spike spends 0.5 % of the period's budget
+SAMPLE_VALUES = ("500", "503", "error", "failure", "fail", "false", "0", "1", "true", "slow", "x")
+OTHER_VALUES = ("200", "ok", "success", "true", "1", "0", "good", "fast", "y")
+
+
+class TestGenerationError(ValueError):
+    pass
+
+
+# ---- label sets that satisfy the SLI's selectors -------------------------------------------
+
+def _matches(m: promql.Matcher, value: str) -> bool:
+    if m.op == "=":
+        return value == m.value
+    if m.op == "!=":
+        return value != m.value
+    hit = re.fullmatch(m.value, value) is not None
+    return hit if m.op == "=~" else not hit
+
+
+def _candidates(m: promql.Matcher):
+    if m.op == "=":
+        yield m.value
+        return
+    derived = re.sub(r"[\^$()?:]", "", m.value.split("|")[0]).replace(".", "0").replace("\\", "")
+    yield from (derived, *SAMPLE_VALUES, *OTHER_VALUES)
+
+
+def _labels_for(sel: Selector, base: dict[str, str], also: Selector | None = None) -> dict[str, str]:
+    """Labels for a series that `sel` (and `also`, when given) selects."""
+    labels = dict(base)
+    for m in sel.matchers + (also.matchers if also else ()):
+        if m.name in labels and _matches(m, labels[m.name]):
+            continue
+        for value in _candidates(m):
+            ok = _matches(m, value) and all(_matches(o, value) for o in sel.matchers + (also.matchers if also else ())
+                                            if o.name == m.name)
+            if ok:
+                labels[m.name] = value
+                break
+        else:
+            raise TestGenerationError(f"cannot find a value of {m.name} that {m.render()} selects")
+    return labels
+
+
+def _labels_not(sel: Selector, labels: dict[str, str], total: Selector) -> dict[str, str]:
+    """`labels` changed so that `sel` no longer selects the series but `total` still does."""
+    for m in sel.matchers:
+        for value in OTHER_VALUES + SAMPLE_VALUES:
+            trial = {**labels, m.name: value}
+            if not _matches(m, value) and all(_matches(o, trial.get(o.name, "")) for o in total.matchers):
+                return trial
+    raise TestGenerationError(f"cannot build a series that {total} selects and {sel} does not")
+
+
+def _series(metric: str, labels: dict[str, str]) -> str:
+    return Selector(metric).where(**labels).render()
+
+
+# ---- value sequences -----------------------------------------------------------------------
+
+class Phase:
+    def __init__(self, seconds: float, error_ratio: float, rps: float = RPS):
+        self.seconds, self.error_ratio, self.rps = seconds, error_ratio, rps
+
+
+def _counter(phases: list[Phase], step: float, share) -> str:
+    """A counter's values, one per input step: `share(phase)` is its per-second increase.
+
+    promtool expands `a+bxn` by repeated float addition, so the value where one phase ends is
+    computed the same way here; starting the next phase from a rounder number could make the
+    counter dip by 1e-11, which Prometheus reads as a counter reset."""
+    parts, cur = ["0"], 0.0
+    for ph in phases:
+        n = int(round(ph.seconds / step))
+        inc = round(share(ph) * step, 9)
+        if n <= 0:
+            continue
+        start = cur + inc
+        parts.append(f"{start!r}+{inc!r}x{n - 1}")
+        cur = start
+        for _ in range(n - 1):
+            cur += inc
+    return " ".join(parts)
+
+
+def _gauge(phases: list[Phase], step: float, value) -> str:
+    parts = []
+    for i, ph in enumerate(phases):
+        n = int(round(ph.seconds / step)) + (1 if i == 0 else 0)
+        if n > 0:
+            parts.append(f"{promql.number(value(ph))}+0x{n - 1}")
+    return " ".join(parts)
+
+
+def input_series(slo: SLO, phases: list[Phase], step: float) -> list[dict]:
+    sli = slo.sli
+    job = {"job": slo.service}
+    if sli.kind == "ratio":
+        total = sli.total
+        if sli.errors is not None:
+            err_sel, bad_is_selected = sli.errors, True
+        else:
+            err_sel, bad_is_selected = sli.good, False
+        same_metric = err_sel.metric == total.metric
+        sel_labels = _labels_for(err_sel, job, total if same_metric else None)
+        if same_metric:
+            other = _labels_not(err_sel, sel_labels, total)
+            bad, good = (sel_labels, other) if bad_is_selected else (other, sel_labels)
+            return [
+                {"series": _series(total.metric, bad), "values": _counter(phases, step, lambda p: p.rps * p.error_ratio)},
+                {"series": _series(total.metric, good), "values": _counter(phases, step, lambda p: p.rps * (1 - p.error_ratio))},
+            ]
+        total_labels = _labels_for(total, job)
+        part = (lambda p: p.rps * p.error_ratio) if bad_is_selected else (lambda p: p.rps * (1 - p.error_ratio))
+        return [
+            {"series": _series(total.metric, total_labels), "values": _counter(phases, step, lambda p: p.rps)},
+            {"series": _series(err_sel.metric, sel_labels), "values": _counter(phases, step, part)},
+        ]
+    if sli.kind == "latency":
+        base = _labels_for(sli.metric, job)
+        name = sli.metric.metric
+        out = []
+        for b in list(slo_buckets(slo)) + [math.inf]:
+            le = "+Inf" if b == math.inf else promql.number(b)
+            if b < sli.threshold:
+                share = lambda p: 0.0  # noqa: E731 - fast requests land on the threshold's bucket
+            elif b == sli.threshold:
+                share = lambda p: p.rps * (1 - p.error_ratio)  # noqa: E731
+            else:
+                share = lambda p: p.rps  # noqa: E731 - slow ones land just above it
+            out.append({"series": _series(f"{name}_bucket", {**base, "le": le}), "values": _counter(phases, step, share)})
+        out.append({"series": _series(f"{name}_count", base), "values": _counter(phases, step, lambda p: p.rps)})
+        return out
+    sel = engine.total_selector(slo)
+    labels = {**sel.labels_equal(), "instance": f"{slo.service}:1"}
+    if sli.kind == "availability":
+        return [{"series": _series(sel.metric, labels), "values": _gauge(phases, step, lambda p: 0 if p.error_ratio >= 0.5 else 1)}]
+    good_value = sli.min if sli.min is not None else sli.max - 1
+    good_value = (sli.min * 1.05 if sli.min is not None and sli.min > 0 else good_value) if sli.max is None else (
+        ((sli.min if sli.min is not None else sli.max - 2) + sli.max) / 2)
+    bad_value = (sli.min - 1 if sli.min is not None else sli.max + 1)
+    labels = _labels_for(sli.metric, labels)
+    return [{"series": _series(sel.metric, labels),
+             "values": _gauge(phases, step, lambda p: bad_value if p.error_ratio >= 0.5 else good_value)}]
+
+
+def slo_buckets(slo: SLO):
+    return slo_buckets.catalogue[slo.sli.metric.metric]
+
+
+# ---- expected alerts -----------------------------------------------------------------------
+
+def _expect(spec: Spec, slo: SLO, name: str) -> dict:
+    for rule in engine.slo_alerts(spec, slo):
+        if rule["alert"] == name:
+            labels = {**rule["labels"], **({"alertname": name} if False else {})}
+            if name == engine.ALERT_ABSENT:
+                labels = {**engine.total_selector(slo).labels_equal(), **labels}
+            return {"exp_labels": labels, "exp_annotations": rule["annotations"]}
+    raise KeyError(name)
+
+
+def _check(at: float, name: str, firing: bool, spec: Spec, slo: SLO) -> dict:
+    return {"eval_time": format_duration(at), "alertname": name,
+            "exp_alerts": [_expect(spec, slo, name)] if firing else []}
+
+
+def _ceil_to(seconds: float, step: float) -> float:
+    return math.ceil(seconds / step) * step
+
+
+def scenarios(spec: Spec, slo: SLO) -> list[dict]:
+    # Counters are sampled once a minute (rate() does not care, and the long scenarios run 4x
+    # faster); samples of time-based SLIs keep the real scrape interval, because one bad sample
+    # weighs in proportion to how many samples there are.
+    step = parse_duration(spec.prometheus.scrape_interval)
+    if slo.sli.event_based:
+        step = max(step, 60.0)
+    evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
+    budget = slo.error_budget
+    healthy = HEALTHY_BURN * budget if slo.sli.event_based else 0.0
+    page, ticket, absent = engine.ALERT_PAGE, engine.ALERT_TICKET, engine.ALERT_ABSENT
+    out = []
+
+    def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None):
+        out.append({"name": name, "interval": format_duration(step),
+                    "input_series": (extra_series if extra_series is not None else input_series(slo, phases, step)),
+                    "alert_rule_test": checks})
+
+    add("healthy traffic stays silent", [Phase(3 * 3600, healthy)],
+        [_check(3 * 3600, n, False, spec, slo) for n in (page, ticket, absent)])
+
+    # The outage starts after a full longest page window of healthy history, so that the
+    # fastest pair (5m/1h) is what pages, as in a Prometheus that has been running for a while.
+    detect = engine.detection_seconds(slo, 1.0)
+    history = max(parse_duration(w.long) for w in engine.burn_windows(slo, "page"))
+    fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
+    add(f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation",
+        [Phase(history, healthy), Phase(fires_by + 600, 1.0)],
+        [_check(history, page, False, spec, slo), _check(history + fires_by, page, True, spec, slo)])
+
+    # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
+    spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if slo.sli.event_based else 1 / step)
+    per_step = RPS * step if slo.sli.event_based else 1.0
+    spike_steps = max(1, math.ceil(spike_errors / per_step))
+    spike, spike_ratio = spike_steps * step, min(1.0, spike_errors / (per_step * spike_steps))
+    if not slo.sli.event_based:
+        spike_ratio = 1.0
+    add(f"a {format_duration(spike)} spike at {spike_ratio:.0%} errors, about "
+        f"{SPIKE_BUDGET_SHARE * 100:g} % of the budget, does not page",
+        [Phase(WARMUP, healthy), Phase(spike, spike_ratio), Phase(3600, healthy)],
+        [_check(WARMUP + spike + t, page, False, spec, slo) for t in (evaluation, 300, 1800)])
+
+    add("an SLI with no series raises the absent alert, and nothing else",
+        [], [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, spec, slo),
+             _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, spec, slo)],
+        extra_series=[{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}])
+
+    if not slo.sli.event_based:
+        return out
+
+    lowest_page = min(w.factor for w in engine.burn_windows(slo, "page"))
+    below = 0.9 * lowest_page
+    add(f"a burn at {below:g}x the budget rate, just below the page threshold, does not page",
+        [Phase(WARMUP, healthy), Phase(6.5 * 3600, below * budget)],
+        [_check(WARMUP + h * 3600, page, False, spec, slo) for h in (1, 3, 6.5)])
+
+    slow = 0.6 * lowest_page
+    add(f"a slow burn at {slow:g}x opens a ticket and does not page",
+        [Phase(WARMUP, healthy), Phase(3 * 3600, slow * budget)],
+        [_check(WARMUP + 3 * 3600, ticket, True, spec, slo), _check(WARMUP + 3 * 3600, page, False, spec, slo)])
+
+    add("no traffic stays silent", [Phase(3 * 3600, 0.0, rps=0.0)],
+        [_check(3 * 3600, n, False, spec, slo) for n in (page, ticket, absent)])
+
+    if slo.min_events:
+        low_rps = slo.min_events / (4 * 3600)
+        add(f"with min_events {slo.min_events}, a handful of failed requests does not page",
+            [Phase(WARMUP, healthy, rps=low_rps), Phase(3600, 1.0, rps=low_rps)],
+            [_check(WARMUP + t, page, False, spec, slo) for t in (600, 1800, 3600)])
+    return out
+
+
+def slo_test_file(spec: Spec, slo: SLO) -> dict:
+    slo_buckets.catalogue = {m.name: m.buckets for m in spec.metrics}
+    return {
+        "rule_files": [f"slo-{slo.id}.rules.yml"],
+        "evaluation_interval": spec.prometheus.slo_evaluation_interval,
+        "tests": scenarios(spec, slo),
+    }

@@ -1,0 +1,113 @@
+"""The SLO engine: burn-rate maths, exact budgets, and every generated promtool test passing."""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+
+from conftest import ROOT, tool
+from lukhas_obs.generate import slo as engine
+from lukhas_obs.spec import load_spec
+
+SPEC = load_spec(ROOT / "specs" / "lukhas.yaml")
+
+
+def slo(service: str, name: str):
+    return next(s for s in SPEC.slos if s.service == service and s.name == name)
+
+
+def test_burn_rate_factors_follow_the_sre_workbook_for_30_days():
+    core = slo("lukhas-core", "availability")
+    page = [(w.short, w.long, w.factor) for w in engine.burn_windows(core, "page")]
+    ticket = [(w.short, w.long, w.factor) for w in engine.burn_windows(core, "ticket")]
+    assert page == [("5m", "1h", 14.4), ("30m", "6h", 6.0)]
+    assert ticket == [("2h", "1d", 3.0), ("6h", "3d", 1.0)]
+
+
+@pytest.mark.parametrize("period,first_page", [("28d", 13.44), ("7d", 3.36)])
+def test_burn_rate_factors_scale_with_the_period(period, first_page):
+    from dataclasses import replace
+
+    s = replace(slo("lukhas-core", "availability"), period=period)
+    assert engine.burn_windows(s, "page")[0].factor == pytest.approx(first_page)
+
+
+def test_detection_time_matches_the_workbook():
+    core = slo("lukhas-core", "availability")
+    assert engine.detection_seconds(core, 1.0) == pytest.approx(51.84)           # 100 % errors
+    assert engine.detection_seconds(core, 14.4 * 0.001 * 1.0001) == pytest.approx(3600, rel=1e-3)
+    assert engine.detection_seconds(core, 0.005) is None                         # 0.5 % never pages
+
+
+def test_period_budget_is_a_ratio_of_counts_not_an_average_of_ratios(generated_lukhas):
+    rules = yaml.safe_load((generated_lukhas / "prometheus/rules/slo-lukhas-core-availability.rules.yml").read_text())
+    by_name = {r.get("record"): r for g in rules["groups"] for r in g["rules"] if "record" in r}
+    period = by_name["slo:sli_error:ratio_rate30d"]["expr"]
+    assert "sum_over_time(slo:sli_errors:rate5m" in period and "sum_over_time(slo:sli_total:rate5m" in period
+    assert "avg_over_time" not in yaml.safe_dump(rules)
+    for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"):
+        assert f"slo:sli_error:ratio_rate{w}" in by_name
+    for name in ("slo:objective:ratio", "slo:error_budget:remaining_ratio", "slo:error_budget:burn_rate1h"):
+        assert name in by_name
+    intervals = {g["name"]: g["interval"] for g in rules["groups"]}
+    assert intervals == {"slo-lukhas-core-availability": "30s", "slo-lukhas-core-availability-long": "5m"}
+
+
+def test_alerts_carry_the_labels_alertmanager_routes_on(generated_lukhas):
+    rules = yaml.safe_load((generated_lukhas / "prometheus/rules/slo-lukhas-core-availability.rules.yml").read_text())
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert alerts["SLOFastBurn"]["labels"] == {"severity": "critical", "priority": "P1",
+                                               "service": "lukhas-core", "slo": "availability"}
+    assert alerts["SLOSlowBurn"]["labels"]["priority"] == "P3"
+    assert "absent(" in alerts["SLOMetricsAbsent"]["expr"]
+    ann = alerts["SLOFastBurn"]["annotations"]
+    assert "14.4x" in ann["description"] and "2 days" in ann["description"]
+    assert ann["runbook_url"].startswith("https://") and ann["dashboard_url"].startswith("https://")
+
+
+def test_min_events_guards_low_traffic_slos(generated_lukhas):
+    text = (generated_lukhas / "prometheus/rules/slo-lukhas-identity-auth-latency.rules.yml").read_text()
+    assert ">= 50" in text
+
+
+def test_every_slo_has_a_promtool_test_beside_its_rules(generated_lukhas):
+    rules_dir = generated_lukhas / "prometheus" / "rules"
+    for s in SPEC.slos:
+        test = yaml.safe_load((rules_dir / f"slo-{s.id}.test.yml").read_text())
+        assert test["rule_files"] == [f"slo-{s.id}.rules.yml"]
+        names = " | ".join(t["name"] for t in test["tests"])
+        for phrase in ("healthy traffic stays silent", "total outage pages", "does not page", "absent alert"):
+            assert phrase in names, (s.id, phrase)
+        if s.sli.event_based:
+            for phrase in ("just below the page threshold", "opens a ticket", "no traffic stays silent"):
+                assert phrase in names, (s.id, phrase)
+
+
+def _promtool_test(path):
+    return path, subprocess.run([tool("promtool"), "test", "rules", path.name], cwd=path.parent,
+                                capture_output=True, text=True, timeout=300)
+
+
+def test_every_generated_promtool_test_passes(generated_lukhas):
+    files = sorted((generated_lukhas / "prometheus" / "rules").glob("*.test.yml"))
+    assert len(files) == len(SPEC.slos)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(_promtool_test, files))
+    failed = [f"{p.name}:\n{r.stdout[-3000:]}{r.stderr[-1000:]}" for p, r in results if r.returncode != 0]
+    assert not failed, "\n".join(failed)
+
+
+def test_promtool_tests_catch_a_broken_rule(generated_lukhas, tmp_path):
+    """The generated tests can fail: page thresholds ten times too high are caught."""
+    import shutil
+
+    src = generated_lukhas / "prometheus" / "rules"
+    for name in ("slo-lukhas-core-availability.rules.yml", "slo-lukhas-core-availability.test.yml"):
+        shutil.copy(src / name, tmp_path / name)
+    rules = tmp_path / "slo-lukhas-core-availability.rules.yml"
+    rules.write_text(rules.read_text().replace("> 0.0144", "> 0.144").replace("> 0.006\n", "> 0.06\n"))
+    _, r = _promtool_test(tmp_path / "slo-lukhas-core-availability.test.yml")
+    assert r.returncode != 0 and "total outage pages" in r.stdout
