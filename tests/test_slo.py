@@ -110,4 +110,4 @@ def test_promtool_tests_catch_a_broken_rule(generated_lukhas, tmp_path):
     rules = tmp_path / "slo-lukhas-core-availability.rules.yml"
     rules.write_text(rules.read_text().replace("> 0.0144", "> 0.144").replace("> 0.006\n", "> 0.06\n"))
     _, r = _promtool_test(tmp_path / "slo-lukhas-core-availability.test.yml")
-    assert r.returncode != 0 and "total outage pages" in r.stdout
+    assert r.returncode != 0 and "total outage pages" in r.stdout + r.stderr
