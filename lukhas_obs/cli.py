@@ -91,3 +91,100 @@ def schema() -> None:
     import json
 
     click.echo(json.dumps(load_schema(), indent=2))
+
+
+GATE_HELP = """Decide whether a deploy may go on, from a live Prometheus.
+
+\b
+Modes (runbook 3.1-3.3, 5.1, 7.1):
+  smoke     every service has targets and all are up, /health probes pass, error ratio
+            and latency within the SLO targets over the window, rule evaluation healthy
+  canary    canary vs baseline (label from the spec), two-proportion test with an
+            effect-size floor, minimum traffic per side; prints the next traffic weight
+  rollback  runbook 5.1 triggers: >5 % errors for 3 minutes, >=50 % services down,
+            p99 > 5 s for 5 minutes, DB pool exhausted, SLO fast burn (14.4x on 5m and 1h)
+  budget    refuse a promotion when an SLO's error budget left is under the threshold
+
+\b
+Exit codes:
+  0  PASS          every check measured and passed (canary: promote)
+  1  FAIL          a check measured a failure (canary, rollback: roll back)
+  2  usage or spec error
+  3  INCONCLUSIVE  could not tell: no data, too little traffic, stale scrapes (hold)
+  4  ERROR         Prometheus unreachable or a query failed after retries (hold)
+When checks disagree the worst wins: FAIL, then ERROR, then INCONCLUSIVE, then PASS.
+"""
+
+
+def _parse_time(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither unix seconds nor RFC 3339") from None
+
+
+def _duration(value: str, what: str) -> float:
+    from lukhas_obs.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from None
+
+
+@main.command("slo-gate", help=GATE_HELP)
+@click.option("--mode", type=click.Choice(["smoke", "canary", "rollback", "budget"]), default="smoke",
+              show_default=True)
+@click.option("--window", default=None, help="Window to judge, e.g. 5m (default: gates.window in the spec).")
+@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--prometheus-url", envvar="LUKHAS_PROMETHEUS_URL", default="http://127.0.0.1:9090",
+              show_default=True, help="Any Prometheus-compatible query API (env LUKHAS_PROMETHEUS_URL).")
+@click.option("--service", "services", multiple=True, help="Only these services (repeatable; default: all).")
+@click.option("--at", "at", default=None, help="Evaluate as of this instant (RFC 3339 or unix seconds).")
+@click.option("--canary-weight", type=int, default=None, help="Current canary traffic weight in percent.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), default=None,
+              help="Also write one JUnit test case per check to this file.")
+@click.option("--timeout", default="30s", show_default=True, help="Deadline for all queries, retries included.")
+@click.option("--retries", type=int, default=3, show_default=True, help="Retries per query on 5xx/timeouts.")
+@click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--tenant", default=None, help="Sent as X-Scope-OrgID (Mimir, Cortex, Loki-style tenancy).")
+def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weight, output, junit, timeout,
+             retries, bearer_token_file, ca_file, tenant):
+    from lukhas_obs.gate import run_gate
+    from lukhas_obs.gate.client import PromClient
+    from lukhas_obs.gate.report import to_json, to_junit, to_text
+    from lukhas_obs.spec import load_spec
+
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as exc:
+        _spec_problems(exc)
+        sys.exit(EXIT_USAGE)
+    if window is not None:
+        _duration(window, "--window")
+    deadline = _duration(timeout, "--timeout")
+    unknown = [s for s in services if s not in {x.name for x in spec.services}]
+    if unknown:
+        raise click.BadParameter(f"not in {spec.source}: {', '.join(unknown)}", param_hint="--service")
+    headers = {}
+    if bearer_token_file:
+        headers["Authorization"] = "Bearer " + Path(bearer_token_file).read_text().strip()
+    if tenant:
+        headers["X-Scope-OrgID"] = tenant
+    client = PromClient(prometheus_url, timeout=deadline, retries=retries, headers=headers, ca_file=ca_file)
+    report = run_gate(spec, mode, client, at=_parse_time(at), window=window, services=list(services) or None,
+                      canary_weight=canary_weight)
+    click.echo(to_json(report) if output == "json" else to_text(report))
+    if junit:
+        Path(junit).write_text(to_junit(report), encoding="utf-8")
+    sys.exit(report.outcome.exit_code)

@@ -186,6 +186,36 @@ class AlertmanagerSettings:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    """What `slo-gate` reads and the thresholds it applies (spec `gates:`; runbook 3.2, 3.3, 5.1)."""
+
+    window: str = "5m"
+    min_requests: int = 50
+    max_staleness: str = "2m"
+    requests: Selector | None = None
+    errors: Selector | None = None
+    latency: str | None = None
+    latency_threshold: float | None = None
+    pool_in_use: str | None = None
+    pool_max: str | None = None
+    canary_label: str = "track"
+    canary_value: str = "canary"
+    baseline_value: str = "baseline"
+    canary_min_requests: int = 200
+    confidence: float = 0.99
+    min_relative_increase: float = 1.25
+    min_absolute_increase: float = 0.002
+    steps: tuple[int, ...] = (5, 10, 25, 50, 100)
+    rollback_error_ratio: float = 0.05
+    rollback_error_for: str = "3m"
+    services_down_ratio: float = 0.5
+    p99_seconds: float = 5.0
+    p99_for: str = "5m"
+    pool_saturation: float = 1.0
+    budget_min_remaining: float = 0.25
+
+
+@dataclass(frozen=True)
 class Spec:
     source: str                # the spec's path as the user named it, for headers and errors
     project: str
@@ -200,6 +230,7 @@ class Spec:
     metrics: tuple[Metric, ...] = ()
     services: tuple[Service, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    gates: GateSettings = field(default_factory=GateSettings)
 
     def severity(self, priority: str) -> Severity:
         for s in self.severities:

@@ -118,6 +118,8 @@ class Workload:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
+                if self.path.startswith("/probe?"):
+                    return self.probe()
                 parts = self.path.strip("/").split("/")
                 if len(parts) == 2 and parts[0] == "metrics" and parts[1] in workload.registries:
                     if workload.down(parts[1]):
@@ -130,6 +132,22 @@ class Workload:
                     workload.set_mode(parts[1])
                     return self.reply(200, f"{workload.mode}\n".encode())
                 return self.reply(404, b"not found\n")
+
+            def probe(self):
+                """A small stand-in for the blackbox exporter's http_2xx module: GET the target."""
+                from urllib.parse import parse_qs, urlparse
+                from urllib.request import urlopen
+
+                target = parse_qs(urlparse(self.path).query).get("target", [""])[0]
+                ok = 0
+                if target.startswith("http://127.0.0.1:"):  # loopback only
+                    try:
+                        with urlopen(target, timeout=2) as resp:
+                            ok = int(200 <= resp.status < 300)
+                    except OSError:
+                        ok = 0
+                body = f"probe_success {ok}\n".encode()
+                return self.reply(200, body, "text/plain; version=0.0.4")
 
             def reply(self, code, body, ctype="text/plain"):
                 self.send_response(code)

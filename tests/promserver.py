@@ -15,8 +15,8 @@ from conftest import Process, free_port, tool, wait_until
 
 
 class Prometheus:
-    def __init__(self, config_dir: Path, data_dir: Path, extra: list[str] | None = None):
-        self.port = free_port()
+    def __init__(self, config_dir: Path, data_dir: Path, extra: list[str] | None = None, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = Process([
@@ -48,17 +48,27 @@ class Prometheus:
         self.proc.stop()
 
 
-def local_config(generated: Path, dest: Path, exporter: str, rewrite_probes: bool = True) -> Path:
+def local_config(generated: Path, dest: Path, exporter: str, prom_port: int | None = None) -> Path:
     """Copy generated/prometheus to `dest` and point every scrape job at a local workload that
-    serves /metrics/<job> (alertmanager and blackbox addresses are removed: nothing listens)."""
+    serves /metrics/<job> and probes /health/<service> (its /probe stands in for the blackbox
+    exporter); the `prometheus` job scrapes the test's Prometheus itself on `prom_port`."""
     shutil.copytree(generated / "prometheus", dest)
     cfg = yaml.safe_load((dest / "prometheus.yml").read_text())
     jobs = []
     for job in cfg["scrape_configs"]:
         if job["job_name"] == "blackbox-health":
+            for sc in job["static_configs"]:
+                sc["targets"] = [f"http://{exporter}/health/{sc['labels']['service']}"]
+            job["relabel_configs"][-1]["replacement"] = exporter
+            job["scrape_interval"] = "1s"
+            job["scrape_timeout"] = "1s"
+            jobs.append(job)
             continue
-        job["static_configs"] = [{"targets": [exporter]}]
-        job["metrics_path"] = f"/metrics/{job['job_name']}"
+        if job["job_name"] == "prometheus" and prom_port:
+            job["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
+        else:
+            job["static_configs"] = [{"targets": [exporter]}]
+            job["metrics_path"] = f"/metrics/{job['job_name']}"
         job["scrape_interval"] = "1s"
         job["scrape_timeout"] = "1s"
         jobs.append(job)

@@ -208,6 +208,7 @@ class _Builder:
             seen_alerts.setdefault(body["name"], i)
             alerts.append(self.alert(i, body))
 
+        gates = self.gates(d.get("gates") or {})
         links = d.get("links") or {}
         return m.Spec(
             source=self.file, project=d["project"], environment=d.get("environment", "production"),
@@ -215,7 +216,60 @@ class _Builder:
             grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
             receivers=receivers, severities=tuple(severities),
             metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
-            alerts=tuple(alerts))
+            alerts=tuple(alerts), gates=gates)
+
+    def gates(self, body: dict) -> m.GateSettings:
+        path = ("gates",)
+        values: dict = {}
+        for key in ("window", "max_staleness"):
+            if key in body:
+                values[key] = self.duration(body[key], path + (key,))
+        if "min_requests" in body:
+            values["min_requests"] = body["min_requests"]
+        t = body.get("traffic") or {}
+        tp = path + ("traffic",)
+        if "requests" in t:
+            values["requests"] = self.selector(t["requests"], tp + ("requests",))
+        if "errors" in t:
+            values["errors"] = self.selector(t["errors"], tp + ("errors",))
+        if "latency" in t:
+            metric = self.metrics.get(t["latency"])
+            if metric is None or metric.type != "histogram":
+                self.err(tp + ("latency",), f"metric {t['latency']!r} is not a histogram in the metrics catalogue")
+            elif "latency_threshold" in t and float(t["latency_threshold"]) not in metric.buckets:
+                self.err(tp + ("latency_threshold",), f"{t['latency_threshold']} is not a bucket boundary of "
+                                                       f"{metric.name}")
+            values["latency"] = t["latency"]
+        if "latency_threshold" in t:
+            values["latency_threshold"] = float(t["latency_threshold"])
+        for key in ("pool_in_use", "pool_max"):
+            if key in t:
+                self.check_metric(t[key], tp + (key,), ("gauge",))
+                values[key] = t[key]
+        c = body.get("canary") or {}
+        for key, field_name in (("label", "canary_label"), ("canary", "canary_value"), ("baseline", "baseline_value"),
+                                ("min_requests", "canary_min_requests"), ("confidence", "confidence"),
+                                ("min_relative_increase", "min_relative_increase"),
+                                ("min_absolute_increase", "min_absolute_increase")):
+            if key in c:
+                values[field_name] = c[key]
+        if "steps" in c:
+            if list(c["steps"]) != sorted(set(c["steps"])) or c["steps"][-1] != 100:
+                self.err(path + ("canary", "steps"), "steps must increase strictly and end at 100")
+            values["steps"] = tuple(c["steps"])
+        if c.get("canary") is not None and c.get("canary") == c.get("baseline"):
+            self.err(path + ("canary", "baseline"), "canary and baseline must select different series")
+        r = body.get("rollback") or {}
+        for key, field_name in (("error_ratio", "rollback_error_ratio"), ("services_down_ratio", "services_down_ratio"),
+                                ("p99_seconds", "p99_seconds"), ("pool_saturation", "pool_saturation")):
+            if key in r:
+                values[field_name] = float(r[key])
+        for key, field_name in (("error_for", "rollback_error_for"), ("p99_for", "p99_for")):
+            if key in r:
+                values[field_name] = self.duration(r[key], path + ("rollback", key))
+        if "min_remaining" in (body.get("budget") or {}):
+            values["budget_min_remaining"] = float(body["budget"]["min_remaining"])
+        return m.GateSettings(**values)
 
     def metric(self, name: str, body: dict) -> m.Metric:
         path = ("metrics", name)

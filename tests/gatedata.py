@@ -1,0 +1,143 @@
+"""Known history for the gate tests: OpenMetrics text that `promtool tsdb create-blocks-from
+openmetrics` turns into a TSDB. Every scenario lives in its own day, so one Prometheus holds all
+of them and each test evaluates the gate `--at` the end of its scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+T0 = 1_767_225_600          # 2026-01-01T00:00:00Z
+DAY = 86_400
+STEP = 30                   # seconds between samples
+LENGTH = 70 * 60            # each scenario holds 70 minutes of history
+APPS = ("lukhas-core", "lukhas-identity", "lukhas-memory", "lukhas-consciousness", "lukhas-governance")
+OTHERS = ("lukhas-gateway", "postgres", "redis", "jaeger", "prometheus", "alertmanager", "grafana", "loki")
+HEALTH = APPS + ("jaeger", "prometheus", "alertmanager", "grafana", "loki")
+BUCKETS = (0.1, 0.25, 1.0, 5.0, 10.0)
+
+
+@dataclass
+class Effect:
+    """From `start` to `end` seconds before the scenario's end, set `what` for `service`/`track`."""
+    what: str                    # rps, errors, slow, down, pool, stop
+    value: float
+    service: str | None = None   # None: every app
+    track: str | None = None     # None: both tracks
+    start: float = LENGTH
+    end: float = 0
+
+
+@dataclass
+class Scenario:
+    name: str
+    effects: list[Effect] = field(default_factory=list)
+    budget_left: float = 0.8
+
+    def value(self, what: str, default: float, service: str, track: str | None, before_end: float) -> float:
+        out = default
+        for e in self.effects:
+            if e.what == what and e.service in (None, service) and e.track in (None, track) \
+                    and e.end <= before_end < e.start:
+                out = e.value
+        return out
+
+
+SCENARIOS = [
+    Scenario("healthy"),
+    Scenario("service-down", [Effect("down", 1, "lukhas-memory", start=600), Effect("rps", 0, "lukhas-memory", start=600)]),
+    Scenario("error-spike-2m", [Effect("errors", 0.20, "lukhas-core", start=270, end=150)]),
+    Scenario("sustained-6pct", [Effect("errors", 0.06, "lukhas-core", start=600)]),
+    Scenario("canary-2x", [Effect("errors", 0.01, "lukhas-core", "baseline"), Effect("errors", 0.02, "lukhas-core", "canary")]),
+    Scenario("canary-thin", [Effect("rps", 0.1, None, "canary")]),
+    Scenario("latency-regression", [Effect("slow", 0.30, "lukhas-core", start=600)]),
+    Scenario("stale", [Effect("stop", 1, start=240)]),
+    Scenario("budget-spent", budget_left=0.1),
+    Scenario("pool-exhausted", [Effect("pool", 1.0, "lukhas-identity", start=600)]),
+    Scenario("no-traffic", [Effect("rps", 0, "lukhas-core")]),
+    Scenario("fast-burn", [Effect("errors", 0.04, "lukhas-core", start=1500)]),
+]
+
+
+def end_of(name: str) -> int:
+    i = [s.name for s in SCENARIOS].index(name)
+    return T0 + i * DAY + LENGTH
+
+
+def _labels(**kv) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in kv.items()) + "}"
+
+
+def openmetrics() -> str:
+    families: dict[str, tuple[str, list[str]]] = {}
+
+    def add(family: str, kind: str, line: str):
+        families.setdefault(family, (kind, []))[1].append(line)
+
+    for i, sc in enumerate(SCENARIOS):
+        start = T0 + i * DAY
+        times = list(range(start, start + LENGTH + 1, STEP))
+        counters: dict[str, float] = {}
+
+        def bump(key: str, inc: float) -> float:
+            counters[key] = counters.get(key, 0.0) + inc
+            return counters[key]
+
+        for t in times:
+            before_end = start + LENGTH - t
+            for svc in APPS + OTHERS:
+                if sc.value("stop", 0, svc, None, before_end):
+                    continue
+                inst = f"{svc}:80"
+                down = sc.value("down", 0, svc, None, before_end)
+                add("up", "gauge", f"up{_labels(job=svc, instance=inst)} {0 if down else 1} {t}")
+                if svc in HEALTH:
+                    add("probe_success", "gauge", f"probe_success{_labels(job='blackbox-health', service=svc, instance=f'http://{svc}/health')} "
+                        f"{0 if down else 1} {t}")
+                if svc not in APPS:
+                    continue
+                for track, share in (("baseline", 0.95), ("canary", 0.05)):
+                    rps = sc.value("rps", 100 * share, svc, track, before_end)
+                    err = sc.value("errors", 0.0005, svc, track, before_end)
+                    slow = sc.value("slow", 0.002, svc, track, before_end)
+                    n = rps * STEP
+                    lab = dict(job=svc, instance=inst, track=track)
+                    e = bump(f"{svc}{track}500", n * err)
+                    ok = bump(f"{svc}{track}200", n * (1 - err))
+                    add("lukhas_http_requests", "counter",
+                        f"lukhas_http_requests_total{_labels(**lab, status='500')} {e:.6f} {t}")
+                    add("lukhas_http_requests", "counter",
+                        f"lukhas_http_requests_total{_labels(**lab, status='200')} {ok:.6f} {t}")
+                    fast = bump(f"{svc}{track}fast", n * (1 - slow))
+                    slowc = bump(f"{svc}{track}slow", n * slow)
+                    for b in BUCKETS:
+                        v = fast if b < 10 else fast + slowc  # slow requests take 5-10 s
+                        add("lukhas_http_request_duration_seconds", "histogram",
+                            f"lukhas_http_request_duration_seconds_bucket{_labels(**lab, le=repr(b))} {v:.6f} {t}")
+                    add("lukhas_http_request_duration_seconds", "histogram",
+                        f"lukhas_http_request_duration_seconds_bucket{_labels(**lab, le='+Inf')} {fast + slowc:.6f} {t}")
+                    add("lukhas_http_request_duration_seconds", "histogram",
+                        f"lukhas_http_request_duration_seconds_count{_labels(**lab)} {fast + slowc:.6f} {t}")
+                if svc != "lukhas-consciousness":
+                    pool = sc.value("pool", 0.2, svc, None, before_end)
+                    add("lukhas_db_pool_connections_in_use", "gauge",
+                        f"lukhas_db_pool_connections_in_use{_labels(job=svc, instance=inst)} {50 * pool} {t}")
+                    add("lukhas_db_pool_connections_max", "gauge",
+                        f"lukhas_db_pool_connections_max{_labels(job=svc, instance=inst)} 50 {t}")
+            if not sc.value("stop", 0, "prometheus", None, before_end):
+                add("prometheus_rule_evaluation_failures", "counter",
+                    f"prometheus_rule_evaluation_failures_total{_labels(job='prometheus', rule_group='x')} 0 {t}")
+                for svc, slo in (("lukhas-core", "availability"), ("lukhas-core", "latency"),
+                                 ("lukhas-identity", "availability")):
+                    add("slo:error_budget:remaining_ratio", "gauge",
+                        f"slo:error_budget:remaining_ratio{_labels(service=svc, slo=slo)} {sc.budget_left} {t}")
+    out = []
+    for family, (kind, lines) in families.items():
+        out.append(f"# TYPE {family} {kind}")
+        # OpenMetrics wants each series' samples together and in time order
+        by_series: dict[str, list[str]] = {}
+        for line in lines:
+            by_series.setdefault(line.rsplit(" ", 2)[0], []).append(line)
+        for series in by_series.values():
+            out.extend(series)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,230 @@
+"""slo-gate against a real Prometheus holding known history (backfilled with promtool), a live
+Prometheus scraping a real exporter, a stopped Prometheus, and fake servers for the faults that
+cannot be made otherwise (HTTP 500, a hang, NaN)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import gatedata
+from conftest import SPEC, free_port, run_cli, tool, wait_until
+from promserver import Prometheus, local_config, start_workload
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """One real Prometheus serving every scenario of gatedata, each in its own day."""
+    root = tmp_path_factory.mktemp("gate")
+    data = root / "om.txt"
+    data.write_text(gatedata.openmetrics())
+    tsdb = root / "data"
+    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    cfg = root / "cfg"
+    cfg.mkdir()
+    (cfg / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    prom = Prometheus(cfg, tsdb)
+    try:
+        yield prom
+    finally:
+        prom.stop()
+
+
+def gate(prom_url: str, mode: str, scenario: str | None = None, *extra: str):
+    args = ["slo-gate", "--mode", mode, "--spec", str(SPEC), "--prometheus-url", prom_url, "--timeout", "20s", *extra]
+    if scenario:
+        args += ["--at", str(gatedata.end_of(scenario))]
+    return run_cli(*args)
+
+
+APPS = [a for s in gatedata.APPS for a in ("--service", s)]
+CORE = ["--service", "lukhas-core"]
+
+CASES = [
+    # scenario, mode, extra args, exit code, a phrase the output must contain
+    ("healthy", "smoke", [], 0, "PASS"),
+    ("healthy", "rollback", [], 0, "keep"),
+    ("healthy", "canary", APPS, 0, "next canary weight: 5 %"),
+    ("healthy", "budget", CORE, 0, "80 % of the budget left"),
+    ("service-down", "smoke", [], 1, "lukhas-memory"),
+    ("error-spike-2m", "rollback", [], 0, "no service above 5 % for 3m"),
+    ("sustained-6pct", "rollback", [], 1, "lukhas-core: above 5 % for 3m"),
+    ("canary-2x", "canary", APPS, 1, "canary is worse"),
+    ("canary-thin", "canary", APPS, 3, "too little traffic"),
+    ("latency-regression", "smoke", CORE, 1, "slower than 0.25s"),
+    ("latency-regression", "rollback", [], 1, "p99 latency sustained"),
+    ("stale", "smoke", APPS, 3, "stale"),
+    ("budget-spent", "budget", CORE, 1, "10 % of the budget left"),
+    ("pool-exhausted", "rollback", [], 1, "connection pool exhausted: lukhas-identity"),
+    ("no-traffic", "smoke", CORE, 3, "too little traffic"),
+    ("fast-burn", "rollback", [], 1, "burning the error budget"),
+]
+
+
+@pytest.mark.parametrize("scenario,mode,extra,code,phrase", CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_gate_on_known_history(history, scenario, mode, extra, code, phrase):
+    r = gate(history.url, mode, scenario, *extra)
+    assert r.returncode == code, r.stdout + r.stderr
+    assert phrase in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_budget_without_generated_rules_is_inconclusive_never_pass(history):
+    r = gate(history.url, "budget", "healthy", "--service", "lukhas-memory")
+    assert r.returncode == 3, r.stdout
+    assert "are the generated SLO rules loaded" in r.stdout
+
+
+def test_json_output_is_the_documented_structure(history, tmp_path):
+    junit = tmp_path / "gate.xml"
+    r = gate(history.url, "rollback", "sustained-6pct", "--output", "json", "--junit", str(junit))
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["version"] == 1 and doc["mode"] == "rollback" and doc["outcome"] == "FAIL" and doc["exit_code"] == 1
+    assert doc["action"] == "roll back now"
+    assert doc["evaluated_at"] == "2026-01-04T01:10:00Z"
+    failing = [c for c in doc["checks"] if c["outcome"] == "FAIL"]
+    assert [c["name"] for c in failing] == ["error ratio sustained"]
+    check = failing[0]
+    assert "rate(lukhas_http_requests_total" in check["query"] and check["threshold"]
+    core = next(e for e in check["evidence"] if e["labels"].get("job") == "lukhas-core")
+    assert abs(core["value"] - 0.06) < 1e-6
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "1" and int(suite.get("tests")) == len(doc["checks"])
+    assert suite.find("testcase/failure").get("message").startswith("lukhas-core")
+
+
+def test_every_series_is_judged_not_only_the_first(history):
+    r = gate(history.url, "smoke", "service-down", "--output", "json")
+    doc = json.loads(r.stdout)
+    targets = {c["service"]: c for c in doc["checks"] if c["name"] == "targets up"}
+    assert targets["lukhas-memory"]["outcome"] == "FAIL"
+    assert all(c["outcome"] == "PASS" for s, c in targets.items() if s != "lukhas-memory")
+
+
+def test_a_declared_service_with_no_target_fails(history, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.read_text().replace("  - name: loki\n", "  - name: tempo\n    kind: monitoring\n"
+                                             "    port: 3200\n  - name: loki\n"))
+    r = run_cli("slo-gate", "--mode", "smoke", "--spec", str(spec), "--prometheus-url", history.url,
+                "--at", str(gatedata.end_of("healthy")), "--service", "tempo")
+    assert r.returncode == 1 and "no scrape target" in r.stdout, r.stdout
+
+
+def test_prometheus_stopped_is_error_exit_4(tmp_path):
+    port = free_port()  # nothing listens here
+    r = gate(f"http://127.0.0.1:{port}", "smoke", None, "--timeout", "3s", *CORE)
+    assert r.returncode == 4, r.stdout
+    assert "cannot connect" in r.stdout
+
+
+class _Fake:
+    """A local HTTP server for faults a real Prometheus will not produce on demand."""
+
+    def __init__(self, behaviour: str):
+        outer = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.requests += 1
+                if behaviour == "500":
+                    body = b'{"status":"error","errorType":"internal","error":"boom"}'
+                    self.send_response(500)
+                elif behaviour == "hang":
+                    time.sleep(5)
+                    return
+                elif behaviour == "nan":
+                    body = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"x"},"value":[1,"NaN"]}]}}'
+                    self.send_response(200)
+                elif behaviour == "empty":
+                    body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+                    self.send_response(200)
+                elif behaviour == "partial":
+                    body = (b'{"status":"success","warnings":["store 10.0.0.1 unavailable"],'
+                            b'"data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}')
+                    self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("behaviour,code,phrase", [
+    ("500", 4, "HTTP 500"),
+    ("hang", 4, "timed out"),
+    ("nan", 3, "NaN"),
+    ("empty", 1, "no scrape target"),
+    ("partial", 4, "partial response"),
+])
+@pytest.mark.parametrize("mode", ["smoke", "rollback", "canary", "budget"])
+def test_faults_never_pass(behaviour, code, phrase, mode):
+    fake = _Fake(behaviour)
+    try:
+        r = gate(fake.url, mode, None, "--timeout", "3s", "--retries", "2", *CORE)
+    finally:
+        fake.stop()
+    assert r.returncode != 0, r.stdout
+    if mode == "smoke":
+        assert r.returncode == code, r.stdout
+        assert phrase in r.stdout, r.stdout
+    if behaviour == "500":
+        assert fake.requests >= 3  # retried before giving up
+
+
+def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
+    workload, address = start_workload(SPEC, tmp_path / "workload.log", rps=100)
+    prom = None
+    try:
+        port = free_port()
+        cfg = local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port)
+        prom = Prometheus(cfg, tmp_path / "data", port=port)
+
+        def smoke():
+            r = gate(prom.url, "smoke", None, "--window", "20s", *APPS)
+            return r if r.returncode == 0 else None
+
+        r = wait_until(smoke, timeout=60, interval=2, what="smoke gate PASS on healthy live traffic")
+        assert "health probe" in r.stdout and "targets up" in r.stdout
+        urlopen_mode(address, "outage")  # lukhas-core stops answering
+        def failing():
+            r = gate(prom.url, "smoke", None, "--window", "20s", *CORE)
+            both = "targets down" in r.stdout and "FAIL    lukhas-core  health probe" in r.stdout
+            return r if r.returncode == 1 and both else None
+
+        wait_until(failing, timeout=30, interval=1,
+                   what="smoke gate FAIL naming the down target and the failed probe once lukhas-core stops")
+    finally:
+        if prom:
+            prom.stop()
+        workload.stop()
+
+
+def urlopen_mode(address: str, mode: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{address}/mode/{mode}", timeout=5) as resp:
+        assert resp.read().decode().strip() == mode
