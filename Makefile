@@ -1,4 +1,5 @@
 # Two commands on a fresh machine: `make generate` and `make test`. Both build .venv themselves.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

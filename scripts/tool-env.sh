@@ -1,5 +1,6 @@
-# Sourced by make: point the tests at promtool/amtool, falling back to Docker image wrappers.
-here="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)"
+# Sourced by make from the repository root: when promtool is not installed but a Docker engine
+# is, put the image wrappers in scripts/docker/ first on PATH.
 if ! command -v promtool >/dev/null 2>&1 && command -v docker >/dev/null 2>&1; then
-  export PATH="$here/docker:$PATH"
+  PATH="$(pwd)/scripts/docker:$PATH"
+  export PATH
 fi
