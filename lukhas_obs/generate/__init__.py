@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 from lukhas_obs.generate import alertmanager, alerts, scrape, slo, slotests
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
-from lukhas_obs.model import Spec
+from lukhas_obs.model import SLO, Spec
+
+# Past this many SLOs the per-SLO files are rendered on every core (the output is the same).
+PARALLEL_FROM = 100
+
+
+def _slo_files(spec: Spec, slos: tuple[SLO, ...]) -> dict[str, str]:
+    head = header(spec.source)
+    files = {}
+    for s in slos:
+        files[f"prometheus/rules/slo-{s.id}.rules.yml"] = dump(slo.slo_rule_file(spec, s), head)
+        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s), head)
+    return files
+
+
+def _slo_files_parallel(spec: Spec) -> dict[str, str]:
+    workers = min(os.cpu_count() or 1, 8)
+    slos = spec.slos
+    if workers < 2 or len(slos) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return _slo_files(spec, slos)
+    chunks = [slos[i::workers] for i in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_slo_files, [(spec, chunk) for chunk in chunks])
+    return {k: v for part in parts for k, v in part.items()}
 
 
 def render(spec: Spec) -> dict[str, str]:
@@ -19,7 +45,5 @@ def render(spec: Spec) -> dict[str, str]:
     rules = alerts.alert_rules(spec)
     if rules:
         files["prometheus/rules/alerts.rules.yml"] = dump(rules, head)
-    for s in spec.slos:
-        files[f"prometheus/rules/slo-{s.id}.rules.yml"] = dump(slo.slo_rule_file(spec, s), head)
-        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s), head)
-    return files
+    files.update(_slo_files_parallel(spec))
+    return dict(sorted(files.items()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
@@ -87,23 +88,30 @@ class Phase:
 
 
 def _counter(phases: list[Phase], step: float, share) -> str:
-    """A counter's values, one per input step: `share(phase)` is its per-second increase.
-
-    promtool expands `a+bxn` by repeated float addition, so the value where one phase ends is
-    computed the same way here; starting the next phase from a rounder number could make the
-    counter dip by 1e-11, which Prometheus reads as a counter reset."""
+    """A counter's values, one per input step: `share(phase)` is its per-second increase."""
     parts, cur = ["0"], 0.0
     for ph in phases:
         n = int(round(ph.seconds / step))
         inc = round(share(ph) * step, 9)
         if n <= 0:
             continue
-        start = cur + inc
-        parts.append(f"{start!r}+{inc!r}x{n - 1}")
-        cur = start
-        for _ in range(n - 1):
-            cur += inc
+        text, cur = _segment(cur, inc, n)
+        parts.append(text)
     return " ".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def _segment(cur: float, inc: float, n: int) -> tuple[str, float]:
+    """n values after `cur`, `inc` apart, and the last of them as promtool will compute it.
+
+    promtool expands `a+bxn` by repeated float addition, so the value where one phase ends is
+    computed the same way here; starting the next phase from a rounder number could make the
+    counter dip by 1e-11, which Prometheus reads as a counter reset."""
+    start = cur + inc
+    last = start
+    for _ in range(n - 1):
+        last += inc
+    return f"{start!r}+{inc!r}x{n - 1}", last
 
 
 def _gauge(phases: list[Phase], step: float, value) -> str:
@@ -173,19 +181,19 @@ def slo_buckets(slo: SLO):
 
 # ---- expected alerts -----------------------------------------------------------------------
 
-def _expect(spec: Spec, slo: SLO, name: str) -> dict:
+def _expectations(spec: Spec, slo: SLO) -> dict[str, dict]:
+    """What each of the SLO's alerts looks like when it fires, straight from the rule generator."""
+    out = {}
     for rule in engine.slo_alerts(spec, slo):
-        if rule["alert"] == name:
-            labels = {**rule["labels"], **({"alertname": name} if False else {})}
-            if name == engine.ALERT_ABSENT:
-                labels = {**engine.total_selector(slo).labels_equal(), **labels}
-            return {"exp_labels": labels, "exp_annotations": rule["annotations"]}
-    raise KeyError(name)
+        labels = dict(rule["labels"])
+        if rule["alert"] == engine.ALERT_ABSENT:  # absent() keeps the selector's equality labels
+            labels = {**engine.total_selector(slo).labels_equal(), **labels}
+        out[rule["alert"]] = {"exp_labels": labels, "exp_annotations": rule["annotations"]}
+    return out
 
 
-def _check(at: float, name: str, firing: bool, spec: Spec, slo: SLO) -> dict:
-    return {"eval_time": format_duration(at), "alertname": name,
-            "exp_alerts": [_expect(spec, slo, name)] if firing else []}
+def _check(at: float, name: str, firing: bool, expected: dict[str, dict]) -> dict:
+    return {"eval_time": format_duration(at), "alertname": name, "exp_alerts": [expected[name]] if firing else []}
 
 
 def _ceil_to(seconds: float, step: float) -> float:
@@ -203,6 +211,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     budget = slo.error_budget
     healthy = HEALTHY_BURN * budget if slo.sli.event_based else 0.0
     page, ticket, absent = engine.ALERT_PAGE, engine.ALERT_TICKET, engine.ALERT_ABSENT
+    expected = _expectations(spec, slo)
     out = []
 
     def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None):
@@ -211,7 +220,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
                     "alert_rule_test": checks})
 
     add("healthy traffic stays silent", [Phase(3 * 3600, healthy)],
-        [_check(3 * 3600, n, False, spec, slo) for n in (page, ticket, absent)])
+        [_check(3 * 3600, n, False, expected) for n in (page, ticket, absent)])
 
     # The outage starts after a full longest page window of healthy history, so that the
     # fastest pair (5m/1h) is what pages, as in a Prometheus that has been running for a while.
@@ -220,7 +229,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
     add(f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation",
         [Phase(history, healthy), Phase(fires_by + 600, 1.0)],
-        [_check(history, page, False, spec, slo), _check(history + fires_by, page, True, spec, slo)])
+        [_check(history, page, False, expected), _check(history + fires_by, page, True, expected)])
 
     # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
     spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if slo.sli.event_based else 1 / step)
@@ -232,11 +241,11 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     add(f"a {format_duration(spike)} spike at {spike_ratio:.0%} errors, about "
         f"{SPIKE_BUDGET_SHARE * 100:g} % of the budget, does not page",
         [Phase(WARMUP, healthy), Phase(spike, spike_ratio), Phase(3600, healthy)],
-        [_check(WARMUP + spike + t, page, False, spec, slo) for t in (evaluation, 300, 1800)])
+        [_check(WARMUP + spike + t, page, False, expected) for t in (evaluation, 300, 1800)])
 
     add("an SLI with no series raises the absent alert, and nothing else",
-        [], [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, spec, slo),
-             _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, spec, slo)],
+        [], [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, expected),
+             _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, expected)],
         extra_series=[{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}])
 
     if not slo.sli.event_based:
@@ -246,21 +255,21 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     below = 0.9 * lowest_page
     add(f"a burn at {below:g}x the budget rate, just below the page threshold, does not page",
         [Phase(WARMUP, healthy), Phase(6.5 * 3600, below * budget)],
-        [_check(WARMUP + h * 3600, page, False, spec, slo) for h in (1, 3, 6.5)])
+        [_check(WARMUP + h * 3600, page, False, expected) for h in (1, 3, 6.5)])
 
     slow = 0.6 * lowest_page
     add(f"a slow burn at {slow:g}x opens a ticket and does not page",
         [Phase(WARMUP, healthy), Phase(3 * 3600, slow * budget)],
-        [_check(WARMUP + 3 * 3600, ticket, True, spec, slo), _check(WARMUP + 3 * 3600, page, False, spec, slo)])
+        [_check(WARMUP + 3 * 3600, ticket, True, expected), _check(WARMUP + 3 * 3600, page, False, expected)])
 
     add("no traffic stays silent", [Phase(3 * 3600, 0.0, rps=0.0)],
-        [_check(3 * 3600, n, False, spec, slo) for n in (page, ticket, absent)])
+        [_check(3 * 3600, n, False, expected) for n in (page, ticket, absent)])
 
     if slo.min_events:
         low_rps = slo.min_events / (4 * 3600)
         add(f"with min_events {slo.min_events}, a handful of failed requests does not page",
             [Phase(WARMUP, healthy, rps=low_rps), Phase(3600, 1.0, rps=low_rps)],
-            [_check(WARMUP + t, page, False, spec, slo) for t in (600, 1800, 3600)])
+            [_check(WARMUP + t, page, False, expected) for t in (600, 1800, 3600)])
     return out
 
 

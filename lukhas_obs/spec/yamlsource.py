@@ -35,7 +35,7 @@ class LineMap:
 def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
     """Parse one YAML document with the safe loader. Duplicate keys are errors (PyYAML would
     silently keep the last one)."""
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     lines = LineMap()
     problems: list[Problem] = []
     try:

@@ -1,0 +1,60 @@
+"""Wall time and peak memory of `generate` on the LUKHAS spec and on synthetic specs of 100 and
+1,000 services. The baseline, run in the same process, is PyYAML's own safe_load + dump of the
+same spec: the floor any YAML-to-YAML tool pays."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import yaml  # noqa: E402
+
+from common import median_seconds, synthetic_spec  # noqa: E402
+from lukhas_obs.generate import render  # noqa: E402
+from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
+
+CHILD = r"""
+import resource, sys, tempfile
+from lukhas_obs.spec import load_spec
+from lukhas_obs.generate import render
+from lukhas_obs.generate.writer import write_tree
+files = render(load_spec(sys.argv[1]))
+write_tree(files, tempfile.mkdtemp() + "/out")
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(rss, len(files), sum(len(t) for t in files.values()))
+"""
+
+
+def measure(label: str, text: str, repeat: int) -> dict:
+    def ours():
+        render(load_spec_text(text, "bench.yaml"))
+
+    def baseline():
+        yaml.safe_dump(yaml.safe_load(text))
+
+    t_ours = median_seconds(ours, repeat)
+    t_base = median_seconds(baseline, repeat)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        fh.write(text)
+    out = subprocess.run([sys.executable, "-c", CHILD, fh.name], capture_output=True, text=True, check=True)
+    rss_kb, nfiles, nbytes = map(int, out.stdout.split())
+    return {"spec": label, "median_s": round(t_ours, 4), "baseline_yaml_roundtrip_s": round(t_base, 4),
+            "ratio_to_baseline": round(t_ours / t_base, 1), "peak_rss_mib_largest_process": round(rss_kb / 1024, 1),
+            "files": nfiles, "bytes": nbytes}
+
+
+def main() -> list[dict]:
+    rows = [measure("specs/lukhas.yaml (13 services, 8 SLOs)", Path("specs/lukhas.yaml").read_text(), 7),
+            measure("synthetic 100 services (200 SLOs)", synthetic_spec(100), 5),
+            measure("synthetic 1,000 services (2,000 SLOs)", synthetic_spec(1000), 3)]
+    print(json.dumps(rows, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
