@@ -23,7 +23,11 @@ def wilson(k: float, n: float, z: float) -> tuple[float, float]:
 
 
 def worse_p_value(k_canary: float, n_canary: float, k_base: float, n_base: float) -> float:
-    """One-sided p-value of a two-proportion z-test that the canary's ratio is higher."""
+    """One-sided p-value of a two-proportion z-test that the canary's ratio is higher, with
+    Yates' continuity correction: error counts in a 5-minute canary window are small (a handful
+    of 5xx), where the plain normal approximation rolls back more healthy canaries than its
+    nominal level (1.7 % instead of 1 % at 2,000 canary requests, measured in
+    benchmarks/bench_gate.py)."""
     if n_canary <= 0 or n_base <= 0:
         return 1.0
     p1, p2 = k_canary / n_canary, k_base / n_base
@@ -31,5 +35,5 @@ def worse_p_value(k_canary: float, n_canary: float, k_base: float, n_base: float
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_canary + 1 / n_base))
     if se == 0:
         return 0.0 if p1 > p2 else 1.0
-    z = (p1 - p2) / se
+    z = (p1 - p2 - 0.5 * (1 / n_canary + 1 / n_base)) / se
     return 0.5 * math.erfc(z / math.sqrt(2))
