@@ -146,7 +146,7 @@ class _Fake:
                     time.sleep(5)
                     return
                 elif behaviour == "nan":
-                    body = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"x"},"value":[1,"NaN"]}]}}'
+                    body = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"lukhas-core","service":"lukhas-core"},"value":[1,"NaN"]}]}}'
                     self.send_response(200)
                 elif behaviour == "empty":
                     body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'

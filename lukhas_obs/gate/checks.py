@@ -4,7 +4,9 @@ SLI expressions), judges every series it gets back, and returns a CheckResult wi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
@@ -25,10 +27,27 @@ class Context:
     window: str
     services: list[str]
     canary_weight: int | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def g(self):
         return self.spec.gates
+
+    def query(self, expr: str) -> QueryResult:
+        """Each distinct query is sent once per gate run, however many checks read it: checks
+        ask for every service at once (`by (job)`) and keep their own series."""
+        with self._lock:
+            fut = self._cache.get(expr)
+            owner = fut is None
+            if owner:
+                fut = self._cache[expr] = Future()
+        if owner:
+            try:
+                fut.set_result(self.client.query(expr, self.at))
+            except BaseException as exc:  # noqa: BLE001 - handed to every reader of this query
+                fut.set_exception(exc)
+        return fut.result()
 
 
 class _Failed(Exception):
@@ -38,9 +57,15 @@ class _Failed(Exception):
 
 def _q(ctx: Context, name: str, service: str | None, expr: str) -> QueryResult:
     try:
-        return ctx.client.query(expr, ctx.at)
+        return ctx.query(expr)
     except QueryError as exc:
         raise _Failed(CheckResult(name, service, Outcome.ERROR, f"query failed: {exc}", query=expr)) from None
+
+
+def _only(res: QueryResult, **labels: str) -> QueryResult:
+    """The part of a shared, all-services answer that belongs to one service."""
+    keep = [s for s in res.samples if all(s.labels.get(k) == v for k, v in labels.items())]
+    return QueryResult(res.query, res.time, keep, res.attempts, res.warnings)
 
 
 def _scalar(res: QueryResult) -> float | None:
@@ -88,20 +113,37 @@ def _latency_slo(ctx: Context, service: str) -> SLO | None:
                  and s.sli.metric.metric == ctx.g.latency), None)
 
 
-def _counts(ctx: Context, name: str, service: str, bad: Selector, total: Selector, window: str):
-    """(bad events, all events, queries) over the window: counts, not rates, so that the
-    evidence says how many requests a verdict rests on."""
-    bq = f"{promql.agg('sum', promql.increase(bad, window))} or vector(0)"
-    tq = promql.agg("sum", promql.increase(total, window))
-    b, t = _scalar(_q(ctx, name, service, bq)), _scalar(_q(ctx, name, service, tq))
+def _counts(ctx: Context, name: str, service: str, bad: Selector, total: Selector, window: str,
+            match: dict[str, str]):
+    """(bad events, all events, queries) over the window for the series whose labels include
+    `match`: counts, not rates, so that the evidence says how many requests a verdict rests on.
+    The queries cover every service (and track) at once and are shared between checks."""
+    by = tuple(sorted(match))
+    bq = promql.agg("sum", promql.increase(bad, window), by)
+    tq = promql.agg("sum", promql.increase(total, window), by)
+    t = _pick(_q(ctx, name, service, tq), match)
+    b = _pick(_q(ctx, name, service, bq), match)
+    if b is None and t is not None:
+        b = 0.0  # no error series at all: no errors
     return b, t, f"{bq}\n{tq}"
 
 
-def _latency_selectors(ctx: Context, **labels) -> tuple[Selector, Selector]:
+def _pick(res: QueryResult, match: dict[str, str]) -> float | None:
+    for s in res.samples:
+        if all(s.labels.get(k) == v for k, v in match.items()):
+            return s.value
+    return None
+
+
+def _jobs(ctx: Context, services: list[str]) -> Matcher:
+    return Matcher("job", "=~", promql.any_of(services))
+
+
+def _latency_selectors(ctx: Context, *matchers: Matcher) -> tuple[Selector, Selector]:
+    """(observations within the latency threshold, all observations)."""
     thr = promql.le_matcher(ctx.g.latency_threshold)
-    base = Selector(ctx.g.latency + "_bucket").where(**labels)
-    slow_total = Selector(ctx.g.latency + "_count").where(**labels)
-    return base.plus(thr), slow_total
+    within = Selector(ctx.g.latency + "_bucket").plus(*matchers, thr)
+    return within, Selector(ctx.g.latency + "_count").plus(*matchers)
 
 
 # ---- smoke -----------------------------------------------------------------------------------
@@ -109,8 +151,8 @@ def _latency_selectors(ctx: Context, **labels) -> tuple[Selector, Selector]:
 @guarded
 def targets_up(ctx: Context, service: str) -> CheckResult:
     name = "targets up"
-    sel = Selector("up").where(job=service)
-    res = _q(ctx, name, service, str(sel))
+    sel = Selector("up").plus(_jobs(ctx, ctx.services))
+    res = _only(_q(ctx, name, service, str(sel)), job=service)
     ev = [Evidence(s.labels, s.value) for s in res.samples]
     if not res.samples:
         return CheckResult(name, service, Outcome.FAIL, f"no scrape target for job {service!r}: the service is "
@@ -119,7 +161,7 @@ def targets_up(ctx: Context, service: str) -> CheckResult:
         return CheckResult(name, service, Outcome.INCONCLUSIVE, "up is NaN: the answer is not a measurement",
                            query=str(sel), threshold="up == 1", evidence=ev)
     down = [s.labels.get("instance", "?") for s in res.samples if s.value != 1]
-    ages = _q(ctx, name, service, f"time() - timestamp({sel})")
+    ages = _only(_q(ctx, name, service, f"time() - timestamp({sel})"), job=service)
     oldest = max((s.value for s in ages.samples), default=0.0)
     if down:
         return CheckResult(name, service, Outcome.FAIL, f"{len(down)} of {len(res.samples)} targets down: "
@@ -136,8 +178,8 @@ def targets_up(ctx: Context, service: str) -> CheckResult:
 @guarded
 def health_probe(ctx: Context, service: str) -> CheckResult:
     name = "health probe"
-    sel = Selector("probe_success").where(job=BLACKBOX_JOB, service=service)
-    res = _q(ctx, name, service, str(sel))
+    sel = Selector("probe_success").where(job=BLACKBOX_JOB).plus(Matcher("service", "=~", promql.any_of(ctx.services)))
+    res = _only(_q(ctx, name, service, str(sel)), service=service)
     ev = [Evidence(s.labels, s.value) for s in res.samples]
     if not res.samples:
         return CheckResult(name, service, Outcome.INCONCLUSIVE, "no probe result: is the blackbox exporter scraped?",
@@ -182,8 +224,9 @@ def error_ratio(ctx: Context, service: str) -> CheckResult:
     name = "error ratio"
     slo = _ratio_slo(ctx, service)
     limit = slo.error_budget if slo else 0.01
-    bad, total, query = _counts(ctx, name, service, ctx.g.errors.where(job=service), ctx.g.requests.where(job=service),
-                                ctx.window)
+    jobs = _jobs(ctx, traffic_services(ctx))
+    bad, total, query = _counts(ctx, name, service, ctx.g.errors.plus(jobs), ctx.g.requests.plus(jobs),
+                                ctx.window, {"job": service})
     return _judge_ratio(ctx, name, service, bad, total, query, limit, "errors", ctx.g.min_requests)
 
 
@@ -192,8 +235,8 @@ def latency(ctx: Context, service: str) -> CheckResult:
     name = "latency"
     slo = _latency_slo(ctx, service)
     limit = slo.error_budget if slo else 0.01
-    fast, count = _latency_selectors(ctx, job=service)
-    good, total, query = _counts(ctx, name, service, fast, count, ctx.window)
+    fast, count = _latency_selectors(ctx, _jobs(ctx, traffic_services(ctx)))
+    good, total, query = _counts(ctx, name, service, fast, count, ctx.window, {"job": service})
     slow = None if good is None or total is None else total - good
     what = f"slower than {ctx.g.latency_threshold:g}s"
     return _judge_ratio(ctx, name, service, slow, total, query, limit, what, ctx.g.min_requests)
@@ -253,36 +296,37 @@ def _compare(ctx: Context, name: str, service: str, kind: str, canary, baseline,
                        threshold=threshold, evidence=ev)
 
 
+def _canary_sides(ctx: Context, name: str, service: str, bad: Selector, total: Selector, bad_is_good: bool):
+    g = ctx.g
+    sides, queries = [], []
+    for value in (g.canary_value, g.baseline_value):
+        b, t, q = _counts(ctx, name, service, bad, total, ctx.window, {"job": service, g.canary_label: value})
+        if bad_is_good and b is not None and t is not None:
+            b = t - b
+        sides.append((b, t))
+        queries.append(q)
+    return sides, "\n".join(dict.fromkeys("\n".join(queries).split("\n")))
+
+
 @guarded
 def canary_errors(ctx: Context, service: str) -> CheckResult:
     name = "canary error ratio"
     g = ctx.g
-    sides = []
-    queries = []
-    for value in (g.canary_value, g.baseline_value):
-        lbl = {"job": service, g.canary_label: value}
-        bad, total, q = _counts(ctx, name, service, g.errors.where(**lbl), g.requests.where(**lbl), ctx.window)
-        sides.append((bad, total))
-        queries.append(q)
+    jobs = _jobs(ctx, traffic_services(ctx))
+    sides, query = _canary_sides(ctx, name, service, g.errors.plus(jobs), g.requests.plus(jobs), False)
     slo = _ratio_slo(ctx, service)
-    return _compare(ctx, name, service, "errors", sides[0], sides[1], "\n".join(queries),
-                    slo.error_budget if slo else 0.01)
+    return _compare(ctx, name, service, "errors", sides[0], sides[1], query, slo.error_budget if slo else 0.01)
 
 
 @guarded
 def canary_latency(ctx: Context, service: str) -> CheckResult:
     name = "canary latency"
     g = ctx.g
-    sides, queries = [], []
-    for value in (g.canary_value, g.baseline_value):
-        fast, count = _latency_selectors(ctx, job=service, **{g.canary_label: value})
-        good, total, q = _counts(ctx, name, service, fast, count, ctx.window)
-        slow = None if good is None or total is None else total - good
-        sides.append((slow, total))
-        queries.append(q)
+    fast, count = _latency_selectors(ctx, _jobs(ctx, traffic_services(ctx)))
+    sides, query = _canary_sides(ctx, name, service, fast, count, True)
     slo = _latency_slo(ctx, service)
-    return _compare(ctx, name, service, f"slower than {g.latency_threshold:g}s", sides[0], sides[1],
-                    "\n".join(queries), slo.error_budget if slo else 0.01)
+    return _compare(ctx, name, service, f"slower than {g.latency_threshold:g}s", sides[0], sides[1], query,
+                    slo.error_budget if slo else 0.01)
 
 
 def next_weight(ctx: Context) -> int | None:
