@@ -58,7 +58,7 @@ class Workload:
         return self.mode == "outage" and service == self.target
 
     def error_ratio(self, service: str, track: str) -> float:
-        base = 0.0005
+        base = 0.00015  # the runbook's RC soak test: 0.015 % errors
         if self.mode == "degraded" and service == self.target:
             return 0.08
         if self.mode == "canary-bad" and track == "canary":

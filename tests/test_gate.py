@@ -203,11 +203,17 @@ def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
         cfg = local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port)
         prom = Prometheus(cfg, tmp_path / "data", port=port)
 
+        last = []
+
         def smoke():
             r = gate(prom.url, "smoke", None, "--window", "20s", *APPS)
+            last[:] = [r.stdout]
             return r if r.returncode == 0 else None
 
-        r = wait_until(smoke, timeout=60, interval=2, what="smoke gate PASS on healthy live traffic")
+        try:
+            r = wait_until(smoke, timeout=60, interval=2, what="smoke gate PASS on healthy live traffic")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast gate output:\n{last[0] if last else ''}") from None
         assert "health probe" in r.stdout and "targets up" in r.stdout
         urlopen_mode(address, "outage")  # lukhas-core stops answering
         def failing():
