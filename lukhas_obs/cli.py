@@ -155,8 +155,10 @@ def _duration(value: str, what: str) -> float:
               help="Also write one JUnit test case per check to this file.")
 @click.option("--timeout", default="30s", show_default=True, help="Deadline for all queries, retries included.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Retries per query on 5xx/timeouts.")
-@click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Send Authorization: Bearer <the file's content>.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Verify the server's TLS certificate against this CA bundle.")
 @click.option("--tenant", default=None, help="Sent as X-Scope-OrgID (Mimir, Cortex, Loki-style tenancy).")
 def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weight, output, junit, timeout,
              retries, bearer_token_file, ca_file, tenant):
