@@ -1,3 +1,3 @@
 from lukhas_obs.cli import main
 
-main()
+main(prog_name="lukhas-obs")
