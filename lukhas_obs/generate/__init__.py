@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from lukhas_obs.generate import alertmanager, alerts, scrape, slo, slotests
+from lukhas_obs.generate import alertmanager, alerts, dashboards, scrape, slo, slotests
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -45,5 +45,9 @@ def render(spec: Spec) -> dict[str, str]:
     rules = alerts.alert_rules(spec)
     if rules:
         files["prometheus/rules/alerts.rules.yml"] = dump(rules, head)
+    for uid, dash in dashboards.dashboards(spec).items():
+        files[f"grafana/dashboards/{uid}.json"] = dashboards.to_json(dash)
+    for rel, doc in dashboards.provisioning(spec).items():
+        files[f"grafana/provisioning/{rel}"] = dump(doc, head)
     files.update(_slo_files_parallel(spec))
     return dict(sorted(files.items()))
