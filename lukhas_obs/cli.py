@@ -12,6 +12,7 @@ from lukhas_obs.errors import SpecError
 
 DEFAULT_SPEC = "specs/lukhas.yaml"
 DEFAULT_OUT = "generated"
+DEFAULT_DEPLOY = "deployment"
 
 EXIT_OK = 0
 EXIT_DIFF = 1
@@ -36,9 +37,11 @@ def main() -> None:
               type=click.Path(dir_okay=False), help="The spec to generate from.")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
               help="Folder to write (replaced as a whole, atomically).")
+@click.option("--deployment-out", "deploy_dir", default=DEFAULT_DEPLOY, show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the compose stack (its other files are kept).")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and name the files that differ from what the spec produces.")
-def generate(spec_path: str, out_dir: str, check: bool) -> None:
+def generate(spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None:
     """Generate every monitoring artefact from the spec.
 
     \b
@@ -46,8 +49,8 @@ def generate(spec_path: str, out_dir: str, check: bool) -> None:
     2 the spec is invalid (every problem is listed as FILE:LINE: key.path: message, and
     nothing is written).
     """
-    from lukhas_obs.generate import render
-    from lukhas_obs.generate.writer import diff_tree, write_tree
+    from lukhas_obs.generate import render, render_deployment
+    from lukhas_obs.generate.writer import diff_files, diff_tree, write_files, write_tree
     from lukhas_obs.spec import load_spec
 
     try:
@@ -56,17 +59,22 @@ def generate(spec_path: str, out_dir: str, check: bool) -> None:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
     files = render(spec)
+    deployment = render_deployment(spec)
     if check:
-        differ = diff_tree(files, out_dir)
+        differ = [Path(out_dir, rel).as_posix() for rel in diff_tree(files, out_dir)]
+        differ += [Path(deploy_dir, rel).as_posix() for rel in diff_files(deployment, deploy_dir)]
         if differ:
-            click.echo(f"{out_dir}/ does not match {spec.source}; run `make generate`. Files that differ:", err=True)
+            click.echo(f"{out_dir}/ and {deploy_dir}/ do not match {spec.source}; run `make generate`. "
+                       "Files that differ:", err=True)
             for rel in differ:
-                click.echo(f"  {Path(out_dir, rel).as_posix()}", err=True)
+                click.echo(f"  {rel}", err=True)
             sys.exit(EXIT_DIFF)
-        click.echo(f"{out_dir}/ is up to date with {spec.source} ({len(files)} files).")
+        click.echo(f"{out_dir}/ and {deploy_dir}/ are up to date with {spec.source} "
+                   f"({len(files) + len(deployment)} files).")
         return
     write_tree(files, out_dir)
-    click.echo(f"wrote {len(files)} files to {out_dir}/ from {spec.source}")
+    write_files(deployment, deploy_dir)
+    click.echo(f"wrote {len(files)} files to {out_dir}/ and {len(deployment)} to {deploy_dir}/ from {spec.source}")
 
 
 @main.command()

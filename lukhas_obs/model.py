@@ -186,6 +186,50 @@ class AlertmanagerSettings:
 
 
 @dataclass(frozen=True)
+class LogQuery:
+    name: str
+    title: str
+    expr: str                  # LogQL
+    description: str = ""
+    dashboard: str | None = None
+
+
+@dataclass(frozen=True)
+class LogAlert:
+    name: str
+    priority: str
+    expr: str                  # LogQL metric query
+    summary: str
+    for_: str | None = None
+    description: str = ""
+    service: str | None = None
+    service_label: str | None = None
+    runbook: str | None = None
+    dashboard: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    record: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class LogsSettings:
+    retention: str = "30d"
+    queries: tuple[LogQuery, ...] = ()
+    alerts: tuple[LogAlert, ...] = ()
+    records: tuple[LogRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    bind_address: str = "127.0.0.1"
+    secrets_dir: str = "./secrets"
+    images: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """What `slo-gate` reads and the thresholds it applies (spec `gates:`; runbook 3.2, 3.3, 5.1)."""
 
@@ -231,6 +275,8 @@ class Spec:
     services: tuple[Service, ...] = ()
     alerts: tuple[Alert, ...] = ()
     gates: GateSettings = field(default_factory=GateSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
+    stack: StackSettings = field(default_factory=StackSettings)
 
     def severity(self, priority: str) -> Severity:
         for s in self.severities:

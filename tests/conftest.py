@@ -86,6 +86,6 @@ def wait_until(check, timeout: float = 30, interval: float = 0.2, what: str = "c
 def generated_lukhas(tmp_path_factory) -> Path:
     """The LUKHAS spec generated into a fresh folder (never the committed generated/)."""
     out = tmp_path_factory.mktemp("gen") / "generated"
-    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out))
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--deployment-out", str(out.parent / "deployment"))
     assert r.returncode == 0, r.stderr
     return out

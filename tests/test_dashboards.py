@@ -23,9 +23,11 @@ def dashboards(generated):
     return {p.stem: json.loads(p.read_text()) for p in sorted((generated / "grafana" / "dashboards").glob("*.json"))}
 
 
-def queries(dash):
+def queries(dash, kind="prometheus"):
     for panel in dash["panels"]:
         for target in panel.get("targets", []):
+            if target["datasource"]["type"] != kind:
+                continue
             expr = target["expr"]
             for var, value in VARIABLES.items():
                 expr = expr.replace(var, value)

@@ -115,22 +115,27 @@ def test_every_file_has_the_do_not_edit_header(generated_lukhas):
 
 def test_generate_is_deterministic(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("generate", "--spec", str(SPEC), "--out", str(a)).returncode == 0
-    assert run_cli("generate", "--spec", str(SPEC), "--out", str(b)).returncode == 0
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(a), "--deployment-out", str(tmp_path / "da")).returncode == 0
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(b), "--deployment-out", str(tmp_path / "db")).returncode == 0
     assert tree_snapshot(a) == tree_snapshot(b)
+    assert tree_snapshot(tmp_path / "da") == tree_snapshot(tmp_path / "db")
 
 
 def test_check_catches_a_hand_edit_and_a_stray_file(tmp_path):
     out = tmp_path / "generated"
-    assert run_cli("generate", "--spec", str(SPEC), "--out", str(out)).returncode == 0
-    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check")
+    dep = ["--deployment-out", str(tmp_path / "deployment")]
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(out), *dep).returncode == 0
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check", *dep)
     assert r.returncode == 0, r.stderr
     am = out / "alertmanager" / "alertmanager.yml"
     am.write_text(am.read_text().replace("repeat_interval: 1h", "repeat_interval: 2h"))
     (out / "prometheus" / "rules" / "mine.rules.yml").write_text("groups: []\n")
-    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check")
+    compose = tmp_path / "deployment" / "docker-compose.observability.yml"
+    compose.write_text(compose.read_text().replace("127.0.0.1:3000:3000", "0.0.0.0:3000:3000"))
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check", *dep)
     assert r.returncode == 1
     assert "alertmanager/alertmanager.yml" in r.stderr and "mine.rules.yml" in r.stderr
+    assert "deployment/docker-compose.observability.yml" in r.stderr
 
 
 def test_committed_output_matches_the_spec():
@@ -180,7 +185,9 @@ def test_yaml_writer_round_trips_every_generated_file(generated_lukhas):
 
 @pytest.mark.parametrize("value", ["09:00", "yes", "no", "on", "1e3", "0x1F", "2026-01-01", "+Inf", ".inf", "-1",
                                    "a: b", "#x", "x #y", "", " lead", "trail ", "tab\tin", "quote\"s", "back\\slash",
-                                   "multi\nline", "ends\n", "ΛID", "null", "~", "[x]", "{y}", "*star", "&amp", "!bang"])
+                                   "multi\nline", "ends\n", "ΛID", "null", "~", "[x]", "{y}", "*star", "&amp", "!bang",
+                                   "1:30", "a:b", "it's", "(x)", "$v", "a  #b", "x:", "- item", "? q", "%tag", "@at",
+                                   "`tick", "a,b", "True", "NO", "0o17", "1_000", ".5", "5.", "1e-3", "-.inf"])
 def test_yaml_writer_quotes_whatever_a_reader_could_misread(value):
     from lukhas_obs.generate.yamlout import dump
 
@@ -194,3 +201,16 @@ def test_readme_documents_the_real_help(command):
     r = run_cli(*command, "--help")
     assert r.returncode == 0
     assert r.stdout.strip() in (ROOT / "README.md").read_text(), f"README lacks the current `{' '.join(command)} --help`"
+
+
+def test_yaml_writer_round_trips_random_strings():
+    import random
+
+    from lukhas_obs.generate.yamlout import dump
+
+    rng = random.Random(5)
+    alphabet = "ab01 :#'\"-?{}[],&*!|>%@`\\\n\t.+~$()_=/yYnN"
+    for _ in range(3000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        doc = {"k": value, "l": [value, {"v": value}]}
+        assert yaml.safe_load(dump(doc)) == doc, repr(value)

@@ -16,14 +16,16 @@ CASES = sorted(p.name for p in (ROOT / "tests" / "golden").iterdir() if (p / "sp
 @pytest.mark.parametrize("case", CASES)
 def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
     folder = ROOT / "tests" / "golden" / case
-    expected = folder / "expected"
+    expected, expected_dep = folder / "expected", folder / "expected-deployment"
     if request.config.getoption("--update-golden"):
-        r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(expected))
+        r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(expected),
+                    "--deployment-out", str(expected_dep))
         assert r.returncode == 0, r.stderr
-    out = tmp_path / "out"
-    r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(out))
+    out, dep = tmp_path / "out", tmp_path / "deployment"
+    r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(out), "--deployment-out", str(dep))
     assert r.returncode == 0, r.stderr
-    got, want = tree_snapshot(out), tree_snapshot(expected)
+    got = {**tree_snapshot(out), **{f"deployment/{k}": v for k, v in tree_snapshot(dep).items()}}
+    want = {**tree_snapshot(expected), **{f"deployment/{k}": v for k, v in tree_snapshot(expected_dep).items()}}
     assert sorted(got) == sorted(want), "file lists differ; run `make golden` and review"
     for rel in got:
         if got[rel] != want[rel]:

@@ -89,7 +89,8 @@ def test_broken_spec_is_refused_with_a_pointed_message(case, tmp_path):
     shutil.copytree(ROOT / "tests" / "golden" / "small" / "expected", out)
     before = tree_snapshot(out)
 
-    r = run_cli("generate", "--spec", str(spec), "--out", str(out), cwd=tmp_path)
+    r = run_cli("generate", "--spec", str(spec), "--out", str(out), "--deployment-out", str(tmp_path / "dep"),
+                cwd=tmp_path)
 
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
@@ -103,6 +104,7 @@ def test_broken_spec_is_refused_with_a_pointed_message(case, tmp_path):
         assert lineno in want, f"line {lineno} is not one of {want} ({line_snippet!r}):\n{r.stderr}"
     assert "nothing was written" in r.stderr
     assert tree_snapshot(out) == before
+    assert not (tmp_path / "dep").exists()
 
 
 def test_every_problem_is_reported_not_only_the_first(tmp_path):
@@ -116,7 +118,8 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path):
 
 
 def test_missing_spec_file(tmp_path):
-    r = run_cli("generate", "--spec", "nope.yaml", "--out", str(tmp_path / "g"), cwd=tmp_path)
+    r = run_cli("generate", "--spec", "nope.yaml", "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"),
+                cwd=tmp_path)
     assert r.returncode == 2 and "nope.yaml:1: no such file" in r.stderr
     assert not (tmp_path / "g").exists()
 

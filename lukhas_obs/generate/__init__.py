@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from lukhas_obs.generate import alertmanager, alerts, dashboards, scrape, slo, slotests
+from lukhas_obs.generate import alertmanager, alerts, compose, dashboards, loki, scrape, slo, slotests
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -45,9 +45,21 @@ def render(spec: Spec) -> dict[str, str]:
     rules = alerts.alert_rules(spec)
     if rules:
         files["prometheus/rules/alerts.rules.yml"] = dump(rules, head)
+    files["loki/loki.yml"] = dump(loki.loki_config(spec), head)
+    files["promtail/promtail.yml"] = dump(loki.promtail_config(spec), head)
+    if spec.logs.queries:
+        files["loki/queries.md"] = loki.queries_page(spec)
+    log_rules = loki.ruler_rules(spec)
+    if log_rules:
+        files[f"loki/rules/{loki.TENANT}/{spec.project}.rules.yml"] = dump(log_rules, head)
     for uid, dash in dashboards.dashboards(spec).items():
         files[f"grafana/dashboards/{uid}.json"] = dashboards.to_json(dash)
     for rel, doc in dashboards.provisioning(spec).items():
         files[f"grafana/provisioning/{rel}"] = dump(doc, head)
     files.update(_slo_files_parallel(spec))
     return dict(sorted(files.items()))
+
+
+def render_deployment(spec: Spec) -> dict[str, str]:
+    """Files for deployment/ (beside its hand-written README), keyed by name."""
+    return {compose.FILE: dump(compose.compose(spec), header(spec.source))}

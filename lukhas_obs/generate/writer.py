@@ -56,3 +56,27 @@ def diff_tree(files: dict[str, str], out_dir: str | Path) -> list[str]:
             if p.is_file() and p.relative_to(out).as_posix() not in files:
                 differ.append(p.relative_to(out).as_posix())
     return differ
+
+
+def write_files(files: dict[str, str], out_dir: str | Path) -> None:
+    """Write single files into a folder that also holds files of its own (deployment/): each one
+    is written to a temporary name and renamed over the old, so none is ever half-written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for rel, text in sorted(files.items()):
+        target = out / rel
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def diff_files(files: dict[str, str], out_dir: str | Path) -> list[str]:
+    """Like diff_tree, for files that share their folder with others (no stray-file check)."""
+    out = Path(out_dir)
+    return [rel for rel, text in sorted(files.items())
+            if not (out / rel).is_file() or (out / rel).read_text(encoding="utf-8") != text]

@@ -12,7 +12,8 @@ import json
 import math
 import re
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./+=-]*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_/$(][A-Za-z0-9_./+=@%()~$:' -]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NUMBERISH = re.compile(r"^[-+]?(\d[\d_]*)?(\.[\d_]*)?([eE][-+]?\d+)?$|^0[xob]|^\d{4}-\d\d?-\d\d?")
 _WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
@@ -34,10 +35,18 @@ def _scalar(value) -> str:
             return ".inf" if value > 0 else "-.inf"
         return repr(value)
     if isinstance(value, str):
-        if _PLAIN.match(value) and not _NUMBERISH.match(value) and value.lower() not in _WORDS:
+        if (_PLAIN.match(value) and not _NUMBERISH.match(value) and value.lower() not in _WORDS
+                and ": " not in value and not value.endswith((" ", ":")) and not _clock(value)):
             return value
+        if "'" not in value and not _CONTROL.search(value) and value == value.strip() and value:
+            return f"'{value}'"  # single quotes keep PromQL's double quotes readable
         return json.dumps(value, ensure_ascii=False)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+def _clock(value: str) -> bool:
+    """09:00 and 1:30:00 are base-60 integers to YAML 1.1 readers."""
+    return bool(re.match(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$", value))
 
 
 def _key(key) -> str:
@@ -47,7 +56,11 @@ def _key(key) -> str:
 
 
 def _literal(value: str) -> bool:
-    return "\n" in value and not value.startswith((" ", "\t")) and "\r" not in value and not value.endswith("\n\n")
+    """A multi-line string that a literal block (|, |-) carries unchanged."""
+    if "\n" not in value or value.startswith((" ", "\t", "\n")) or value.endswith("\n\n"):
+        return False
+    rest = value.replace("\n", "").replace("\t", "")
+    return bool(rest.strip()) and not _CONTROL.search(rest)
 
 
 def _emit(obj, pad: str, out: list[str]) -> None:

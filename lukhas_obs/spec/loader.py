@@ -209,6 +209,8 @@ class _Builder:
             alerts.append(self.alert(i, body))
 
         gates = self.gates(d.get("gates") or {})
+        logs = self.logs(d.get("logs") or {}, {a.name for a in alerts})
+        stack = self.stack(d.get("stack") or {})
         links = d.get("links") or {}
         return m.Spec(
             source=self.file, project=d["project"], environment=d.get("environment", "production"),
@@ -216,7 +218,7 @@ class _Builder:
             grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
             receivers=receivers, severities=tuple(severities),
             metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
-            alerts=tuple(alerts), gates=gates)
+            alerts=tuple(alerts), gates=gates, logs=logs, stack=stack)
 
     def gates(self, body: dict) -> m.GateSettings:
         path = ("gates",)
@@ -270,6 +272,73 @@ class _Builder:
         if "min_remaining" in (body.get("budget") or {}):
             values["budget_min_remaining"] = float(body["budget"]["min_remaining"])
         return m.GateSettings(**values)
+
+    def logql(self, expr: str, path: tuple) -> None:
+        """What can be checked of LogQL in-process: a stream selector, balanced brackets and
+        quotes. The full grammar is Grafana's (checked in the tests with @grafana/lezer-logql)."""
+        if "{" not in expr or "}" not in expr:
+            self.err(path, "a LogQL query needs a stream selector such as {job=\"lukhas-core\"}")
+            return
+        depth, quote, i = 0, None, 0
+        while i < len(expr):
+            c = expr[i]
+            if quote:
+                if c == "\\" and quote == '"':
+                    i += 1
+                elif c == quote:
+                    quote = None
+            elif c in "\"`":
+                quote = c
+            elif c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth -= 1
+                if depth < 0:
+                    break
+            i += 1
+        if quote or depth != 0:
+            self.err(path, "unbalanced quotes or brackets in LogQL")
+
+    def logs(self, body: dict, prom_alert_names: set[str]) -> m.LogsSettings:
+        path = ("logs",)
+        queries, alerts, records = [], [], []
+        seen: set[str] = set()
+        for i, q in enumerate(body.get("queries") or []):
+            if q["name"] in seen:
+                self.err(path + ("queries", i, "name"), f"duplicate query name {q['name']!r}")
+            seen.add(q["name"])
+            self.logql(q["expr"], path + ("queries", i, "expr"))
+            queries.append(m.LogQuery(name=q["name"], title=q["title"], expr=q["expr"],
+                                      description=q.get("description", ""), dashboard=q.get("dashboard")))
+        names = set(prom_alert_names)
+        for i, a in enumerate(body.get("alerts") or []):
+            p = path + ("alerts", i)
+            if a["name"] in names:
+                self.err(p + ("name",), f"alert name {a['name']!r} is already used")
+            names.add(a["name"])
+            self.logql(a["expr"], p + ("expr",))
+            if a["priority"] not in self.priorities:
+                self.err(p + ("priority",), f"severity {a['priority']!r} is not defined under severities")
+            if a.get("service") and a["service"] not in self.service_names:
+                self.err(p + ("service",), f"service {a['service']!r} is not defined under services")
+            self.duration(a.get("for"), p + ("for",))
+            alerts.append(m.LogAlert(name=a["name"], priority=a["priority"], expr=a["expr"], summary=a["summary"],
+                                     for_=a.get("for"), description=a.get("description", ""),
+                                     service=a.get("service"), service_label=a.get("service_label"),
+                                     runbook=a.get("runbook"), dashboard=a.get("dashboard")))
+        for i, r in enumerate(body.get("records") or []):
+            self.logql(r["expr"], path + ("records", i, "expr"))
+            records.append(m.LogRecord(record=r["record"], expr=r["expr"]))
+        return m.LogsSettings(retention=self.duration(body.get("retention"), path + ("retention",)) or "30d",
+                              queries=tuple(queries), alerts=tuple(alerts), records=tuple(records))
+
+    def stack(self, body: dict) -> m.StackSettings:
+        for name, image in (body.get("images") or {}).items():
+            if image.endswith(":latest") or (":" not in image.split("/")[-1] and "@" not in image):
+                self.err(("stack", "images", name), f"{image!r} is not pinned to a version")
+        return m.StackSettings(bind_address=body.get("bind_address", "127.0.0.1"),
+                               secrets_dir=body.get("secrets_dir", "./secrets"),
+                               images=tuple(sorted((body.get("images") or {}).items())))
 
     def metric(self, name: str, body: dict) -> m.Metric:
         path = ("metrics", name)

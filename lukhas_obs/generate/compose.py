@@ -1,0 +1,122 @@
+"""deployment/docker-compose.observability.yml: the observability stack around the LUKHAS
+services, pinned, healthchecked, started in the runbook's order (3.1), secure by default.
+
+Configuration is mounted read-only from generated/ (paths relative to deployment/); data lives
+in named volumes; the admin UIs publish on stack.bind_address (127.0.0.1 unless the spec opens
+them); no secret value is written anywhere: Grafana's admin password must come from the
+environment, receiver and exporter secrets are files under stack.secrets_dir."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from lukhas_obs.model import Spec
+
+GEN = "../generated"
+FILE = "docker-compose.observability.yml"
+
+
+@lru_cache(maxsize=1)
+def default_images() -> dict[str, str]:
+    return yaml.safe_load(resources.files("lukhas_obs.data").joinpath("images.yaml").read_text())
+
+
+def _health(test: list[str], interval: str = "10s") -> dict:
+    return {"test": test, "interval": interval, "timeout": "5s", "retries": 5, "start_period": "20s"}
+
+
+def _wget(url: str) -> dict:
+    return _health(["CMD", "wget", "-q", "--spider", url])
+
+
+def _tcp(port: int) -> dict:
+    # images without wget or curl (Debian slim): bash's /dev/tcp proves the port accepts
+    return _health(["CMD", "bash", "-c", f": > /dev/tcp/127.0.0.1/{port}"])
+
+
+def _binary(path: str) -> dict:
+    # scratch images have no shell: the best available check is that the binary runs
+    return _health(["CMD", path, "--version"], interval="30s")
+
+
+def _after(*names: str) -> dict:
+    return {n: {"condition": "service_healthy"} for n in names}
+
+
+def compose(spec: Spec) -> dict:
+    images = {**default_images(), **dict(spec.stack.images)}
+    bind = spec.stack.bind_address
+    secrets = spec.stack.secrets_dir
+    network = spec.network or f"{spec.project}-network"
+    services: dict[str, dict] = {}
+
+    def svc(name: str, body: dict) -> None:
+        body = {"image": images[name], "container_name": f"{spec.project}-{name}", **body,
+                "restart": "unless-stopped", "networks": [network]}
+        body.setdefault("read_only", False)
+        if not body["read_only"]:
+            body.pop("read_only")
+        services[name] = body
+
+    # runbook 3.1: postgres, redis, jaeger, the LUKHAS services and the gateway come first (the
+    # application's own compose file); then prometheus, grafana, loki + promtail.
+    svc("jaeger", {"environment": {"COLLECTOR_OTLP_ENABLED": "true"},
+                   "ports": [f"{bind}:16686:16686"], "expose": ["4317", "4318", "14269"],
+                   "healthcheck": _wget("http://localhost:14269/")})
+    svc("blackbox-exporter", {"command": ["--config.file=/etc/blackbox_exporter/config.yml"],
+                              "volumes": [f"{GEN}/blackbox/blackbox.yml:/etc/blackbox_exporter/config.yml:ro"],
+                              "expose": ["9115"], "healthcheck": _wget("http://localhost:9115/-/healthy")})
+    svc("postgres-exporter", {"environment": {
+        "DATA_SOURCE_URI": "postgres:5432/lukhas?sslmode=disable", "DATA_SOURCE_USER": "lukhas",
+        "DATA_SOURCE_PASS_FILE": "/run/secrets/postgres_password"},
+        "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"],
+        "expose": ["9187"], "healthcheck": _wget("http://localhost:9187/metrics")})
+    svc("redis-exporter", {"environment": {"REDIS_ADDR": "redis://redis:6379",
+                                           "REDIS_PASSWORD": "${REDIS_PASSWORD:?set REDIS_PASSWORD (runbook 1.2)}"},
+                           "expose": ["9121"], "healthcheck": _binary("/redis_exporter")})
+    svc("nginx-exporter", {"command": ["--nginx.scrape-uri=http://lukhas-gateway:8080/stub_status"],
+                           "expose": ["9113"], "healthcheck": _binary("/usr/bin/nginx-prometheus-exporter")})
+    svc("alertmanager", {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
+                                     "--cluster.listen-address="],
+                         "volumes": [f"{GEN}/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
+                                     f"{secrets}/alertmanager:/etc/alertmanager/secrets:ro",
+                                     "alertmanager-data:/alertmanager"],
+                         "ports": [f"{bind}:9093:9093"], "healthcheck": _wget("http://localhost:9093/-/healthy")})
+    svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
+                                   "--storage.tsdb.retention.time=30d"],
+                       "volumes": [f"{GEN}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
+                       "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
+                       "depends_on": _after("alertmanager", "blackbox-exporter", "postgres-exporter", "redis-exporter",
+                                            "nginx-exporter", "jaeger")})
+    grafana_env = {
+        "GF_SECURITY_ADMIN_USER": "admin",
+        "GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_PASSWORD:?set GRAFANA_PASSWORD (runbook 1.2); there is no default}",
+        "GF_AUTH_ANONYMOUS_ENABLED": "false", "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+    }
+    if spec.grafana_url:
+        grafana_env["GF_SERVER_ROOT_URL"] = spec.grafana_url
+    svc("grafana", {"environment": grafana_env,
+                    "volumes": [f"{GEN}/grafana/provisioning:/etc/grafana/provisioning:ro",
+                                f"{GEN}/grafana/dashboards:/var/lib/grafana/dashboards:ro", "grafana-data:/var/lib/grafana"],
+                    "ports": [f"{bind}:3000:3000"], "healthcheck": _wget("http://localhost:3000/api/health"),
+                    "depends_on": _after("prometheus")})
+    svc("loki", {"command": ["-config.file=/etc/loki/loki.yml"],
+                 "volumes": [f"{GEN}/loki/loki.yml:/etc/loki/loki.yml:ro", f"{GEN}/loki/rules:/etc/loki/rules:ro",
+                             "loki-data:/loki"],
+                 "expose": ["3100"], "healthcheck": _wget("http://localhost:3100/ready"),
+                 "depends_on": _after("grafana")})
+    svc("promtail", {"command": ["-config.file=/etc/promtail/config.yml"],
+                     "volumes": [f"{GEN}/promtail/promtail.yml:/etc/promtail/config.yml:ro",
+                                 "/var/run/docker.sock:/var/run/docker.sock:ro", "promtail-positions:/var/lib/promtail"],
+                     "expose": ["9080"], "healthcheck": _tcp(9080), "depends_on": _after("loki")})
+    return {
+        "name": f"{spec.project}-observability",
+        "services": services,
+        "networks": {network: {"external": True, "name": network}},
+        "volumes": {v: {} for v in ("alertmanager-data", "grafana-data", "loki-data", "prometheus-data",
+                                    "promtail-positions")},
+    }
