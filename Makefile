@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 SPEC   ?= specs/lukhas.yaml
 OUT    ?= generated
 
-.PHONY: generate check test tools bench golden clean help
+.PHONY: generate check test tools bench golden clean help demo
 
 help:
 	@echo "make generate   write generated/ from $(SPEC) (no services needed)"
@@ -41,3 +41,6 @@ bench: $(VENV)/.installed tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache benchmarks/results
+
+demo: $(VENV)/.installed tools
+	$(PY) -m lukhas_obs demo

@@ -198,3 +198,29 @@ def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weigh
     if junit:
         Path(junit).write_text(to_junit(report), encoding="utf-8")
     sys.exit(report.outcome.exit_code)
+
+
+@main.command()
+@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--once", is_flag=True, help="Play the story and exit: 0 when every step behaved as expected.")
+@click.option("--window", default="20s", show_default=True, help="The gate's window during the demo.")
+def demo(spec_path: str, once: bool, window: str) -> None:
+    """Run the whole loop on this machine: a real Prometheus and Alertmanager load the generated
+    configuration over a synthetic LUKHAS workload, and the gate decides live (smoke passes, a bad
+    canary is rolled back, an outage pages). Needs Debian's prometheus and
+    prometheus-alertmanager; everything listens on 127.0.0.1 and is stopped at the end or on Ctrl-C."""
+    from lukhas_obs.demo import DemoError, run
+    from lukhas_obs.spec import load_spec
+
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as exc:
+        _spec_problems(exc)
+        sys.exit(EXIT_USAGE)
+    _duration(window, "--window")
+    try:
+        ok = run(spec, once=once, echo=lambda line: click.echo(line), window=window)
+    except DemoError as exc:
+        click.echo(f"lukhas-obs demo: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(0 if ok else 1)

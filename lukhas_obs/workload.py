@@ -78,8 +78,10 @@ class Workload:
                 if self.down(svc):
                     continue
                 metric = self.spec.metric(name)
+                # rate limits and drift detections are rare events, not one per request
+                rare = 0.002 if ("rate_limits" in name or "drift" in name) else 1.0
                 for track, share in (("baseline", 0.95), ("canary", 0.05)):
-                    n = max(0, int(round(self.rps * share * dt + self.rng.random() - 0.5)))
+                    n = max(0, int(round(self.rps * share * rare * dt + self.rng.random() - 0.5)))
                     self.observe(svc, metric, inst, track, n)
 
     def observe(self, svc, metric, inst, track, n) -> None:

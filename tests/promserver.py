@@ -9,8 +9,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 from conftest import Process, free_port, tool, wait_until
 
 
@@ -49,40 +47,11 @@ class Prometheus:
 
 
 def local_config(generated: Path, dest: Path, exporter: str, prom_port: int | None = None) -> Path:
-    """Copy generated/prometheus to `dest` and point every scrape job at a local workload that
-    serves /metrics/<job> and probes /health/<service> (its /probe stands in for the blackbox
-    exporter); the `prometheus` job scrapes the test's Prometheus itself on `prom_port`."""
+    """Copy generated/prometheus to `dest`, pointed at the local workload (see lukhas_obs.demo)."""
+    from lukhas_obs.demo import localize_prometheus
+
     shutil.copytree(generated / "prometheus", dest)
-    cfg = yaml.safe_load((dest / "prometheus.yml").read_text())
-    jobs = []
-    for job in cfg["scrape_configs"]:
-        if job["job_name"] == "blackbox-health":
-            for sc in job["static_configs"]:
-                sc["targets"] = [f"http://{exporter}/health/{sc['labels']['service']}"]
-            job["relabel_configs"][-1]["replacement"] = exporter
-            job["scrape_interval"] = "1s"
-            job["scrape_timeout"] = "1s"
-            jobs.append(job)
-            continue
-        if job["job_name"] == "prometheus" and prom_port:
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
-        else:
-            job["static_configs"] = [{"targets": [exporter]}]
-            job["metrics_path"] = f"/metrics/{job['job_name']}"
-        job["scrape_interval"] = "1s"
-        job["scrape_timeout"] = "1s"
-        jobs.append(job)
-    cfg["scrape_configs"] = jobs
-    # every group evaluates every second, so a short test exercises the slow (5m) groups too;
-    # the rules themselves are unchanged
-    for rule_file in (dest / "rules").glob("*.rules.yml"):
-        rules = yaml.safe_load(rule_file.read_text())
-        for group in rules["groups"]:
-            group["interval"] = "1s"
-        rule_file.write_text(yaml.safe_dump(rules, sort_keys=False))
-    cfg["global"]["evaluation_interval"] = "1s"
-    cfg.pop("alerting", None)
-    (dest / "prometheus.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    localize_prometheus(dest, exporter, prom_port)
     return dest
 
 

@@ -30,6 +30,7 @@ def run_gate(spec: Spec, mode: str, client: PromClient, at: float | None = None,
     at = time.time() if at is None else at
     window = window or spec.gates.window
     services = services or [s.name for s in spec.services]
+    client.start()
     ctx = Context(spec=spec, client=client, at=at, window=window, services=services, canary_weight=canary_weight)
     jobs = plan(ctx, mode)
     with ThreadPoolExecutor(max_workers=8) as pool:

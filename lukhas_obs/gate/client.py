@@ -51,10 +51,14 @@ class PromClient:
             self.session.verify = ca_file
         if basic_auth:
             self.session.auth = basic_auth
-        self.deadline = time.monotonic() + timeout
+        self.start()
+
+    def start(self) -> None:
+        """Open a new deadline: `timeout` seconds from now for every query and retry that follows."""
+        self.deadline = time.monotonic() + self.timeout
 
     def _get(self, path: str, params: dict) -> tuple[dict, int]:
-        last = "no attempt made"
+        last = f"the {self.timeout:g}s deadline passed before the query was sent"
         attempts = 0
         delay = 0.2
         while attempts <= self.retries:
