@@ -167,9 +167,11 @@ def _duration(value: str, what: str) -> float:
               help="Send Authorization: Bearer <the file's content>.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Verify the server's TLS certificate against this CA bundle.")
+@click.option("--basic-auth-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="HTTP basic auth from a file holding user:password.")
 @click.option("--tenant", default=None, help="Sent as X-Scope-OrgID (Mimir, Cortex, Loki-style tenancy).")
 def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weight, output, junit, timeout,
-             retries, bearer_token_file, ca_file, tenant):
+             retries, bearer_token_file, ca_file, basic_auth_file, tenant):
     from lukhas_obs.gate import run_gate
     from lukhas_obs.gate.client import PromClient
     from lukhas_obs.gate.report import to_json, to_junit, to_text
@@ -191,7 +193,14 @@ def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weigh
         headers["Authorization"] = "Bearer " + Path(bearer_token_file).read_text().strip()
     if tenant:
         headers["X-Scope-OrgID"] = tenant
-    client = PromClient(prometheus_url, timeout=deadline, retries=retries, headers=headers, ca_file=ca_file)
+    basic = None
+    if basic_auth_file:
+        user, sep, password = Path(basic_auth_file).read_text().strip().partition(":")
+        if not sep:
+            raise click.BadParameter("the file must hold user:password", param_hint="--basic-auth-file")
+        basic = (user, password)
+    client = PromClient(prometheus_url, timeout=deadline, retries=retries, headers=headers, ca_file=ca_file,
+                        basic_auth=basic)
     report = run_gate(spec, mode, client, at=_parse_time(at), window=window, services=list(services) or None,
                       canary_weight=canary_weight)
     click.echo(to_json(report) if output == "json" else to_text(report))

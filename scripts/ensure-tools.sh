@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make promtool, amtool and the prometheus/alertmanager binaries available to the tests.
+# Make promtool, amtool and the prometheus/alertmanager binaries (and, as root, VictoriaMetrics)
+# available to the tests.
 # 1. already on PATH: nothing to do;
 # 2. running as root: install Debian's prometheus and prometheus-alertmanager;
 # 3. a Docker engine answers: use wrappers that run the official images (scripts/docker/);
@@ -8,6 +9,10 @@ set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# optional: a second, independent Prometheus-compatible engine for the gate (tests skip without it)
+if [ "$(id -u)" = 0 ] && ! command -v victoria-metrics >/dev/null 2>&1; then
+  need+=(victoria-metrics)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -151,6 +151,14 @@ class _Fake:
                 elif behaviour == "empty":
                     body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
                     self.send_response(200)
+                elif behaviour == "auth":
+                    want = {"Authorization": "Bearer s3cret", "X-Scope-OrgID": "team-a"}
+                    if all(self.headers.get(k) == v for k, v in want.items()):
+                        body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+                        self.send_response(200)
+                    else:
+                        body = b'{"status":"error","errorType":"unauthorized","error":"no"}'
+                        self.send_response(401)
                 elif behaviour == "partial":
                     body = (b'{"status":"success","warnings":["store 10.0.0.1 unavailable"],'
                             b'"data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}')
@@ -234,3 +242,76 @@ def urlopen_mode(address: str, mode: str) -> None:
 
     with urllib.request.urlopen(f"http://{address}/mode/{mode}", timeout=5) as resp:
         assert resp.read().decode().strip() == mode
+
+
+class VictoriaMetrics:
+    """A single-node VictoriaMetrics on 127.0.0.1 holding the same history as the Prometheus
+    tests (imported through its Prometheus text import), stopped by pid."""
+
+    def __init__(self, root, openmetrics: str):
+        import shutil as _sh
+        import urllib.request
+
+        from conftest import Process
+
+        exe = _sh.which("victoria-metrics")
+        if not exe:
+            pytest.skip("victoria-metrics is not installed (make test installs it as root)")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Prometheus looks back 5 minutes for an instant query; VictoriaMetrics derives its own
+        # staleness from the sample interval unless told: same history, same semantics.
+        self.proc = Process([exe, f"-storageDataPath={root / 'vm'}", f"-httpListenAddr=127.0.0.1:{self.port}",
+                             "-retentionPeriod=100y", "-search.latencyOffset=0s",
+                             "-search.maxStalenessInterval=5m", "-search.disableCache"], root / "vm.log")
+        wait_until(lambda: urllib.request.urlopen(self.url + "/health", timeout=2).status == 200, timeout=30,
+                   what="VictoriaMetrics up")
+        lines = []
+        for line in openmetrics.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            series, value, ts = line.rsplit(" ", 2)
+            lines.append(f"{series} {value} {int(ts) * 1000}")
+        body = ("\n".join(lines) + "\n").encode()
+        req = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            assert resp.status in (200, 204)
+        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=30):
+            pass
+
+    def stop(self):
+        self.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def victoria(tmp_path_factory):
+    vm = VictoriaMetrics(tmp_path_factory.mktemp("vm"), gatedata.openmetrics())
+    try:
+        yield vm
+    finally:
+        vm.stop()
+
+
+VM_CASES = [c for c in CASES if c[1] in ("smoke", "rollback")]
+
+
+@pytest.mark.parametrize("scenario,mode,extra,code,phrase", VM_CASES, ids=[f"{c[0]}-{c[1]}" for c in VM_CASES])
+def test_same_outcomes_on_victoriametrics(victoria, scenario, mode, extra, code, phrase):
+    r = gate(victoria.url, mode, scenario, *extra)
+    assert r.returncode == code, r.stdout + r.stderr
+
+
+def test_bearer_token_and_tenant_are_sent_and_401_is_not_retried(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    fake = _Fake("auth")
+    try:
+        denied = gate(fake.url, "smoke", None, "--timeout", "3s", *CORE)
+        asked = fake.requests
+        allowed = gate(fake.url, "smoke", None, "--timeout", "3s", "--bearer-token-file", str(token),
+                       "--tenant", "team-a", *CORE)
+    finally:
+        fake.stop()
+    assert denied.returncode == 4 and "HTTP 401" in denied.stdout
+    assert asked <= 8  # one request per distinct query, no retries on 401
+    assert allowed.returncode == 1 and "no scrape target" in allowed.stdout  # authorised: the answer is judged

@@ -68,7 +68,8 @@ class PromClient:
             attempts += 1
             try:
                 resp = self.session.get(self.url + path, params=params, timeout=min(remaining, max(1.0, remaining)))
-                if resp.status_code in (400, 422):  # the query itself is wrong: retrying will not help
+                if 400 <= resp.status_code < 500 and resp.status_code != 429:
+                    # a bad query, bad credentials, a wrong tenant: retrying will not help
                     raise QueryError(_api_error(resp))
                 if resp.status_code >= 500 or resp.status_code == 429:
                     last = _api_error(resp)
