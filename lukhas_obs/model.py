@@ -230,6 +230,14 @@ class StackSettings:
 
 
 @dataclass(frozen=True)
+class KubernetesSettings:
+    namespace: str = "monitoring"
+    labels: tuple[tuple[str, str], ...] = ()
+    dashboard_label: str = "grafana_dashboard"
+    metrics_port_name: str = "metrics"
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """What `slo-gate` reads and the thresholds it applies (spec `gates:`; runbook 3.2, 3.3, 5.1)."""
 
@@ -277,6 +285,7 @@ class Spec:
     gates: GateSettings = field(default_factory=GateSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     stack: StackSettings = field(default_factory=StackSettings)
+    kubernetes: KubernetesSettings | None = None
 
     def severity(self, priority: str) -> Severity:
         for s in self.severities:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from lukhas_obs.generate import alertmanager, alerts, compose, dashboards, loki, scrape, slo, slotests
+from lukhas_obs.generate import alertmanager, alerts, compose, dashboards, kubernetes, loki, scrape, slo, slotests
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -57,7 +57,19 @@ def render(spec: Spec) -> dict[str, str]:
     for rel, doc in dashboards.provisioning(spec).items():
         files[f"grafana/provisioning/{rel}"] = dump(doc, head)
     files.update(_slo_files_parallel(spec))
+    if spec.kubernetes is not None:
+        files.update(_kubernetes_files(spec, files, head))
     return dict(sorted(files.items()))
+
+
+def _kubernetes_files(spec: Spec, files: dict[str, str], head: str) -> dict[str, str]:
+    import yaml
+
+    rule_files = {path.split("/")[-1].removesuffix(".rules.yml"): yaml.safe_load(text)
+                  for path, text in files.items() if path.startswith("prometheus/rules/") and path.endswith(".rules.yml")}
+    boards = {path.split("/")[-1].removesuffix(".json"): text
+              for path, text in files.items() if path.startswith("grafana/dashboards/")}
+    return {f"kubernetes/{name}": dump(obj, head) for name, obj in kubernetes.objects(spec, rule_files, boards).items()}
 
 
 def render_deployment(spec: Spec) -> dict[str, str]:

@@ -211,6 +211,11 @@ class _Builder:
         gates = self.gates(d.get("gates") or {})
         logs = self.logs(d.get("logs") or {}, {a.name for a in alerts})
         stack = self.stack(d.get("stack") or {})
+        k8s = d.get("kubernetes")
+        kubernetes = None if k8s is None else m.KubernetesSettings(
+            namespace=k8s.get("namespace", "monitoring"), labels=tuple(sorted((k8s.get("labels") or {}).items())),
+            dashboard_label=k8s.get("dashboard_label", "grafana_dashboard"),
+            metrics_port_name=k8s.get("metrics_port_name", "metrics"))
         links = d.get("links") or {}
         return m.Spec(
             source=self.file, project=d["project"], environment=d.get("environment", "production"),
@@ -218,7 +223,7 @@ class _Builder:
             grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
             receivers=receivers, severities=tuple(severities),
             metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
-            alerts=tuple(alerts), gates=gates, logs=logs, stack=stack)
+            alerts=tuple(alerts), gates=gates, logs=logs, stack=stack, kubernetes=kubernetes)
 
     def gates(self, body: dict) -> m.GateSettings:
         path = ("gates",)
