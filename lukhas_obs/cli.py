@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lukhas_obs import __version__
-from lukhas_obs.errors import SpecError
+from lukhas_obs.errors import GenerateError, SpecError
 
 DEFAULT_SPEC = "specs/lukhas.yaml"
 DEFAULT_OUT = "generated"
@@ -58,8 +58,12 @@ def generate(spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
-    files = render(spec)
-    deployment = render_deployment(spec)
+    try:
+        files = render(spec)
+        deployment = render_deployment(spec)
+    except GenerateError as exc:
+        click.echo(f"{spec.source}: {exc}; nothing was written.", err=True)
+        sys.exit(EXIT_USAGE)
     if check:
         differ = [Path(out_dir, rel).as_posix() for rel in diff_tree(files, out_dir)]
         differ += [Path(deploy_dir, rel).as_posix() for rel in diff_files(deployment, deploy_dir)]

@@ -238,6 +238,15 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class RulerSettings:
+    """Mimir's defaults, the tightest of the distributed rulers (Cortex and Thanos set none)."""
+
+    source_tenants: tuple[str, ...] = ()
+    max_rules_per_group: int = 20
+    max_groups_per_tenant: int = 70
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """What `slo-gate` reads and the thresholds it applies (spec `gates:`; runbook 3.2, 3.3, 5.1)."""
 
@@ -286,6 +295,7 @@ class Spec:
     logs: LogsSettings = field(default_factory=LogsSettings)
     stack: StackSettings = field(default_factory=StackSettings)
     kubernetes: KubernetesSettings | None = None
+    ruler: RulerSettings | None = None
 
     def severity(self, priority: str) -> Severity:
         for s in self.severities:

@@ -9,6 +9,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from conftest import Process, free_port, tool, wait_until
 
 
@@ -68,3 +70,50 @@ def start_workload(spec: Path, log: Path, mode: str = "healthy", rps: float = 50
         proc.stop()
         raise
     return proc, f"127.0.0.1:{port}"
+
+
+class VictoriaMetrics:
+    """A single-node VictoriaMetrics on 127.0.0.1 holding the same history as the Prometheus
+    tests (imported through its Prometheus text import), stopped by pid."""
+
+    def __init__(self, root: Path, openmetrics: str | None = None):
+        exe = shutil.which("victoria-metrics")
+        if not exe:
+            pytest.skip("victoria-metrics is not installed (make test installs it as root)")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Prometheus looks back 5 minutes for an instant query; VictoriaMetrics derives its own
+        # staleness from the sample interval unless told: same history, same semantics.
+        self.proc = Process([exe, f"-storageDataPath={root / 'vm'}", f"-httpListenAddr=127.0.0.1:{self.port}",
+                             "-retentionPeriod=100y", "-search.latencyOffset=0s",
+                             "-search.maxStalenessInterval=5m", "-search.disableCache"], root / "vm.log")
+        try:
+            wait_until(lambda: urllib.request.urlopen(self.url + "/health", timeout=2).status == 200, timeout=30,
+                       what="VictoriaMetrics up")
+        except AssertionError:
+            self.proc.stop()
+            raise
+        if openmetrics:
+            self.load(openmetrics)
+
+    def load(self, openmetrics: str) -> None:
+        lines = []
+        for line in openmetrics.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            series, value, ts = line.rsplit(" ", 2)
+            lines.append(f"{series} {value} {int(ts) * 1000}")
+        body = ("\n".join(lines) + "\n").encode()
+        req = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            assert resp.status in (200, 204)
+        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=30):
+            pass
+
+    def query(self, expr: str) -> list:
+        with urllib.request.urlopen(self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}),
+                                    timeout=10) as r:
+            return json.loads(r.read())["data"]["result"]
+
+    def stop(self):
+        self.proc.stop()

@@ -15,7 +15,7 @@ import pytest
 
 import gatedata
 from conftest import SPEC, free_port, run_cli, tool, wait_until
-from promserver import Prometheus, local_config, start_workload
+from promserver import Prometheus, VictoriaMetrics, local_config, start_workload
 
 pytestmark = pytest.mark.integration
 
@@ -242,45 +242,6 @@ def urlopen_mode(address: str, mode: str) -> None:
 
     with urllib.request.urlopen(f"http://{address}/mode/{mode}", timeout=5) as resp:
         assert resp.read().decode().strip() == mode
-
-
-class VictoriaMetrics:
-    """A single-node VictoriaMetrics on 127.0.0.1 holding the same history as the Prometheus
-    tests (imported through its Prometheus text import), stopped by pid."""
-
-    def __init__(self, root, openmetrics: str):
-        import shutil as _sh
-        import urllib.request
-
-        from conftest import Process
-
-        exe = _sh.which("victoria-metrics")
-        if not exe:
-            pytest.skip("victoria-metrics is not installed (make test installs it as root)")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # Prometheus looks back 5 minutes for an instant query; VictoriaMetrics derives its own
-        # staleness from the sample interval unless told: same history, same semantics.
-        self.proc = Process([exe, f"-storageDataPath={root / 'vm'}", f"-httpListenAddr=127.0.0.1:{self.port}",
-                             "-retentionPeriod=100y", "-search.latencyOffset=0s",
-                             "-search.maxStalenessInterval=5m", "-search.disableCache"], root / "vm.log")
-        wait_until(lambda: urllib.request.urlopen(self.url + "/health", timeout=2).status == 200, timeout=30,
-                   what="VictoriaMetrics up")
-        lines = []
-        for line in openmetrics.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            series, value, ts = line.rsplit(" ", 2)
-            lines.append(f"{series} {value} {int(ts) * 1000}")
-        body = ("\n".join(lines) + "\n").encode()
-        req = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST")
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            assert resp.status in (200, 204)
-        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=30):
-            pass
-
-    def stop(self):
-        self.proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,31 @@ def test_dashboards_ship_as_configmaps_for_the_grafana_sidecar(generated_lukhas)
 def test_probes_keep_the_blackbox_job_name_the_rules_select(generated_lukhas):
     probes = [o for o in objects(generated_lukhas).values() if o["kind"] == "Probe"]
     assert probes and all(p["spec"]["jobName"] == "blackbox-health" for p in probes)
+
+
+def test_mimir_namespaces_hold_every_group_once_within_the_default_limits(generated_lukhas, tmp_path):
+    plain = sorted(g["name"] for f in (generated_lukhas / "prometheus/rules").glob("*.rules.yml")
+                   for g in yaml.safe_load(f.read_text())["groups"])
+    namespaces = {p.stem: yaml.safe_load(p.read_text()) for p in (generated_lukhas / "mimir").glob("*.yml")}
+    assert set(namespaces) == {"lukhas", "lukhas-core", "lukhas-identity", "lukhas-memory", "lukhas-consciousness",
+                               "lukhas-governance"}
+    groups = [g for doc in namespaces.values() for g in doc["groups"]]
+    assert sorted(g["name"] for g in groups) == plain
+    assert all(len(g["rules"]) <= 20 for g in groups) and len(groups) <= 70
+    for ns, doc in namespaces.items():
+        assert doc["namespace"] == ns
+        f = tmp_path / f"{ns}.yml"
+        f.write_text(yaml.safe_dump({"groups": doc["groups"]}))
+        r = subprocess.run([tool("promtool"), "check", "rules", str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_ruler_limit_breach_is_refused_before_anything_is_written(tmp_path):
+    from conftest import ROOT, run_cli
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((ROOT / "specs/lukhas.yaml").read_text().replace("ruler: {}", "ruler: {max_rules_per_group: 8}"))
+    r = run_cli("generate", "--spec", str(spec), "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"),
+                cwd=tmp_path)
+    assert r.returncode == 2 and "the ruler accepts 8" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "g").exists() and not (tmp_path / "d").exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from lukhas_obs.generate import alertmanager, alerts, compose, dashboards, kubernetes, loki, scrape, slo, slotests
+from lukhas_obs.generate import (alertmanager, alerts, compose, dashboards, kubernetes, loki, mimir, scrape, slo,
+                                 slotests)
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -57,19 +58,28 @@ def render(spec: Spec) -> dict[str, str]:
     for rel, doc in dashboards.provisioning(spec).items():
         files[f"grafana/provisioning/{rel}"] = dump(doc, head)
     files.update(_slo_files_parallel(spec))
-    if spec.kubernetes is not None:
-        files.update(_kubernetes_files(spec, files, head))
+    if spec.kubernetes is not None or spec.ruler is not None:
+        files.update(_other_layouts(spec, files, head))
     return dict(sorted(files.items()))
 
 
-def _kubernetes_files(spec: Spec, files: dict[str, str], head: str) -> dict[str, str]:
+def _other_layouts(spec: Spec, files: dict[str, str], head: str) -> dict[str, str]:
+    """The same rules and dashboards, packaged for the Prometheus Operator and for Mimir/Cortex
+    rulers. They are read back from the rendered files, so every layout carries the same bytes'
+    meaning and the per-SLO rendering stays in one (parallel) place."""
     import yaml
 
     rule_files = {path.split("/")[-1].removesuffix(".rules.yml"): yaml.safe_load(text)
                   for path, text in files.items() if path.startswith("prometheus/rules/") and path.endswith(".rules.yml")}
-    boards = {path.split("/")[-1].removesuffix(".json"): text
-              for path, text in files.items() if path.startswith("grafana/dashboards/")}
-    return {f"kubernetes/{name}": dump(obj, head) for name, obj in kubernetes.objects(spec, rule_files, boards).items()}
+    out = {}
+    if spec.kubernetes is not None:
+        boards = {path.split("/")[-1].removesuffix(".json"): text
+                  for path, text in files.items() if path.startswith("grafana/dashboards/")}
+        out.update({f"kubernetes/{name}": dump(obj, head)
+                    for name, obj in kubernetes.objects(spec, rule_files, boards).items()})
+    if spec.ruler is not None:
+        out.update({f"mimir/{ns}.yml": dump(doc, head) for ns, doc in mimir.namespaces(spec, rule_files).items()})
+    return out
 
 
 def render_deployment(spec: Spec) -> dict[str, str]:

@@ -223,7 +223,11 @@ class _Builder:
             grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
             receivers=receivers, severities=tuple(severities),
             metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
-            alerts=tuple(alerts), gates=gates, logs=logs, stack=stack, kubernetes=kubernetes)
+            alerts=tuple(alerts), gates=gates, logs=logs, stack=stack, kubernetes=kubernetes,
+            ruler=None if d.get("ruler") is None else m.RulerSettings(
+                source_tenants=tuple(d["ruler"].get("source_tenants", ())),
+                max_rules_per_group=d["ruler"].get("max_rules_per_group", 20),
+                max_groups_per_tenant=d["ruler"].get("max_groups_per_tenant", 70)))
 
     def gates(self, body: dict) -> m.GateSettings:
         path = ("gates",)
