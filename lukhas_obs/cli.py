@@ -237,3 +237,67 @@ def demo(spec_path: str, once: bool, window: str) -> None:
         click.echo(f"lukhas-obs demo: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(0 if ok else 1)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Write the spec in another format."""
+
+
+@export_group.command("openslo")
+@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_file", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True))
+def export_openslo(spec_path: str, out_file: str) -> None:
+    """The spec's SLOs as OpenSLO v1 Service and SLO documents (SLIs inline, Prometheus sources)."""
+    from lukhas_obs.openslo import export_text
+    from lukhas_obs.spec import load_spec
+
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as exc:
+        _spec_problems(exc)
+        sys.exit(EXIT_USAGE)
+    text = export_text(spec)
+    if out_file == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out_file).write_text(text, encoding="utf-8")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Read SLOs written in another format."""
+
+
+@import_group.command("openslo")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--page", default="P1", show_default=True, help="Page priority for SLOs that do not say.")
+@click.option("--ticket", default="P3", show_default=True, help="Ticket priority for SLOs that do not say.")
+@click.option("--out", "out_file", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True))
+def import_openslo(files, page: str, ticket: str, out_file: str) -> None:
+    """OpenSLO v1 Service/SLO/SLI documents as spec `services:` entries to merge into a spec.
+
+    \b
+    Everything OpenSLO can say that the spec cannot (calendar windows, timeslices, non-Prometheus
+    sources, queries that are not plain selectors, alert policies) is listed on stderr.
+    Exit codes: 0 imported (notes may follow); 1 nothing could be imported; 2 unreadable input.
+    """
+    from lukhas_obs.openslo import import_docs
+
+    try:
+        result = import_docs([(f, Path(f).read_text(encoding="utf-8")) for f in files], page=page, ticket=ticket)
+    except (OSError, ValueError) as exc:  # yaml errors are ValueErrors
+        click.echo(f"lukhas-obs import: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    count = sum(len(s) for s in result.services.values())
+    if not count:
+        click.echo("lukhas-obs import: no SLO could be imported", err=True)
+        sys.exit(1)
+    text = result.to_yaml()
+    if out_file == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out_file).write_text(text, encoding="utf-8")
+    click.echo(f"imported {count} SLOs for {len(result.services)} services", err=True)
