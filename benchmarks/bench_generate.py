@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import yaml  # noqa: E402
 
-from common import median_seconds, synthetic_spec  # noqa: E402
+from common import median_seconds, synthetic_spec, synthetic_team_folder  # noqa: E402
 from lukhas_obs.generate import render  # noqa: E402
 from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
 
@@ -52,8 +52,20 @@ def main() -> list[dict]:
     rows = [measure("specs/lukhas.yaml (13 services, 8 SLOs)", Path("specs/lukhas.yaml").read_text(), 7),
             measure("synthetic 100 services (200 SLOs)", synthetic_spec(100), 5),
             measure("synthetic 1,000 services (2,000 SLOs)", synthetic_spec(1000), 3)]
+    rows.append(measure_folder(50, 20))
     print(json.dumps(rows, indent=2))
     return rows
+
+
+def measure_folder(teams: int, per_team: int) -> dict:
+    from lukhas_obs.spec import load_spec
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-teams-")) / "specs"
+    synthetic_team_folder(folder, teams, per_team)
+    t = median_seconds(lambda: render(load_spec(folder)), 3)
+    load_only = median_seconds(lambda: load_spec(folder), 3)
+    return {"spec": f"folder of {teams} team specs + shared ({teams * per_team} services)",
+            "median_s": round(t, 4), "load_and_merge_median_s": round(load_only, 4)}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ def synthetic_spec(services: int) -> str:
     and a scrape target, sharing one metric catalogue and four severities."""
     base = yaml.safe_load(open("specs/lukhas.yaml").read())
     base.pop("alerts", None)
-    base.pop("gates", None)
+    for key in ("gates", "logs", "kubernetes", "ruler"):
+        base.pop(key, None)
     svcs = []
     for i in range(services):
         svcs.append({
@@ -41,3 +42,18 @@ def synthetic_spec(services: int) -> str:
         m.pop("services", None)
     base["services"] = svcs
     return yaml.safe_dump(base, sort_keys=False)
+
+
+def synthetic_team_folder(folder, teams: int, services_per_team: int) -> None:
+    """`teams` team files plus one shared file, as `lukhas-obs generate FOLDER` reads them."""
+    from pathlib import Path
+
+    whole = yaml.safe_load(synthetic_spec(teams * services_per_team))
+    services = whole.pop("services")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shared.yaml").write_text(yaml.safe_dump(whole, sort_keys=False))
+    for t in range(teams):
+        chunk = services[t * services_per_team:(t + 1) * services_per_team]
+        (folder / f"team-{t:02d}.yaml").write_text(yaml.safe_dump(
+            {"apiVersion": whole["apiVersion"], "team": f"team-{t:02d}", "services": chunk}, sort_keys=False))

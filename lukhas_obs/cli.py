@@ -33,15 +33,16 @@ def main() -> None:
 
 
 @main.command()
+@click.argument("spec_arg", metavar="[SPEC]", required=False, type=click.Path(exists=True))
 @click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True,
-              type=click.Path(dir_okay=False), help="The spec to generate from.")
+              type=click.Path(), help="The spec file, or a folder of team specs with one shared file.")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
               help="Folder to write (replaced as a whole, atomically).")
 @click.option("--deployment-out", "deploy_dir", default=DEFAULT_DEPLOY, show_default=True,
               type=click.Path(file_okay=False), help="Folder for the compose stack (its other files are kept).")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and name the files that differ from what the spec produces.")
-def generate(spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None:
+def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None:
     """Generate every monitoring artefact from the spec.
 
     \b
@@ -54,7 +55,7 @@ def generate(spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None
     from lukhas_obs.spec import load_spec
 
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_arg or spec_path)
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
@@ -82,13 +83,15 @@ def generate(spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None
 
 
 @main.command()
-@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
-def validate(spec_path: str) -> None:
-    """Check a spec without writing anything. Exit 0 when valid, 2 with every problem otherwise."""
+@click.argument("spec_arg", metavar="[SPEC]", required=False, type=click.Path(exists=True))
+@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path())
+def validate(spec_arg: str | None, spec_path: str) -> None:
+    """Check a spec (file or folder) without writing anything. Exit 0 when valid, 2 with every
+    problem otherwise."""
     from lukhas_obs.spec import load_spec
 
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_arg or spec_path)
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = {"cli-gate": [["slo-gate"]], "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"]]}
+BLOCKS = {"cli-gate": [["slo-gate"]],
+          "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"], ["import", "openslo"]]}
 
 
 def help_text(command: list[str]) -> str:

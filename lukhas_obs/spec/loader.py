@@ -14,7 +14,7 @@ from lukhas_obs import model as m
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.promql import PromQLError, Selector, metric_names, parse, parse_selector
-from lukhas_obs.spec.yamlsource import LineMap, parse_yaml
+from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 # Series every Prometheus has without a catalogue entry.
 BUILTIN_PREFIXES = ("scrape_", "probe_", "prometheus_", "alertmanager_", "process_", "go_")
@@ -40,7 +40,10 @@ def _validator():
 
 
 def load_spec(path: str | Path) -> m.Spec:
+    """A spec file, or a folder of them (see load_spec_dir)."""
     p = Path(path)
+    if p.is_dir():
+        return load_spec_dir(p)
     name = display_name(p)
     try:
         text = p.read_text(encoding="utf-8")
@@ -49,6 +52,93 @@ def load_spec(path: str | Path) -> m.Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(name, 1, "", f"cannot read the spec: {exc}")]) from None
     return load_spec_text(text, name)
+
+
+TEAM_KEYS = ("apiVersion", "team", "services", "metrics", "alerts")
+
+
+def load_spec_dir(folder: Path) -> m.Spec:
+    """A folder of spec files: exactly one holds the shared definitions (the file with
+    `severities`, plus receivers, Alertmanager, Prometheus and gate settings and the common
+    metric catalogue); every other file is a team's, holding `services`, and may add `metrics`
+    and `alerts`. Names must not collide across files; errors name both files. Files are merged
+    in name order, so the output is deterministic."""
+    display = display_name(folder).rstrip("/") + "/"
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix in (".yaml", ".yml"))
+    if not files:
+        raise SpecError([Problem(display, 1, "", "no .yaml spec files in this folder")])
+    parsed, problems = [], []
+    for f in files:
+        name = display_name(f)
+        try:
+            data, lines = parse_yaml(f.read_text(encoding="utf-8"), name)
+        except SpecError as exc:
+            problems += exc.problems
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(name, 1, "", f"cannot read the spec: {exc}"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(name, 1, "", "a spec file holds a mapping"))
+            continue
+        parsed.append((name, data, lines))
+    if problems:
+        raise SpecError(problems)
+    bases = [p for p in parsed if "severities" in p[1]]
+    if len(bases) != 1:
+        found = ", ".join(p[0] for p in bases) or "none"
+        raise SpecError([Problem(display, 1, "", "exactly one file must hold the shared definitions "
+                                                 f"(severities, receivers, ...); found {found}")])
+    base_name, base, base_lines = bases[0]
+    merged = {**base, "services": list(base.get("services") or []), "alerts": list(base.get("alerts") or []),
+              "metrics": dict(base.get("metrics") or {})}
+    sources = Sources.single(base_name, base_lines)
+    owners: dict[tuple[str, str], tuple[str, int]] = {}
+
+    def claim(kind: str, key, name: str, lines: LineMap, path: tuple) -> None:
+        if not isinstance(key, str):
+            return
+        if (kind, key) in owners:
+            where = "%s:%d" % owners[(kind, key)]
+            problems.append(Problem(name, lines.line(path), render_path(path),
+                                    f"{kind[:-1]} {key!r} is already defined in {where}"))
+        else:
+            owners[(kind, key)] = (name, lines.line(path))
+
+    for kind in ("services", "alerts"):
+        for j, item in enumerate(merged[kind]):
+            claim(kind, isinstance(item, dict) and item.get("name"), base_name, base_lines, (kind, j, "name"))
+    for key in merged["metrics"]:
+        claim("metrics", key, base_name, base_lines, ("metrics", key))
+    for name, data, lines in parsed:
+        if name == base_name:
+            continue
+        for key in sorted(set(data) - set(TEAM_KEYS)):
+            problems.append(Problem(name, lines.line((key,)), key, f"a team file holds only {', '.join(TEAM_KEYS)}; "
+                                    f"{key} belongs in the shared file {base_name}"))
+        if data.get("apiVersion") != base.get("apiVersion"):
+            problems.append(Problem(name, lines.line(("apiVersion",)), "apiVersion",
+                                    f"{data.get('apiVersion')!r} differs from {base_name}'s {base.get('apiVersion')!r}"))
+        for kind in ("services", "alerts"):
+            items = data.get(kind) or []
+            if not isinstance(items, list):
+                problems.append(Problem(name, lines.line((kind,)), kind, f"{kind} is a list"))
+                continue
+            for j, item in enumerate(items):
+                claim(kind, isinstance(item, dict) and item.get("name"), name, lines, (kind, j, "name"))
+                sources.add((kind, len(merged[kind])), name, lines, (kind, j))
+                merged[kind].append(item)
+        metrics = data.get("metrics") or {}
+        if isinstance(metrics, dict):
+            for key, body in metrics.items():
+                claim("metrics", key, name, lines, ("metrics", key))
+                sources.add(("metrics", key), name, lines, ("metrics", key))
+                merged["metrics"].setdefault(key, body)
+    if problems:
+        raise SpecError(problems)
+    if not merged["alerts"]:
+        merged.pop("alerts")
+    return _validated(merged, sources, display)
 
 
 def display_name(p: Path) -> str:
@@ -61,17 +151,26 @@ def display_name(p: Path) -> str:
 
 def load_spec_text(text: str, filename: str) -> m.Spec:
     data, lines = parse_yaml(text, filename)
-    problems = schema_problems(data, lines, filename)
+    return _validated(data, Sources.single(filename, lines), filename)
+
+
+def _validated(data, sources: Sources, display: str) -> m.Spec:
+    problems = schema_problems(data, sources)
     if problems:
         raise SpecError(problems)
-    builder = _Builder(data, lines, filename)
+    builder = _Builder(data, sources, display)
     spec = builder.build()
     if builder.problems:
         raise SpecError(builder.problems)
     return spec
 
 
-def schema_problems(data, lines: LineMap, filename: str) -> list[Problem]:
+def _problem(sources: Sources, path: tuple, message: str) -> Problem:
+    filename, line, local = sources.locate(path)
+    return Problem(filename, line, render_path(local), message)
+
+
+def schema_problems(data, sources: Sources) -> list[Problem]:
     problems = []
     for err in _validator().iter_errors(data):
         path = tuple(err.absolute_path)
@@ -80,8 +179,7 @@ def schema_problems(data, lines: LineMap, filename: str) -> list[Problem]:
             allowed = set(err.schema.get("properties", {}))
             for key in sorted(set(err.instance) - allowed):
                 known = ", ".join(sorted(allowed)) or "none"
-                problems.append(Problem(filename, lines.line(path + (key,)), render_path(path + (key,)),
-                                        f"unknown key (allowed here: {known})"))
+                problems.append(_problem(sources, path + (key,), f"unknown key (allowed here: {known})"))
             continue
         if err.validator == "required":
             msg = err.message.replace("is a required property", "is required")
@@ -97,21 +195,21 @@ def schema_problems(data, lines: LineMap, filename: str) -> list[Problem]:
             msg = f"an SLI has exactly one kind, found {', '.join(sorted(err.instance))}"
         elif err.validator == "const":
             msg = f"{err.instance!r} is not supported; expected {err.validator_value!r}"
-        problems.append(Problem(filename, lines.line(path), render_path(path), msg))
+        problems.append(_problem(sources, path, msg))
     return problems
 
 
 class _Builder:
     """Meaning checks that a schema cannot express, done while building the model."""
 
-    def __init__(self, data: dict, lines: LineMap, filename: str):
+    def __init__(self, data: dict, sources: Sources, display: str):
         self.data = data
-        self.lines = lines
-        self.file = filename
+        self.sources = sources
+        self.file = display
         self.problems: list[Problem] = []
 
     def err(self, path: tuple, message: str) -> None:
-        self.problems.append(Problem(self.file, self.lines.line(path), render_path(path), message))
+        self.problems.append(_problem(self.sources, path, message))
 
     # ---- helpers ----------------------------------------------------------------------------
     def duration(self, value, path) -> str | None:

@@ -87,3 +87,28 @@ def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
         raise SpecError(problems)
     return data, lines
 
+
+
+class Sources:
+    """Where each part of a (possibly merged) spec came from: a path in the merged document is
+    located in the file, and at the line, that holds it."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[tuple, str, LineMap, tuple]] = []
+
+    @classmethod
+    def single(cls, filename: str, lines: LineMap) -> "Sources":
+        out = cls()
+        out.add((), filename, lines, ())
+        return out
+
+    def add(self, merged_prefix: tuple, filename: str, lines: LineMap, original_prefix: tuple) -> None:
+        self._parts.append((tuple(merged_prefix), filename, lines, tuple(original_prefix)))
+
+    def locate(self, path: tuple) -> tuple[str, int, tuple]:
+        """(file, line, the path as written in that file)."""
+        path = tuple(path)
+        best = max((p for p in self._parts if path[: len(p[0])] == p[0]), key=lambda p: len(p[0]))
+        prefix, filename, lines, original = best
+        local = original + path[len(prefix):]
+        return filename, lines.line(local), local
