@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from common import start_prometheus  # noqa: E402
 from lukhas_obs.gate.checks import Context, _compare  # noqa: E402
 from lukhas_obs.gate.client import PromClient  # noqa: E402
 from lukhas_obs.gate.decide import Outcome  # noqa: E402
@@ -31,19 +34,8 @@ def smoke_timing() -> dict:
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "om.txt"), str(work / "data")],
                    check=True, capture_output=True)
     (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    port = 19600 + int(time.time()) % 300
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_prometheus(work / "prometheus.yml", work / "data")
     try:
-        client = PromClient(url, timeout=30)
-        for _ in range(100):
-            try:
-                client.query("vector(1)", time.time())
-                break
-            except Exception:
-                time.sleep(0.2)
         at = str(gatedata.end_of("healthy"))
         cli = [sys.executable, "-m", "lukhas_obs", "slo-gate", "--mode", "smoke", "--prometheus-url", url, "--at", at]
         cold = []
@@ -79,6 +71,7 @@ def smoke_timing() -> dict:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
     return {"checks": len(report.checks), "queries": len(set(queries)),
             "cold_cli_median_s": round(statistics.median(cold), 3),
             "python_startup_and_imports_median_s": round(statistics.median(startup), 3),

@@ -31,7 +31,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SLOTH = ROOT.parent / "shared" / "reference" / "sloth" / "getting-started.rules.yml"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from common import start_prometheus  # noqa: E402
 from lukhas_obs.generate import render  # noqa: E402
 from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
 
@@ -115,18 +117,8 @@ def rule_cost(work: Path) -> dict:
             g["interval"] = "10s"
         (work / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     (work / "prometheus.yml").write_text("global: {evaluation_interval: 10s}\nrule_files: [ours.rules.yml, sloth.rules.yml]\n")
-    port = 19000 + int(time.time()) % 500
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_prometheus(work / "prometheus.yml", work / "data")
     try:
-        for _ in range(100):
-            try:
-                get(url, "/api/v1/rules")
-                break
-            except OSError:
-                time.sleep(0.2)
         samples: dict[str, list[float]] = {}
         last: dict[str, str] = {}
         deadline = time.time() + 75
@@ -229,7 +221,8 @@ def main() -> dict:
         return {}
     work = Path(tempfile.mkdtemp(prefix="bench-rules-"))
     try:
-        out = {"rule_cost": rule_cost(work / "cost"), "detection": detection(work)} if (work / "cost").mkdir() is None else {}
+        (work / "cost").mkdir()
+        out = {"rule_cost": rule_cost(work / "cost"), "detection": detection(work)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(out, indent=2))

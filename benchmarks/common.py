@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import statistics
+import subprocess
 import time
+import urllib.request
 
 import yaml
 
@@ -57,3 +61,24 @@ def synthetic_team_folder(folder, teams: int, services_per_team: int) -> None:
         chunk = services[t * services_per_team:(t + 1) * services_per_team]
         (folder / f"team-{t:02d}.yaml").write_text(yaml.safe_dump(
             {"apiVersion": whole["apiVersion"], "team": f"team-{t:02d}", "services": chunk}, sort_keys=False))
+
+
+def start_prometheus(config_file, data_dir) -> tuple[subprocess.Popen, str]:
+    """A Prometheus on a free loopback port over `data_dir` (long retention, for backfilled
+    history), ready to answer queries. The caller stops it (terminate, wait)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(["prometheus", f"--config.file={config_file}", f"--storage.tsdb.path={data_dir}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(url + "/api/v1/query?query=vector(1)", timeout=2) as r:
+                if json.loads(r.read())["status"] == "success":
+                    return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("Prometheus did not become ready")

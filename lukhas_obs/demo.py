@@ -165,6 +165,11 @@ def _wait(check, timeout: float, what: str, interval: float = 1.0):
     raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _interrupt(*_):
+    """SIGTERM stops the demo the way Ctrl-C does, through the same cleanup."""
+    raise KeyboardInterrupt
+
+
 def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 400.0,
         keep: bool = False) -> bool:
     from lukhas_obs.gate import run_gate
@@ -182,7 +187,7 @@ def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 40
     server = workload.serve(0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_address[1]}"
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     steps: list[tuple[str, bool]] = []
     try:
         echo(f"working folder {work}")

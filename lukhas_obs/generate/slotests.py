@@ -123,7 +123,7 @@ def _gauge(phases: list[Phase], step: float, value) -> str:
     return " ".join(parts)
 
 
-def input_series(slo: SLO, phases: list[Phase], step: float) -> list[dict]:
+def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list[dict]:
     sli = slo.sli
     job = {"job": slo.service}
     if sli.kind == "ratio":
@@ -151,7 +151,7 @@ def input_series(slo: SLO, phases: list[Phase], step: float) -> list[dict]:
         base = _labels_for(sli.metric, job)
         name = sli.metric.metric
         out = []
-        for b in list(slo_buckets(slo)) + [math.inf]:
+        for b in list(spec.metric(name).buckets) + [math.inf]:
             le = "+Inf" if b == math.inf else promql.number(b)
             if b < sli.threshold:
                 share = lambda p: 0.0  # noqa: E731 - fast requests land on the threshold's bucket
@@ -166,17 +166,20 @@ def input_series(slo: SLO, phases: list[Phase], step: float) -> list[dict]:
     labels = {**sel.labels_equal(), "instance": f"{slo.service}:1"}
     if sli.kind == "availability":
         return [{"series": _series(sel.metric, labels), "values": _gauge(phases, step, lambda p: 0 if p.error_ratio >= 0.5 else 1)}]
-    good_value = sli.min if sli.min is not None else sli.max - 1
-    good_value = (sli.min * 1.05 if sli.min is not None and sli.min > 0 else good_value) if sli.max is None else (
-        ((sli.min if sli.min is not None else sli.max - 2) + sli.max) / 2)
-    bad_value = (sli.min - 1 if sli.min is not None else sli.max + 1)
+    good_value, bad_value = _threshold_values(sli.min, sli.max)
     labels = _labels_for(sli.metric, labels)
     return [{"series": _series(sel.metric, labels),
              "values": _gauge(phases, step, lambda p: bad_value if p.error_ratio >= 0.5 else good_value)}]
 
 
-def slo_buckets(slo: SLO):
-    return slo_buckets.catalogue[slo.sli.metric.metric]
+def _threshold_values(low: float | None, high: float | None) -> tuple[float, float]:
+    """A gauge value inside [low, high] (5 % clear of the bound, like a 10 Hz tick rate over a
+    9.5 Hz floor) and one well outside it."""
+    if low is not None and high is not None:
+        return (low + high) / 2, low - (abs(low) * 0.5 or 1)
+    if low is not None:
+        return low + (abs(low) * 0.05 or 0.5), low - (abs(low) * 0.5 or 1)
+    return high - (abs(high) * 0.05 or 0.5), high + (abs(high) * 0.5 or 1)
 
 
 # ---- expected alerts -----------------------------------------------------------------------
@@ -216,7 +219,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
 
     def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None):
         out.append({"name": name, "interval": format_duration(step),
-                    "input_series": (extra_series if extra_series is not None else input_series(slo, phases, step)),
+                    "input_series": (extra_series if extra_series is not None else input_series(spec, slo, phases, step)),
                     "alert_rule_test": checks})
 
     add("healthy traffic stays silent", [Phase(3 * 3600, healthy)],
@@ -274,7 +277,6 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
 
 
 def slo_test_file(spec: Spec, slo: SLO) -> dict:
-    slo_buckets.catalogue = {m.name: m.buckets for m in spec.metrics}
     return {
         "rule_files": [f"slo-{slo.id}.rules.yml"],
         "evaluation_interval": spec.prometheus.slo_evaluation_interval,
