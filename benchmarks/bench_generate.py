@@ -5,7 +5,6 @@ same spec: the floor any YAML-to-YAML tool pays."""
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile

@@ -4,7 +4,6 @@ traceback, and nothing under the output folder changes."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from lukhas_obs import promql
-from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.durations import parse_duration
 from lukhas_obs.gate import stats
 from lukhas_obs.gate.client import PromClient, QueryError, QueryResult
 from lukhas_obs.gate.decide import CheckResult, Evidence, Outcome
@@ -511,6 +511,3 @@ def plan(ctx: Context, mode: str) -> list:
     else:
         raise ValueError(mode)
     return jobs
-
-
-__all__ = ["Context", "plan", "next_weight", "format_duration"]

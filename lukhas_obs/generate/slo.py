@@ -30,11 +30,11 @@ from importlib import resources
 import yaml
 
 from lukhas_obs import promql
-from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.durations import parse_duration
 from lukhas_obs.generate.alerts import alert_labels, annotations
 from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
-from lukhas_obs.promql import Matcher, Selector
+from lukhas_obs.promql import Selector
 
 ERRORS_RATE = "slo:sli_errors:rate5m"
 TOTAL_RATE = "slo:sli_total:rate5m"
@@ -276,6 +276,3 @@ def detection_seconds(slo: SLO, error_ratio: float, kind: str = "page") -> float
         seconds = parse_duration(w.long) * t / error_ratio
         best = seconds if best is None else min(best, seconds)
     return best
-
-
-__all__ = ["slo_rule_file", "burn_windows", "detection_seconds", "format_duration"]
