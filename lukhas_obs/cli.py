@@ -155,33 +155,36 @@ def _duration(value: str, what: str) -> float:
         raise click.BadParameter(str(exc), param_hint=what) from None
 
 
-@main.command("slo-gate", help=GATE_HELP)
-@click.option("--mode", type=click.Choice(["smoke", "canary", "rollback", "budget"]), default="smoke",
-              show_default=True)
-@click.option("--window", default=None, help="Window to judge, e.g. 5m (default: gates.window in the spec).")
-@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
-@click.option("--prometheus-url", envvar="LUKHAS_PROMETHEUS_URL", default="http://127.0.0.1:9090",
-              show_default=True, help="Any Prometheus-compatible query API (env LUKHAS_PROMETHEUS_URL).")
-@click.option("--service", "services", multiple=True, help="Only these services (repeatable; default: all).")
-@click.option("--at", "at", default=None, help="Evaluate as of this instant (RFC 3339 or unix seconds).")
-@click.option("--canary-weight", type=int, default=None, help="Current canary traffic weight in percent.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", "junit", type=click.Path(dir_okay=False), default=None,
-              help="Also write one JUnit test case per check to this file.")
-@click.option("--timeout", default="30s", show_default=True, help="Deadline for all queries, retries included.")
-@click.option("--retries", type=int, default=3, show_default=True, help="Retries per query on 5xx/timeouts.")
-@click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Send Authorization: Bearer <the file's content>.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Verify the server's TLS certificate against this CA bundle.")
-@click.option("--basic-auth-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="HTTP basic auth from a file holding user:password.")
-@click.option("--tenant", default=None, help="Sent as X-Scope-OrgID (Mimir, Cortex, Loki-style tenancy).")
-def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weight, output, junit, timeout,
-             retries, bearer_token_file, ca_file, basic_auth_file, tenant):
-    from lukhas_obs.gate import run_gate
+def _gate_options(fn):
+    """Options every gate command shares: what to read, from where, how patiently."""
+    decorators = [
+        click.option("--mode", type=click.Choice(["smoke", "canary", "rollback", "budget"]), default="smoke",
+                     show_default=True),
+        click.option("--window", default=None, help="Window to judge, e.g. 5m (default: gates.window in the spec)."),
+        click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path()),
+        click.option("--prometheus-url", envvar="LUKHAS_PROMETHEUS_URL", default="http://127.0.0.1:9090",
+                     show_default=True, help="Any Prometheus-compatible query API (env LUKHAS_PROMETHEUS_URL)."),
+        click.option("--service", "services", multiple=True, help="Only these services (repeatable; default: all)."),
+        click.option("--timeout", default="30s", show_default=True,
+                     help="Deadline for all queries of one evaluation, retries included."),
+        click.option("--retries", type=int, default=3, show_default=True, help="Retries per query on 5xx/timeouts."),
+        click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Send Authorization: Bearer <the file's content>."),
+        click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Verify the server's TLS certificate against this CA bundle."),
+        click.option("--basic-auth-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="HTTP basic auth from a file holding user:password."),
+        click.option("--tenant", default=None, help="Sent as X-Scope-OrgID (Mimir, Cortex, Loki-style tenancy)."),
+    ]
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
+    return fn
+
+
+def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, bearer_token_file, ca_file,
+                basic_auth_file, tenant):
+    """(spec, client, services) for a gate command, or exit 2 with the reason."""
     from lukhas_obs.gate.client import PromClient
-    from lukhas_obs.gate.report import to_json, to_junit, to_text
     from lukhas_obs.spec import load_spec
 
     try:
@@ -208,12 +211,60 @@ def slo_gate(mode, window, spec_path, prometheus_url, services, at, canary_weigh
         basic = (user, password)
     client = PromClient(prometheus_url, timeout=deadline, retries=retries, headers=headers, ca_file=ca_file,
                         basic_auth=basic)
-    report = run_gate(spec, mode, client, at=_parse_time(at), window=window, services=list(services) or None,
+    return spec, client, list(services) or None
+
+
+@main.group("slo-gate", help=GATE_HELP, invoke_without_command=True)
+@_gate_options
+@click.option("--at", "at", default=None, help="Evaluate as of this instant (RFC 3339 or unix seconds).")
+@click.option("--canary-weight", type=int, default=None, help="Current canary traffic weight in percent.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), default=None,
+              help="Also write one JUnit test case per check to this file.")
+@click.pass_context
+def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
+             basic_auth_file, tenant, at, canary_weight, output, junit):
+    if ctx.invoked_subcommand is not None:
+        return
+    from lukhas_obs.gate import run_gate
+    from lukhas_obs.gate.report import to_json, to_junit, to_text
+
+    spec, client, selected = _gate_setup(spec_path, window, services, prometheus_url, timeout, retries,
+                                         bearer_token_file, ca_file, basic_auth_file, tenant)
+    report = run_gate(spec, mode, client, at=_parse_time(at), window=window, services=selected,
                       canary_weight=canary_weight)
     click.echo(to_json(report) if output == "json" else to_text(report))
     if junit:
         Path(junit).write_text(to_junit(report), encoding="utf-8")
     sys.exit(report.outcome.exit_code)
+
+
+@slo_gate.command("backtest")
+@_gate_options
+@click.option("--from", "start", required=True, help="First instant (RFC 3339 or unix seconds).")
+@click.option("--to", "end", required=True, help="Last instant (RFC 3339 or unix seconds).")
+@click.option("--step", default="10m", show_default=True, help="Time between evaluations.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def backtest(mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
+             basic_auth_file, tenant, start, end, step, output):
+    """Replay the gate over a period of history and report when it would have failed.
+
+    \b
+    Every step is a full gate evaluation `--at` that instant. Exit codes as for slo-gate, for the
+    worst point: 1 when the gate would have failed at least once.
+    """
+    from lukhas_obs.gate.backtest import run_backtest, to_json, to_text
+
+    spec, client, selected = _gate_setup(spec_path, window, services, prometheus_url, timeout, retries,
+                                         bearer_token_file, ca_file, basic_auth_file, tenant)
+    t0, t1, dt = _parse_time(start), _parse_time(end), _duration(step, "--step")
+    if t1 < t0:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    if (t1 - t0) / dt > 10_000:
+        raise click.BadParameter("more than 10,000 evaluations; use a larger --step", param_hint="--step")
+    result = run_backtest(spec, mode, client, t0, t1, dt, window=window, services=selected)
+    click.echo(to_json(result) if output == "json" else to_text(result))
+    sys.exit(result.outcome.exit_code)
 
 
 @main.command()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = {"cli-gate": [["slo-gate"]],
+BLOCKS = {"cli-gate": [["slo-gate"], ["slo-gate", "backtest"]],
           "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"], ["import", "openslo"]]}
 
 

@@ -276,3 +276,28 @@ def test_bearer_token_and_tenant_are_sent_and_401_is_not_retried(tmp_path):
     assert denied.returncode == 4 and "HTTP 401" in denied.stdout
     assert asked <= 8  # one request per distinct query, no retries on 401
     assert allowed.returncode == 1 and "no scrape target" in allowed.stdout  # authorised: the answer is judged
+
+
+def test_backtest_reports_when_the_gate_would_first_have_failed(history):
+    end = gatedata.end_of("sustained-6pct")
+    r = run_cli("slo-gate", "backtest", "--mode", "rollback", "--spec", str(SPEC), "--prometheus-url", history.url,
+                "--from", str(end - 1200), "--to", str(end), "--step", "2m", "--output", "json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert len(doc["points"]) == 11
+    # errors start 10 minutes before the end; three 1-minute points above 5 % first line up 7 minutes later
+    from datetime import datetime, timezone
+    first = datetime.fromisoformat(doc["first_failure"].replace("Z", "+00:00"))
+    assert first == datetime.fromtimestamp(end - 360, tz=timezone.utc)
+    outcomes = [p["outcome"] for p in doc["points"]]
+    assert outcomes == ["PASS"] * 7 + ["FAIL"] * 4
+    text = run_cli("slo-gate", "backtest", "--mode", "rollback", "--spec", str(SPEC), "--prometheus-url",
+                   history.url, "--from", str(end - 1200), "--to", str(end), "--step", "2m")
+    assert "would have failed first at" in text.stdout and "error ratio sustained" in text.stdout
+
+
+def test_backtest_of_a_healthy_period_never_fails(history):
+    end = gatedata.end_of("healthy")
+    r = run_cli("slo-gate", "backtest", "--mode", "rollback", "--spec", str(SPEC), "--prometheus-url", history.url,
+                "--from", str(end - 600), "--to", str(end), "--step", "5m")
+    assert r.returncode == 0 and "would never have failed" in r.stdout, r.stdout

@@ -196,7 +196,7 @@ def test_yaml_writer_quotes_whatever_a_reader_could_misread(value):
 
 
 @pytest.mark.parametrize("command", [[], ["generate"], ["validate"], ["schema"], ["slo-gate"], ["demo"],
-                                     ["export", "openslo"], ["import", "openslo"]])
+                                     ["export", "openslo"], ["import", "openslo"], ["slo-gate", "backtest"]])
 def test_readme_documents_the_real_help(command):
     """The README's CLI sections are the real --help (scripts/readme_cli.py rewrites them)."""
     r = run_cli(*command, "--help")
