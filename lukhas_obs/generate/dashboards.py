@@ -137,7 +137,7 @@ def _apps(spec: Spec, metric: str) -> list[str]:
 
 
 def _svc(metric: str) -> Selector:
-    return Selector(metric).plus(Matcher("job", "=~", "$service"))
+    return Selector(metric).plus(Matcher("job", "=~", "$service"), Matcher("instance", "=~", "$instance"))
 
 
 def _rate_by(metric_sel: Selector, by=("job",)) -> str:
@@ -169,7 +169,7 @@ def overview(spec: Spec) -> dict | None:
     total = _svc("lukhas_http_requests_total")
     lay.add(timeseries("Requests per second", [(_rate_by(total), "{{job}}")], "reqps"))
     if g.errors is not None:
-        errors = g.errors.plus(Matcher("job", "=~", "$service"))
+        errors = g.errors.plus(Matcher("job", "=~", "$service"), Matcher("instance", "=~", "$instance"))
         budget = min((s.error_budget for s in spec.slos if s.sli.kind == "ratio"), default=0.001)
         lay.add(timeseries("Error ratio (5xx / all)", [(promql.ratio(_rate_by(errors), _rate_by(total)), "{{job}}")],
                            "percentunit", thresholds=_thresholds((budget, "orange"), (0.01, "red")),
@@ -185,7 +185,8 @@ def overview(spec: Spec) -> dict | None:
         lay.row("Usage")
         for name, title, unit in extra:
             lay.add(timeseries(title, [(f"sum by (job) ({Selector(name)})", "{{job}}")], unit))
-    return _dashboard(spec, "overview", "LUKHAS Overview", lay, [_service_var(spec, "lukhas_http_requests_total")],
+    instance = _var("instance", 'label_values(up{job=~"$service"}, instance)', "Instance")
+    return _dashboard(spec, "overview", "LUKHAS Overview", lay, [_service_var(spec, "lukhas_http_requests_total"), instance],
                       "Service health, traffic, errors and latency of the LUKHAS services (runbook 4.2).")
 
 
