@@ -152,7 +152,7 @@ class Alert:
     name: str
     priority: str
     summary: str
-    kind: str                  # expr | target_down | error_ratio | quantile | rate
+    kind: str                  # expr | target_down | error_ratio | quantile | rate | logql
     params: tuple = ()         # kind-specific, see generate/alerts.py
     for_: str | None = None
     description: str = ""
@@ -195,20 +195,6 @@ class LogQuery:
 
 
 @dataclass(frozen=True)
-class LogAlert:
-    name: str
-    priority: str
-    expr: str                  # LogQL metric query
-    summary: str
-    for_: str | None = None
-    description: str = ""
-    service: str | None = None
-    service_label: str | None = None
-    runbook: str | None = None
-    dashboard: str | None = None
-
-
-@dataclass(frozen=True)
 class LogRecord:
     record: str
     expr: str
@@ -218,7 +204,7 @@ class LogRecord:
 class LogsSettings:
     retention: str = "30d"
     queries: tuple[LogQuery, ...] = ()
-    alerts: tuple[LogAlert, ...] = ()
+    alerts: tuple["Alert", ...] = ()          # kind logql, for the Loki ruler
     records: tuple[LogRecord, ...] = ()
 
 

@@ -106,8 +106,8 @@ class VictoriaMetrics:
         req = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST")
         with urllib.request.urlopen(req, timeout=120) as resp:
             assert resp.status in (200, 204)
-        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=30):
-            pass
+        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=30) as resp:
+            assert resp.status == 200  # imported samples are searchable from here on
 
     def query(self, expr: str) -> list:
         with urllib.request.urlopen(self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}),

@@ -168,7 +168,7 @@ class _Fake:
                 self.wfile.write(body)
 
             def log_message(self, *a):
-                pass
+                return None  # keep the test output quiet
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

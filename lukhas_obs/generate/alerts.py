@@ -9,7 +9,7 @@ from lukhas_obs.promql import Matcher, Selector
 
 def alert_expr(alert: Alert) -> str:
     kind = alert.kind
-    if kind == "expr":
+    if kind in ("expr", "logql"):
         return alert.param("expr")
     if kind == "target_down":
         sel = Selector("up", (Matcher("job", "=~", promql.any_of(alert.param("services"))),))

@@ -3,7 +3,7 @@ like the Prometheus alerts, and single-node Loki and Promtail configurations."""
 
 from __future__ import annotations
 
-from lukhas_obs.generate.alerts import alert_labels, annotations
+from lukhas_obs.generate.alerts import rule
 from lukhas_obs.model import Spec
 
 # Loki without auth_enabled stores everything under this tenant; the ruler reads
@@ -17,14 +17,7 @@ def ruler_rules(spec: Spec) -> dict | None:
     if not (logs.alerts or logs.records):
         return None
     rules: list[dict] = [{"record": r.record, "expr": r.expr} for r in logs.records]
-    for a in logs.alerts:
-        service = a.service or ("{{ $labels.%s }}" % a.service_label if a.service_label else None)
-        rule = {"alert": a.name, "expr": a.expr}
-        if a.for_:
-            rule["for"] = a.for_
-        rule["labels"] = alert_labels(spec, a.priority, service)
-        rule["annotations"] = annotations(spec, a.summary, a.description, a.runbook or a.name.lower(), a.dashboard)
-        rules.append(rule)
+    rules += [rule(spec, a) for a in logs.alerts]  # the same labels and annotations as the Prometheus alerts
     return {"groups": [{"name": f"{spec.project}-logs", "interval": "1m", "rules": rules}]}
 
 
@@ -43,7 +36,7 @@ def queries_page(spec: Spec) -> str:
     if spec.logs.alerts:
         out += ["## Log-based alerts (Loki ruler)", "", "| alert | priority | expression |", "|---|---|---|"]
         for a in spec.logs.alerts:
-            out.append(f"| {a.name} | {a.priority} | `{a.expr.replace('|', chr(92) + '|')}` |")
+            out.append(f"| {a.name} | {a.priority} | `{a.param('expr').replace('|', chr(92) + '|')}` |")
         out.append("")
     return "\n".join(out)
 

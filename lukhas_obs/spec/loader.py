@@ -429,10 +429,11 @@ class _Builder:
             if a.get("service") and a["service"] not in self.service_names:
                 self.err(p + ("service",), f"service {a['service']!r} is not defined under services")
             self.duration(a.get("for"), p + ("for",))
-            alerts.append(m.LogAlert(name=a["name"], priority=a["priority"], expr=a["expr"], summary=a["summary"],
-                                     for_=a.get("for"), description=a.get("description", ""),
-                                     service=a.get("service"), service_label=a.get("service_label"),
-                                     runbook=a.get("runbook"), dashboard=a.get("dashboard")))
+            alerts.append(m.Alert(name=a["name"], priority=a["priority"], summary=a["summary"], kind="logql",
+                                  params=(("expr", a["expr"]),), for_=a.get("for"),
+                                  description=a.get("description", ""), service=a.get("service"),
+                                  service_label=a.get("service_label"), runbook=a.get("runbook"),
+                                  dashboard=a.get("dashboard")))
         for i, r in enumerate(body.get("records") or []):
             self.logql(r["expr"], path + ("records", i, "expr"))
             records.append(m.LogRecord(record=r["record"], expr=r["expr"]))
