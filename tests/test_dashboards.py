@@ -112,3 +112,28 @@ def test_every_panel_query_runs_on_a_real_prometheus_and_live_ones_return_data(t
         if prom:
             prom.stop()
         workload.stop()
+
+
+def test_many_services_get_one_repeated_slo_row_not_megabytes(tmp_path):
+    """Past 20 services with SLOs the SLO dashboard repeats one row over the service variable."""
+    import sys
+
+    sys.path.insert(0, str(SPEC.parent.parent / "benchmarks"))
+    from common import synthetic_spec
+    from lukhas_obs.generate.dashboards import slos
+    from lukhas_obs.spec.loader import load_spec_text
+
+    spec = load_spec_text(synthetic_spec(25), "many.yaml")
+    dash = slos(spec)
+    rows = [p for p in dash["panels"] if p["type"] == "row"]
+    assert len(rows) == 1 and rows[0]["repeat"] == "service"
+    assert all(p.get("repeat") == "slo" for p in dash["panels"] if p["type"] != "row")
+    assert len(json.dumps(dash)) < 50_000
+    assert [v["name"] for v in dash["templating"]["list"]] == ["service", "slo"]
+    for _, expr in queries(dash):
+        promql.parse(expr)
+    schema = SCHEMAS[0]
+    if schema.exists():
+        import jsonschema
+
+        assert not list(jsonschema.Draft7Validator(json.loads(schema.read_text())).iter_errors(dash))

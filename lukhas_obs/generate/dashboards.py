@@ -294,35 +294,68 @@ def infrastructure(spec: Spec) -> dict | None:
                       "Targets, PostgreSQL, Redis and process resources (runbook 4.2).")
 
 
+# Past this many services with SLOs, one static row each makes a dashboard of megabytes that no
+# one scrolls: the SLO dashboard becomes one row repeated over the `service` variable.
+STATIC_SLO_ROWS_UP_TO = 20
+
+
 def slos(spec: Spec) -> dict | None:
     if not spec.slos:
         return None
+    owners = [svc for svc in spec.services if svc.slos]
+    service_var = _var("service", "label_values(slo:objective:ratio, service)", "Service")
+    description = "Per SLO: objective, SLI, error budget left, burn rate per alert window, firing alerts."
+    if len(owners) > STATIC_SLO_ROWS_UP_TO:
+        return _dashboard(spec, "slos", "LUKHAS SLOs", _repeated_slo_rows(spec),
+                          [service_var, _var("slo", 'label_values(slo:objective:ratio{service=~"$service"}, slo)',
+                                             "SLO")], description)
     lay = _Layout()
-    for svc in spec.services:
-        if not svc.slos:
-            continue
+    for svc in owners:
         lay.row(svc.name)
         for s in svc.slos:
-            labels = {"service": s.service, "slo": s.name}
-            sel = lambda name: Selector(name).where(**labels)  # noqa: E731
-            budget = s.error_budget
-            lay.add(stat(f"{s.name}: objective", [(str(sel(engine.OBJECTIVE)), "objective")], "percentunit",
-                         description=s.description), w=4, h=5)
-            lay.add(stat(f"{s.name}: SLI (1h)", [(f"1 - {sel(engine.ratio_name('1h'))}", "SLI")], "percentunit",
-                         thresholds=_thresholds((s.target, "green"), base="red")), w=4, h=5)
-            lay.add(stat(f"{s.name}: budget left ({s.period})", [(str(sel(engine.BUDGET_REMAINING)), "left")],
-                         "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)
-            firing = Selector("ALERTS").where(alertstate="firing", **labels)
-            lay.add(stat(f"{s.name}: alerts firing", [(f"count({firing}) or vector(0)", "firing")], "none",
-                         thresholds=_thresholds((1, "red"))), w=4, h=5)
-            windows = [w for kind in ("page", "ticket") for b in engine.burn_windows(s, kind) for w in (b.short, b.long)]
-            lay.add(timeseries(f"{s.name}: burn rate per alert window",
-                               [(f"{sel(engine.ratio_name(w))} / {promql.number(budget)}", w) for w in dict.fromkeys(windows)],
-                               "x", thresholds=_thresholds((1, "orange"), (engine.burn_windows(s, "page")[0].factor, "red"))),
-                    w=8, h=5)
-    return _dashboard(spec, "slos", "LUKHAS SLOs", lay,
-                      [_var("service", 'label_values(slo:objective:ratio, service)', "Service")],
-                      "Per SLO: objective, SLI, error budget left, burn rate per alert window, firing alerts.")
+            _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period, s.error_budget,
+                        [w for kind in ("page", "ticket") for b in engine.burn_windows(s, kind) for w in (b.short, b.long)],
+                        engine.burn_windows(s, "page")[0].factor, s.description)
+    return _dashboard(spec, "slos", "LUKHAS SLOs", lay, [service_var], description)
+
+
+def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, period: str, budget: float | None,
+                windows: list[str], page_factor: float, description: str = "") -> None:
+    """One SLO's row of panels. `labels` are exact values (static rows) or variables (repeated
+    rows); the service label also honours the `service` variable."""
+
+    def sel(name: str) -> Selector:
+        return Selector(name).where(**labels).plus(Matcher("service", "=~", "$service"))
+
+    lay.add(stat(f"{title}: objective", [(str(sel(engine.OBJECTIVE)), "objective")], "percentunit",
+                 description=description), w=4, h=5)
+    sli_thresholds = _thresholds((target, "green"), base="red") if target is not None else None
+    lay.add(stat(f"{title}: SLI (1h)", [(f"1 - {sel(engine.ratio_name('1h'))}", "SLI")], "percentunit",
+                 thresholds=sli_thresholds), w=4, h=5)
+    lay.add(stat(f"{title}: budget left ({period})", [(str(sel(engine.BUDGET_REMAINING)), "left")],
+                 "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)
+    firing = Selector("ALERTS").where(alertstate="firing", **labels).plus(Matcher("service", "=~", "$service"))
+    lay.add(stat(f"{title}: alerts firing", [(f"count({firing}) or vector(0)", "firing")], "none",
+                 thresholds=_thresholds((1, "red"))), w=4, h=5)
+    # the budget is known per SLO in static rows; repeated rows read it from the objective record
+    budget_expr = promql.number(budget) if budget is not None else f"(1 - {sel(engine.OBJECTIVE)})"
+    lay.add(timeseries(f"{title}: burn rate per alert window",
+                       [(f"{sel(engine.ratio_name(w))} / {budget_expr}", w) for w in dict.fromkeys(windows)],
+                       "x", thresholds=_thresholds((1, "orange"), (page_factor, "red"))), w=8, h=5)
+
+
+def _repeated_slo_rows(spec: Spec) -> _Layout:
+    lay = _Layout()
+    lay.row("$service")
+    lay.panels[-1]["repeat"] = "service"
+    first = spec.slos[0]
+    windows = [w for kind in ("page", "ticket") for b in engine.burn_windows(first, kind) for w in (b.short, b.long)]
+    start = len(lay.panels)
+    _slo_panels(lay, "$slo", {"service": "$service", "slo": "$slo"}, None, "period", None, windows,
+                engine.burn_windows(first, "page")[0].factor)
+    for panel in lay.panels[start:]:
+        panel["repeat"], panel["repeatDirection"] = "slo", "v"
+    return lay
 
 
 def dashboards(spec: Spec) -> dict[str, dict]:
