@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import subprocess
 import time
@@ -66,9 +65,9 @@ def synthetic_team_folder(folder, teams: int, services_per_team: int) -> None:
 def start_prometheus(config_file, data_dir) -> tuple[subprocess.Popen, str]:
     """A Prometheus on a free loopback port over `data_dir` (long retention, for backfilled
     history), ready to answer queries. The caller stops it (terminate, wait)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from lukhas_obs.demo import free_port
+
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(["prometheus", f"--config.file={config_file}", f"--storage.tsdb.path={data_dir}",
                              f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],

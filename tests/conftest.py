@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from lukhas_obs.demo import free_port  # noqa: F401 - one free-port helper for product and tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "lukhas.yaml"
@@ -33,12 +34,6 @@ def tool(name: str) -> str:
     if not path:
         pytest.fail(f"{name} is not installed: run `make test`, which installs it (or see README)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tree_snapshot(folder: Path) -> dict[str, bytes]:

@@ -135,7 +135,7 @@ def _pick(res: QueryResult, match: dict[str, str]) -> float | None:
     return None
 
 
-def _jobs(ctx: Context, services: list[str]) -> Matcher:
+def _jobs(services: list[str]) -> Matcher:
     return Matcher("job", "=~", promql.any_of(services))
 
 
@@ -151,7 +151,7 @@ def _latency_selectors(ctx: Context, *matchers: Matcher) -> tuple[Selector, Sele
 @guarded
 def targets_up(ctx: Context, service: str) -> CheckResult:
     name = "targets up"
-    sel = Selector("up").plus(_jobs(ctx, ctx.services))
+    sel = Selector("up").plus(_jobs(ctx.services))
     res = _only(_q(ctx, name, service, str(sel)), job=service)
     ev = [Evidence(s.labels, s.value) for s in res.samples]
     if not res.samples:
@@ -224,7 +224,7 @@ def error_ratio(ctx: Context, service: str) -> CheckResult:
     name = "error ratio"
     slo = _ratio_slo(ctx, service)
     limit = slo.error_budget if slo else 0.01
-    jobs = _jobs(ctx, traffic_services(ctx))
+    jobs = _jobs(traffic_services(ctx))
     bad, total, query = _counts(ctx, name, service, ctx.g.errors.plus(jobs), ctx.g.requests.plus(jobs),
                                 ctx.window, {"job": service})
     return _judge_ratio(ctx, name, service, bad, total, query, limit, "errors", ctx.g.min_requests)
@@ -235,7 +235,7 @@ def latency(ctx: Context, service: str) -> CheckResult:
     name = "latency"
     slo = _latency_slo(ctx, service)
     limit = slo.error_budget if slo else 0.01
-    fast, count = _latency_selectors(ctx, _jobs(ctx, traffic_services(ctx)))
+    fast, count = _latency_selectors(ctx, _jobs(traffic_services(ctx)))
     good, total, query = _counts(ctx, name, service, fast, count, ctx.window, {"job": service})
     slow = None if good is None or total is None else total - good
     what = f"slower than {ctx.g.latency_threshold:g}s"
@@ -312,7 +312,7 @@ def _canary_sides(ctx: Context, name: str, service: str, bad: Selector, total: S
 def canary_errors(ctx: Context, service: str) -> CheckResult:
     name = "canary error ratio"
     g = ctx.g
-    jobs = _jobs(ctx, traffic_services(ctx))
+    jobs = _jobs(traffic_services(ctx))
     sides, query = _canary_sides(ctx, name, service, g.errors.plus(jobs), g.requests.plus(jobs), False)
     slo = _ratio_slo(ctx, service)
     return _compare(ctx, name, service, "errors", sides[0], sides[1], query, slo.error_budget if slo else 0.01)
@@ -322,7 +322,7 @@ def canary_errors(ctx: Context, service: str) -> CheckResult:
 def canary_latency(ctx: Context, service: str) -> CheckResult:
     name = "canary latency"
     g = ctx.g
-    fast, count = _latency_selectors(ctx, _jobs(ctx, traffic_services(ctx)))
+    fast, count = _latency_selectors(ctx, _jobs(traffic_services(ctx)))
     sides, query = _canary_sides(ctx, name, service, fast, count, True)
     slo = _latency_slo(ctx, service)
     return _compare(ctx, name, service, f"slower than {g.latency_threshold:g}s", sides[0], sides[1], query,
@@ -368,15 +368,11 @@ def _sustained(ctx: Context, name: str, expr: str, duration: str, above: float, 
                        query=expr, threshold=threshold, evidence=ev, attempts=res.attempts)
 
 
-def _apps_regex(ctx: Context) -> Matcher:
-    return Matcher("job", "=~", promql.any_of(traffic_services(ctx)))
-
-
 @guarded
 def sustained_errors(ctx: Context) -> CheckResult:
     g = ctx.g
-    errors = g.errors.plus(_apps_regex(ctx))
-    total = g.requests.plus(_apps_regex(ctx))
+    errors = g.errors.plus(_jobs(traffic_services(ctx)))
+    total = g.requests.plus(_jobs(traffic_services(ctx)))
     expr = promql.ratio(promql.agg("sum", promql.rate(errors, "1m"), ("job",)),
                         promql.agg("sum", promql.rate(total, "1m"), ("job",)))
     return _sustained(ctx, "error ratio sustained", expr, g.rollback_error_for, g.rollback_error_ratio, True)
@@ -385,7 +381,7 @@ def sustained_errors(ctx: Context) -> CheckResult:
 @guarded
 def sustained_latency(ctx: Context) -> CheckResult:
     g = ctx.g
-    sel = Selector(g.latency + "_bucket").plus(_apps_regex(ctx))
+    sel = Selector(g.latency + "_bucket").plus(_jobs(traffic_services(ctx)))
     expr = promql.histogram_quantile(0.99, sel, "1m", ("job",))
     return _sustained(ctx, "p99 latency sustained", expr, g.p99_for, g.p99_seconds, "s")
 
@@ -394,7 +390,7 @@ def sustained_latency(ctx: Context) -> CheckResult:
 def services_down(ctx: Context) -> CheckResult:
     name = "services down"
     apps = traffic_services(ctx)
-    sel = Selector("up").plus(_apps_regex(ctx))
+    sel = Selector("up").plus(_jobs(traffic_services(ctx)))
     res = _q(ctx, name, None, str(sel))
     up_by_job: dict[str, list[float]] = {}
     for s in res.samples:
@@ -432,17 +428,15 @@ def pool_exhausted(ctx: Context) -> CheckResult:
 
 @guarded
 def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
+    """The SLO's fastest page condition, from raw series (the gate must not depend on the
+    generated recording rules being loaded). Request-based SLIs only."""
     name = f"fast burn {slo.name}"
     first = engine.burn_windows(slo, "page")[0]
     limit = first.threshold(slo)
     threshold = f"error ratio <= {_fmt(limit, True)} ({first.factor:g}x budget) on {first.short} or {first.long}"
     ev, ratios, queries = [], {}, []
     for w in (first.short, first.long):
-        if slo.sli.event_based:
-            expr = promql.ratio(*engine.event_rates(slo, w))
-        else:
-            bad, every = engine.sample_counts(slo)
-            expr = f"avg_over_time(({bad})[{w}:]) / avg_over_time(({every})[{w}:])"
+        expr = promql.ratio(*engine.event_rates(slo, w))
         queries.append(expr)
         ratios[w] = _scalar(_q(ctx, name, slo.service, expr))
         ev.append(Evidence({"window": w}, ratios[w]))

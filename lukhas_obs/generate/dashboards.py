@@ -314,7 +314,7 @@ def slos(spec: Spec) -> dict | None:
         lay.row(svc.name)
         for s in svc.slos:
             _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period, s.error_budget,
-                        [w for kind in ("page", "ticket") for b in engine.burn_windows(s, kind) for w in (b.short, b.long)],
+                        engine.alert_windows(s),
                         engine.burn_windows(s, "page")[0].factor, s.description)
     return _dashboard(spec, "slos", "LUKHAS SLOs", lay, [service_var], description)
 
@@ -340,7 +340,7 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
     # the budget is known per SLO in static rows; repeated rows read it from the objective record
     budget_expr = promql.number(budget) if budget is not None else f"(1 - {sel(engine.OBJECTIVE)})"
     lay.add(timeseries(f"{title}: burn rate per alert window",
-                       [(f"{sel(engine.ratio_name(w))} / {budget_expr}", w) for w in dict.fromkeys(windows)],
+                       [(f"{sel(engine.ratio_name(w))} / {budget_expr}", w) for w in windows],
                        "x", thresholds=_thresholds((1, "orange"), (page_factor, "red"))), w=8, h=5)
 
 
@@ -349,7 +349,7 @@ def _repeated_slo_rows(spec: Spec) -> _Layout:
     lay.row("$service")
     lay.panels[-1]["repeat"] = "service"
     first = spec.slos[0]
-    windows = [w for kind in ("page", "ticket") for b in engine.burn_windows(first, kind) for w in (b.short, b.long)]
+    windows = engine.alert_windows(first)
     start = len(lay.panels)
     _slo_panels(lay, "$slo", {"service": "$service", "slo": "$slo"}, None, "period", None, windows,
                 engine.burn_windows(first, "page")[0].factor)

@@ -81,10 +81,15 @@ def raw_windows() -> list[str]:
     return list(_table()["raw_windows"])
 
 
-def all_windows(slo: SLO) -> list[str]:
+def alert_windows(slo: SLO) -> list[str]:
+    """Every window a page or ticket alert reads, shortest first."""
     ws = {w for kind in ("page", "ticket") for b in burn_windows(slo, kind) for w in (b.short, b.long)}
-    ws |= {"5m", slo.period}
     return sorted(ws, key=parse_duration)
+
+
+def all_windows(slo: SLO) -> list[str]:
+    """The windows recorded for an SLO: the alert windows, 5m and the SLO period."""
+    return sorted(set(alert_windows(slo)) | {"5m", slo.period}, key=parse_duration)
 
 
 def slo_labels(slo: SLO) -> dict:
