@@ -25,6 +25,8 @@ generate: $(VENV)/.installed
 	$(PY) -m lukhas_obs generate --spec $(SPEC) --out $(OUT)
 
 check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m lukhas_obs generate --spec $(SPEC) --out $(OUT) --check
 
 tools:

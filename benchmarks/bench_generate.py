@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import yaml  # noqa: E402
-
 from common import median_seconds, synthetic_spec, synthetic_team_folder  # noqa: E402
+
 from lukhas_obs.generate import render  # noqa: E402
 from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import start_prometheus  # noqa: E402
+
 from lukhas_obs.generate import render  # noqa: E402
 from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
 
@@ -116,7 +117,8 @@ def rule_cost(work: Path) -> dict:
         for g in doc["groups"]:
             g["interval"] = "10s"
         (work / name).write_text(yaml.safe_dump(doc, sort_keys=False))
-    (work / "prometheus.yml").write_text("global: {evaluation_interval: 10s}\nrule_files: [ours.rules.yml, sloth.rules.yml]\n")
+    (work / "prometheus.yml").write_text("global: {evaluation_interval: 10s}\n"
+                                         "rule_files: [ours.rules.yml, sloth.rules.yml]\n")
     proc, url = start_prometheus(work / "prometheus.yml", work / "data")
     try:
         samples: dict[str, list[float]] = {}
@@ -180,30 +182,34 @@ def detection(work: Path) -> list[dict]:
     (work / "sloth.rules.yml").write_text(yaml.safe_dump(sloth, sort_keys=False))
     warm, rps, step, ev = 6 * 3600, 10.0, 60, 30
     rows = []
-    for label, ratio, limit in (("100 % errors", 1.0, 3600 * 0.0144), ("14.4x budget (+1 %)", 0.0144 * 1.01, 3600 / 1.01),
+    for label, ratio, limit in (("100 % errors", 1.0, 3600 * 0.0144),
+                                ("14.4x budget (+1 %)", 0.0144 * 1.01, 3600 / 1.01),
                                 ("6x budget (+1 %)", 0.006 * 1.01, 21600 / 1.01)):
         burn = int(limit * 1.3) + 600
         n_warm, n_burn = warm // step, burn // step
 
-        def series(share_warm, share_burn):
+        def series(share_warm, share_burn, n_warm=n_warm, n_burn=n_burn):
             a = share_warm * step
             b = share_burn * step
             last = a * n_warm
             return f"0+{a!r}x{n_warm} {last + b!r}+{b!r}x{n_burn - 1}"
         inputs = [
-            {"series": 'http_request_duration_seconds_count{job="myservice",code="500"}', "values": series(0.0, rps * ratio)},
+            {"series": 'http_request_duration_seconds_count{job="myservice",code="500"}',
+             "values": series(0.0, rps * ratio)},
             {"series": 'http_request_duration_seconds_count{job="myservice",code="200"}',
              "values": series(rps, rps * (1 - ratio))},
         ]
         times = list(range(warm, warm + burn, ev))
         result = {"burn": label, "workbook_limit_s": round(limit, 1)}
-        for side, rules, alert, pick in (("lukhas_obs", "ours.rules.yml", "SLOFastBurn", None),
-                                         ("sloth", "sloth.rules.yml", "MyServiceHighErrorRate", 'sloth_severity="page"')):
+        sides = (("lukhas_obs", "ours.rules.yml", "SLOFastBurn", None),
+                 ("sloth", "sloth.rules.yml", "MyServiceHighErrorRate", 'sloth_severity="page"'))
+        for side, rules, alert, pick in sides:
             test = {"rule_files": [rules], "evaluation_interval": f"{ev}s", "tests": [{
                 "interval": f"{step}s", "input_series": inputs,
                 "alert_rule_test": [{"eval_time": _fmt(t), "alertname": alert, "exp_alerts": []} for t in times]}]}
             (work / "detect.test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
-            out = subprocess.run(["promtool", "test", "rules", "detect.test.yml"], cwd=work, capture_output=True, text=True)
+            out = subprocess.run(["promtool", "test", "rules", "detect.test.yml"], cwd=work,
+                                 capture_output=True, text=True)
             text = out.stdout + out.stderr
             fired = []
             for block in text.split("alertname: ")[1:]:

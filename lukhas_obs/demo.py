@@ -202,7 +202,8 @@ def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 40
                                      f"--storage.path={work / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
                                      "--cluster.listen-address="])
         procs.start("prometheus", [prometheus_bin, f"--config.file={work / 'generated/prometheus/prometheus.yml'}",
-                                   f"--storage.tsdb.path={work / 'prom'}", f"--web.listen-address=127.0.0.1:{prom_port}"])
+                                   f"--storage.tsdb.path={work / 'prom'}",
+                                   f"--web.listen-address=127.0.0.1:{prom_port}"])
         prom = f"http://127.0.0.1:{prom_port}"
         echo(f"Prometheus   {prom}\nAlertmanager http://127.0.0.1:{am_port}\nworkload     http://{address}")
 
@@ -224,6 +225,7 @@ def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 40
                 if report.outcome == want:
                     break
                 time.sleep(2)
+            assert report is not None, "within > 0, so the gate ran at least once"
             echo(to_text(report))
             return report.outcome == want
 

@@ -37,9 +37,11 @@ def indicator(slo: SLO) -> tuple[dict, dict]:
         if sli.errors is not None:
             ratio = {"counter": True, "bad": _source(str(sli.errors.where(job=slo.service))), "total": _source(total)}
         else:
+            assert sli.good is not None, "the loader requires errors or good for a ratio SLI"
             ratio = {"counter": True, "good": _source(str(sli.good.where(job=slo.service))), "total": _source(total)}
         return {"ratioMetric": ratio}, objective
     if sli.kind == "latency":
+        assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
         good = sli.metric.renamed(sli.metric.metric + "_bucket").where(job=slo.service).plus(
             promql.Matcher("le", "=", promql.number(sli.threshold)))
         return {"ratioMetric": {"counter": True, "good": _source(str(good)), "total": _source(total)}}, objective
@@ -102,15 +104,19 @@ class Imported:
     notes: list[str] = field(default_factory=list)
 
     def to_yaml(self) -> str:
-        doc = {"services": [{"name": name, "kind": "application", "slos": slos} for name, slos in self.services.items()]}
+        doc = {"services": [{"name": name, "kind": "application", "slos": slos}
+                            for name, slos in self.services.items()]}
         return dump(doc, "# Imported from OpenSLO by lukhas-obs: merge into your spec's services.")
 
 
-def _query(node: dict | None) -> str | None:
+def _query(node: dict | None) -> str:
     src = (node or {}).get("metricSource") or {}
     if src.get("type", "Prometheus").lower() != "prometheus":
         raise ValueError(f"metric source type {src.get('type')!r} is not Prometheus")
-    return (src.get("spec") or {}).get("query")
+    query = (src.get("spec") or {}).get("query")
+    if query is None:
+        raise ValueError("a Prometheus metric source has no query")
+    return query
 
 
 def _selector(query: str, service: str) -> Selector:
@@ -180,6 +186,8 @@ def import_docs(texts: list[tuple[str, str]], page: str = "P1", ticket: str = "P
         service = spec.get("service")
         annotations = meta.get("annotations") or {}
         try:
+            if service is None:
+                raise ValueError("the SLO names no service")
             windows = spec.get("timeWindow") or [{"duration": "30d", "isRolling": True}]
             w = windows[0]
             if not w.get("isRolling", False):

@@ -29,21 +29,22 @@ class Workload:
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.registries: dict[str, CollectorRegistry] = {}
-        self.instruments: dict[tuple[str, str], object] = {}
+        self.instruments: dict[tuple[str, str], Counter | Histogram | Gauge] = {}
         for svc in spec.services:  # every service answers, even one with no catalogue metric
             self.registries[svc.name] = CollectorRegistry()
         for metric in spec.metrics:
-            for svc in metric.services or [s.name for s in spec.services if s.kind == "application"]:
-                reg = self.registries.setdefault(svc, CollectorRegistry())
+            for owner in metric.services or [s.name for s in spec.services if s.kind == "application"]:
+                reg = self.registries.setdefault(owner, CollectorRegistry())
                 labels = list(metric.labels) + ["track"]
                 name = metric.name
+                inst: Counter | Histogram | Gauge
                 if metric.type == "counter":
                     inst = Counter(name[: -len("_total")], metric.help or name, labels, registry=reg)
                 elif metric.type == "histogram":
                     inst = Histogram(name, metric.help or name, labels, buckets=list(metric.buckets), registry=reg)
                 else:
                     inst = Gauge(name, metric.help or name, labels, registry=reg)
-                self.instruments[(svc, name)] = inst
+                self.instruments[(owner, name)] = inst
         self.last = time.monotonic()
 
     def set_mode(self, mode: str, target: str | None = None) -> None:
@@ -107,7 +108,7 @@ class Workload:
     def gauge_value(self, name: str) -> float:
         if "tick_rate" in name:
             return 10.0
-        if name.endswith(("_up", "_active")) or name == "lukhas_service_health" or name in ("pg_up", "redis_up", "nginx_up"):
+        if name.endswith(("_up", "_active")) or name in ("lukhas_service_health", "pg_up", "redis_up", "nginx_up"):
             return 1.0
         if "max" in name:
             return 50.0

@@ -11,7 +11,8 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = {"cli-gate": [["slo-gate"], ["slo-gate", "backtest"]],
-          "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"], ["import", "openslo"]]}
+          "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"],
+                      ["import", "openslo"]]}
 
 
 def help_text(command: list[str]) -> str:
@@ -33,7 +34,7 @@ def main() -> None:
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             sys.exit(f"README.md has no <!-- {name}:begin --> ... <!-- {name}:end --> block")
-        text = pattern.sub(lambda m: m.group(1) + render(commands) + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, commands=commands: m.group(1) + render(commands) + "\n" + m.group(2), text)
     README.write_text(text)
 
 

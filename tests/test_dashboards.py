@@ -9,9 +9,10 @@ import re
 import pytest
 import yaml
 
-from conftest import SHARED, SPEC, free_port, wait_until
 from lukhas_obs import promql
 from lukhas_obs.spec import load_spec
+
+from conftest import SHARED, SPEC, free_port, wait_until
 
 SCHEMAS = [SHARED / "schemas" / "grafana-dashboard.jsonschema.json",
            SHARED / "schemas" / "grafana-dashboard.v11.6.x.jsonschema.json"]
@@ -95,7 +96,8 @@ def test_every_panel_query_runs_on_a_real_prometheus_and_live_ones_return_data(t
         port = free_port()
         prom = Prometheus(local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port),
                           tmp_path / "data", port=port)
-        every = [(uid, title, expr) for uid, dash in dashboards(generated_lukhas).items() for title, expr in queries(dash)]
+        every = [(uid, title, expr)
+                 for uid, dash in dashboards(generated_lukhas).items() for title, expr in queries(dash)]
         # 70 seconds of scrapes and 1-second rule evaluations, so rates and recorded windows have data
         wait_until(lambda: prom.query('slo:sli_error:ratio_rate1h{service="lukhas-core"}'), timeout=60,
                    what="recorded SLO windows")
@@ -120,6 +122,7 @@ def test_many_services_get_one_repeated_slo_row_not_megabytes(tmp_path):
 
     sys.path.insert(0, str(SPEC.parent.parent / "benchmarks"))
     from common import synthetic_spec
+
     from lukhas_obs.generate.dashboards import slos
     from lukhas_obs.spec.loader import load_spec_text
 

@@ -88,7 +88,7 @@ def test_scrape_jobs_are_named_after_services_with_probes_for_every_health_endpo
     assert jobs["postgres"]["static_configs"][0]["targets"] == ["postgres-exporter:9187"]
     probed = {sc["labels"]["service"]: sc["targets"][0] for sc in jobs["blackbox-health"]["static_configs"]}
     for port, name in zip(range(8080, 8085), ("lukhas-core", "lukhas-identity", "lukhas-memory",
-                                              "lukhas-consciousness", "lukhas-governance")):
+                                              "lukhas-consciousness", "lukhas-governance"), strict=True):
         assert probed[name] == f"http://{name}:{port}/health"
     assert prom["rule_files"] == ["rules/*.rules.yml"]
 
@@ -115,8 +115,10 @@ def test_every_file_has_the_do_not_edit_header(generated_lukhas):
 
 def test_generate_is_deterministic(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("generate", "--spec", str(SPEC), "--out", str(a), "--deployment-out", str(tmp_path / "da")).returncode == 0
-    assert run_cli("generate", "--spec", str(SPEC), "--out", str(b), "--deployment-out", str(tmp_path / "db")).returncode == 0
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(a),
+                   "--deployment-out", str(tmp_path / "da")).returncode == 0
+    assert run_cli("generate", "--spec", str(SPEC), "--out", str(b),
+                   "--deployment-out", str(tmp_path / "db")).returncode == 0
     assert tree_snapshot(a) == tree_snapshot(b)
     assert tree_snapshot(tmp_path / "da") == tree_snapshot(tmp_path / "db")
 
@@ -201,7 +203,8 @@ def test_readme_documents_the_real_help(command):
     """The README's CLI sections are the real --help (scripts/readme_cli.py rewrites them)."""
     r = run_cli(*command, "--help")
     assert r.returncode == 0
-    assert r.stdout.strip() in (ROOT / "README.md").read_text(), f"README lacks the current `{' '.join(command)} --help`"
+    readme = (ROOT / "README.md").read_text()
+    assert r.stdout.strip() in readme, f"README lacks the current `{' '.join(command)} --help`"
 
 
 def test_yaml_writer_round_trips_random_strings():

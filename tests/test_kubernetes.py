@@ -39,7 +39,8 @@ def test_every_object_validates_against_the_operators_crd(generated_lukhas):
             continue
         seen.add(obj["kind"])
         assert obj["apiVersion"] == "monitoring.coreos.com/v1"
-        assert obj["metadata"]["namespace"] == "lukhas" and obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert obj["metadata"]["namespace"] == "lukhas"
+        assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}"
                   for e in jsonschema.Draft7Validator(crd_spec_schema(obj["kind"])).iter_errors(obj["spec"])]
         assert not errors, f"{name}:\n" + "\n".join(errors)

@@ -28,7 +28,8 @@ def test_a_folder_of_team_specs_generates_one_consistent_output(tmp_path):
     rules = sorted(str(p) for p in (out / "prometheus/rules").glob("*.rules.yml"))
     assert subprocess.run([tool("promtool"), "check", "rules", *rules], capture_output=True).returncode == 0
     for test in (out / "prometheus/rules").glob("*.test.yml"):
-        r = subprocess.run([tool("promtool"), "test", "rules", test.name], cwd=test.parent, capture_output=True, text=True)
+        r = subprocess.run([tool("promtool"), "test", "rules", test.name], cwd=test.parent,
+                           capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
     r2, out2 = generate(TEAMS, tmp_path, "b")
     assert tree_snapshot(out) == tree_snapshot(out2)
@@ -46,7 +47,8 @@ def test_a_name_defined_in_two_files_names_both(tmp_path):
     search.write_text(search.read_text().replace("name: search-api", "name: checkout"))
     r, out = generate(folder, tmp_path)
     assert r.returncode == 2
-    assert "teams/search.yaml:4: services[0].name: service 'checkout' is already defined in teams/payments.yaml:6" in r.stderr
+    assert ("teams/search.yaml:4: services[0].name: service 'checkout' is already defined in teams/payments.yaml:6"
+            in r.stderr)
     assert not out.exists()
 
 

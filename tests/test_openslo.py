@@ -8,9 +8,10 @@ import json
 import pytest
 import yaml
 
-from conftest import SHARED, SPEC, run_cli
 from lukhas_obs.openslo import _Loader, import_docs
 from lukhas_obs.spec import load_spec
+
+from conftest import SHARED, SPEC, run_cli
 
 SCHEMAS = SHARED / "schemas" / "openslo-v1"
 

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from conftest import ROOT, tool
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.spec import load_spec
+
+from conftest import ROOT, tool
 
 SPEC = load_spec(ROOT / "specs" / "lukhas.yaml")
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, Process, free_port, tool, wait_until
 from lukhas_obs import promql
+
+from conftest import ROOT, Process, free_port, tool, wait_until
 
 LOGQL = ROOT / "tests" / "logql"
 

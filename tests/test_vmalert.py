@@ -11,10 +11,11 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import SPEC, Process, free_port, wait_until
 from lukhas_obs.demo import Webhook
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.spec import load_spec
+
+from conftest import SPEC, Process, free_port, wait_until
 from promserver import Prometheus, VictoriaMetrics, local_config, start_workload
 
 pytestmark = pytest.mark.integration
@@ -53,8 +54,10 @@ def test_rules_evaluate_on_vmalert(tmp_path, generated_lukhas):
             return all(vm.query(f'slo:sli_error:ratio_rate5m{{service="{s.service}", slo="{s.name}"}}')
                        for s in spec.slos)
 
-        wait_until(every_slo_recorded, timeout=90, interval=2, what="vmalert's records for every SLO in VictoriaMetrics")
-        errors = [f"{g['name']}/{r['name']}: {r['lastError']}" for g in groups() for r in g["rules"] if r.get("lastError")]
+        wait_until(every_slo_recorded, timeout=90, interval=2,
+                   what="vmalert's records for every SLO in VictoriaMetrics")
+        errors = [f"{g['name']}/{r['name']}: {r['lastError']}"
+                  for g in groups() for r in g["rules"] if r.get("lastError")]
         assert not errors, "\n".join(errors)
         # records built on records (the period's budget reads the 5m counts) arrive too
         wait_until(lambda: vm.query('slo:error_budget:remaining_ratio{service="lukhas-core", slo="availability"}'),

@@ -23,7 +23,8 @@ def _receiver(r: Receiver) -> dict:
     out: dict = {"name": r.name}
     if r.kind == "pagerduty":
         cfg = {"routing_key_file": r.get("routing_key_file"), "send_resolved": True,
-               "description": '{{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}'}
+               "description": "{{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}: "
+                              "{{ .CommonAnnotations.summary }}"}
         if r.get("url"):
             cfg["url"] = r.get("url")
         out["pagerduty_configs"] = [cfg]

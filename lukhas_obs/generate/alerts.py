@@ -36,7 +36,7 @@ def alert_labels(spec: Spec, priority: str, service: str | None, **extra: str) -
     return labels
 
 
-def annotations(spec: Spec, summary: str, description: str, runbook: str | None, dashboard: str | None) -> dict:
+def rule_annotations(spec: Spec, summary: str, description: str, runbook: str | None, dashboard: str | None) -> dict:
     out = {"summary": summary}
     if description:
         out["description"] = description
@@ -51,17 +51,17 @@ def rule(spec: Spec, alert: Alert) -> dict:
     if alert.service:
         service = alert.service
     elif alert.service_label:
-        service = "{{ $labels.%s }}" % alert.service_label
+        service = "{{ $labels." + alert.service_label + " }}"
     elif alert.kind in ("target_down", "error_ratio", "quantile", "rate"):
         service = "{{ $labels.job }}"  # these aggregate by job, and job is the service's name
     else:
         service = None
-    out = {"alert": alert.name, "expr": alert_expr(alert)}
+    out: dict[str, object] = {"alert": alert.name, "expr": alert_expr(alert)}
     if alert.for_:
         out["for"] = alert.for_
     out["labels"] = alert_labels(spec, alert.priority, service)
-    out["annotations"] = annotations(spec, alert.summary, alert.description,
-                                     alert.runbook or alert.name.lower(), alert.dashboard)
+    out["annotations"] = rule_annotations(spec, alert.summary, alert.description,
+                                          alert.runbook or alert.name.lower(), alert.dashboard)
     return out
 
 

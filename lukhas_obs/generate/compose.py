@@ -101,7 +101,8 @@ def compose(spec: Spec) -> dict:
         grafana_env["GF_SERVER_ROOT_URL"] = spec.grafana_url
     svc("grafana", {"environment": grafana_env,
                     "volumes": [f"{GEN}/grafana/provisioning:/etc/grafana/provisioning:ro",
-                                f"{GEN}/grafana/dashboards:/var/lib/grafana/dashboards:ro", "grafana-data:/var/lib/grafana"],
+                                f"{GEN}/grafana/dashboards:/var/lib/grafana/dashboards:ro",
+                                "grafana-data:/var/lib/grafana"],
                     "ports": [f"{bind}:3000:3000"], "healthcheck": _wget("http://localhost:3000/api/health"),
                     "depends_on": _after("prometheus")})
     svc("loki", {"command": ["-config.file=/etc/loki/loki.yml"],
@@ -111,7 +112,8 @@ def compose(spec: Spec) -> dict:
                  "depends_on": _after("grafana")})
     svc("promtail", {"command": ["-config.file=/etc/promtail/config.yml"],
                      "volumes": [f"{GEN}/promtail/promtail.yml:/etc/promtail/config.yml:ro",
-                                 "/var/run/docker.sock:/var/run/docker.sock:ro", "promtail-positions:/var/lib/promtail"],
+                                 "/var/run/docker.sock:/var/run/docker.sock:ro",
+                                 "promtail-positions:/var/lib/promtail"],
                      "expose": ["9080"], "healthcheck": _tcp(9080), "depends_on": _after("loki")})
     return {
         "name": f"{spec.project}-observability",

@@ -75,7 +75,7 @@ def _panel(kind: str, title: str, targets: list[tuple[str, str]], unit: str = "s
     if description:
         panel["description"] = description
     if thresholds and kind == "timeseries":
-        panel["fieldConfig"]["defaults"]["custom"] = {"thresholdsStyle": {"mode": "line"}}
+        defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}  # the dict under fieldConfig
     return panel
 
 
@@ -177,16 +177,19 @@ def overview(spec: Spec) -> dict | None:
     if _has(spec, "lukhas_http_request_duration_seconds"):
         lay.row("Latency")
         thr = g.latency_threshold or 0.25
-        lay.add(timeseries("Latency p50 / p95 / p99 (histogram)", _quantiles(spec, "lukhas_http_request_duration_seconds"),
+        lay.add(timeseries("Latency p50 / p95 / p99 (histogram)",
+                           _quantiles(spec, "lukhas_http_request_duration_seconds"),
                            "s", thresholds=_thresholds((thr, "red"))), w=24)
-    extra = [(n, t, u) for n, t, u in (("lukhas_identity_active_sessions", "Active sessions", "short"),
-                                       ("lukhas_memory_storage_bytes", "Memory storage used", "bytes")) if _has(spec, n)]
+    usage = (("lukhas_identity_active_sessions", "Active sessions", "short"),
+             ("lukhas_memory_storage_bytes", "Memory storage used", "bytes"))
+    extra = [(n, t, u) for n, t, u in usage if _has(spec, n)]
     if extra:
         lay.row("Usage")
         for name, title, unit in extra:
             lay.add(timeseries(title, [(f"sum by (job) ({Selector(name)})", "{{job}}")], unit))
     instance = _var("instance", 'label_values(up{job=~"$service"}, instance)', "Instance")
-    return _dashboard(spec, "overview", "LUKHAS Overview", lay, [_service_var(spec, "lukhas_http_requests_total"), instance],
+    return _dashboard(spec, "overview", "LUKHAS Overview", lay,
+                      [_service_var(spec, "lukhas_http_requests_total"), instance],
                       "Service health, traffic, errors and latency of the LUKHAS services (runbook 4.2).")
 
 
@@ -203,15 +206,15 @@ def constellation(spec: Spec) -> dict | None:
                                [(_rate_by(Selector("lukhas_identity_auth_failures_total"), ("reason",)), "{{reason}}")],
                                "ops"))
         if _has(spec, "lukhas_identity_auth_duration_seconds"):
-            lay.add(timeseries("Auth latency", [(q, legend.replace(" {{job}}", ""))
-                                                for q, legend in _quantiles(spec, "lukhas_identity_auth_duration_seconds", ())],
+            auth = _quantiles(spec, "lukhas_identity_auth_duration_seconds", ())
+            lay.add(timeseries("Auth latency", [(q, legend.replace(" {{job}}", "")) for q, legend in auth],
                                "s", thresholds=_thresholds((0.1, "orange"), (0.2, "red")),
                                description="Target p99 < 100 ms; the P2 alert fires above 200 ms."), w=24)
     if _has(spec, "lukhas_memory_folds_total") or _has(spec, "lukhas_memory_operations_duration_seconds"):
         lay.row("Memory")
         if _has(spec, "lukhas_memory_folds_total"):
-            lay.add(timeseries("Folds created per second", [(_rate_by(Selector("lukhas_memory_folds_total"), ()), "folds")],
-                               "ops"))
+            lay.add(timeseries("Folds created per second",
+                               [(_rate_by(Selector("lukhas_memory_folds_total"), ()), "folds")], "ops"))
         if _has(spec, "lukhas_memory_operations_duration_seconds"):
             sel = Selector("lukhas_memory_operations_duration_seconds_bucket")
             lay.add(timeseries("Fold operation latency p99 by operation",
@@ -228,9 +231,9 @@ def constellation(spec: Spec) -> dict | None:
         lay.add(timeseries("Audit events per second",
                            [(_rate_by(Selector("lukhas_governance_audit_events_total"), ()), "audit events")], "ops"))
         if _has(spec, "lukhas_governance_drift_detections_total"):
-            lay.add(timeseries("Drift detections (1h)",
-                               [(promql.agg("sum", promql.increase(Selector("lukhas_governance_drift_detections_total"), "1h")),
-                                 "drift detections")], "short", thresholds=_thresholds((1, "orange"))))
+            drift = promql.agg("sum", promql.increase(Selector("lukhas_governance_drift_detections_total"), "1h"))
+            lay.add(timeseries("Drift detections (1h)", [(drift, "drift detections")], "short",
+                               thresholds=_thresholds((1, "orange"))))
     if not lay.panels:
         return None
     return _dashboard(spec, "constellation", "LUKHAS Constellation Framework", lay, [],
@@ -238,25 +241,29 @@ def constellation(spec: Spec) -> dict | None:
 
 
 def external(spec: Spec) -> dict | None:
-    providers = [(p, f"lukhas_{p}_requests_total", f"lukhas_{p}_request_duration_seconds") for p in ("openai", "anthropic")]
+    providers = [(p, f"lukhas_{p}_requests_total", f"lukhas_{p}_request_duration_seconds")
+                 for p in ("openai", "anthropic")]
     providers = [p for p in providers if _has(spec, p[1])]
     if not providers:
         return None
     lay = _Layout()
     for name, req, lat in providers:
         lay.row(name.capitalize())
-        lay.add(timeseries(f"{name} requests by status", [(_rate_by(Selector(req), ("status",)), "{{status}}")], "reqps"))
+        lay.add(timeseries(f"{name} requests by status", [(_rate_by(Selector(req), ("status",)), "{{status}}")],
+                           "reqps"))
         if _has(spec, lat):
-            lay.add(timeseries(f"{name} latency", [(q, legend.replace(" {{job}}", "")) for q, legend in _quantiles(spec, lat, ())],
-                               "s"))
+            lay.add(timeseries(f"{name} latency",
+                               [(q, legend.replace(" {{job}}", "")) for q, legend in _quantiles(spec, lat, ())], "s"))
         if _has(spec, f"lukhas_{name}_rate_limits_total"):
             lay.add(timeseries(f"{name} rate limits (HTTP 429)",
                                [(_rate_by(Selector(f"lukhas_{name}_rate_limits_total"), ()), "429/s")], "ops",
                                description="Expected under burst load (runbook 6.3, P4)."))
     lay.row("Combined")
-    bad = " + ".join(f"({promql.agg('sum', promql.rate(Selector(req).plus(Matcher('status', '=~', '5..|429')), RATE))} or vector(0))"
+    failed = Matcher("status", "=~", "5..|429")
+    bad = " + ".join(f"({promql.agg('sum', promql.rate(Selector(req).plus(failed), RATE))} or vector(0))"
                      for _, req, _ in providers)
-    every = " + ".join(f"({promql.agg('sum', promql.rate(Selector(req), RATE))} or vector(0))" for _, req, _ in providers)
+    every = " + ".join(f"({promql.agg('sum', promql.rate(Selector(req), RATE))} or vector(0))"
+                       for _, req, _ in providers)
     lay.add(timeseries("External API error ratio (5xx and 429)", [(promql.ratio(bad, every), "error ratio")],
                        "percentunit", thresholds=_thresholds((0.01, "orange"), (0.05, "red"))), w=24)
     return _dashboard(spec, "external", "LUKHAS External API", lay, [],
@@ -275,7 +282,8 @@ def infrastructure(spec: Spec) -> dict | None:
                               if _has(spec, "pg_settings_max_connections") else []), "short"))
     if _has(spec, "lukhas_db_pool_connections_in_use", "lukhas_db_pool_connections_max"):
         lay.add(timeseries("Service connection pools in use",
-                           [("max by (job) (lukhas_db_pool_connections_in_use / lukhas_db_pool_connections_max)", "{{job}}")],
+                           [("max by (job) (lukhas_db_pool_connections_in_use / lukhas_db_pool_connections_max)",
+                             "{{job}}")],
                            "percentunit", thresholds=_thresholds((0.8, "orange"), (1, "red")),
                            description="Runbook 6.3 scenario 3: alert at 80 %."))
     if _has(spec, "redis_memory_used_bytes"):
@@ -286,10 +294,12 @@ def infrastructure(spec: Spec) -> dict | None:
             misses = promql.agg("sum", promql.rate(Selector("redis_keyspace_misses_total"), RATE))
             lay.add(timeseries("Hit rate", [(f"{hits} / ({hits} + {misses})", "hit rate")], "percentunit"))
     lay.row("Processes")
-    lay.add(timeseries("CPU by job", [(_rate_by(Selector("process_cpu_seconds_total"), ("job",)), "{{job}}")], "percentunit",
-                       description="From each target's process_* metrics; host CPU, memory and disk need node_exporter, "
-                                   "which the spec does not declare."))
-    lay.add(timeseries("Resident memory by job", [("sum by (job) (process_resident_memory_bytes)", "{{job}}")], "bytes"))
+    lay.add(timeseries("CPU by job", [(_rate_by(Selector("process_cpu_seconds_total"), ("job",)), "{{job}}")],
+                       "percentunit",
+                       description="From each target's process_* metrics; host CPU, memory and disk need "
+                                   "node_exporter, which the spec does not declare."))
+    lay.add(timeseries("Resident memory by job", [("sum by (job) (process_resident_memory_bytes)", "{{job}}")],
+                       "bytes"))
     return _dashboard(spec, "infrastructure", "LUKHAS Infrastructure", lay, [],
                       "Targets, PostgreSQL, Redis and process resources (runbook 4.2).")
 

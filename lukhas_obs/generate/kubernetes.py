@@ -6,13 +6,17 @@ serviceMonitorSelector pick them up."""
 from __future__ import annotations
 
 from lukhas_obs.generate.scrape import BLACKBOX_JOB, BLACKBOX_MODULE
-from lukhas_obs.model import Spec
+from lukhas_obs.model import KubernetesSettings, Spec
 
 API = "monitoring.coreos.com/v1"
 
 
+def _settings(spec: Spec) -> KubernetesSettings:
+    return spec.kubernetes or KubernetesSettings()
+
+
 def _meta(spec: Spec, name: str, extra: dict | None = None) -> dict:
-    k = spec.kubernetes
+    k = _settings(spec)
     labels = {"app.kubernetes.io/part-of": spec.project, "app.kubernetes.io/managed-by": "lukhas-obs",
               **dict(k.labels), **(extra or {})}
     return {"name": name, "namespace": k.namespace, "labels": labels}
@@ -23,7 +27,7 @@ def prometheus_rule(spec: Spec, name: str, rules: dict) -> dict:
 
 
 def service_monitor(spec: Spec, svc) -> dict:
-    endpoint = {"port": spec.kubernetes.metrics_port_name, "path": svc.scrape_path,
+    endpoint = {"port": _settings(spec).metrics_port_name, "path": svc.scrape_path,
                 "interval": spec.prometheus.scrape_interval, "scrapeTimeout": spec.prometheus.scrape_timeout}
     return {"apiVersion": API, "kind": "ServiceMonitor", "metadata": _meta(spec, svc.name),
             "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": svc.name}},
@@ -39,7 +43,7 @@ def probe(spec: Spec, svc) -> dict:
 
 def dashboard_configmap(spec: Spec, uid: str, json_text: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": _meta(spec, f"dashboard-{uid}", {spec.kubernetes.dashboard_label: "1"}),
+            "metadata": _meta(spec, f"dashboard-{uid}", {_settings(spec).dashboard_label: "1"}),
             "data": {f"{uid}.json": json_text}}
 
 

@@ -10,12 +10,12 @@ here, not at load time in production."""
 from __future__ import annotations
 
 from lukhas_obs.errors import GenerateError
-from lukhas_obs.model import Spec
+from lukhas_obs.model import RulerSettings, Spec
 
 
 def namespaces(spec: Spec, rule_files: dict[str, dict]) -> dict[str, dict]:
     """rule_files: the generated rule documents by file stem (alerts, slo-<service>-<slo>)."""
-    r = spec.ruler
+    r = spec.ruler or RulerSettings()
     by_ns: dict[str, list[dict]] = {}
     owners = {f"slo-{s.id}": s.service for s in spec.slos}
     for stem, doc in sorted(rule_files.items()):

@@ -5,8 +5,18 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from lukhas_obs.generate import (alertmanager, alerts, compose, dashboards, kubernetes, loki, mimir, scrape, slo,
-                                 slotests)
+from lukhas_obs.generate import (
+    alertmanager,
+    alerts,
+    compose,
+    dashboards,
+    kubernetes,
+    loki,
+    mimir,
+    scrape,
+    slo,
+    slotests,
+)
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -70,7 +80,8 @@ def _other_layouts(spec: Spec, files: dict[str, str], head: str) -> dict[str, st
     import yaml
 
     rule_files = {path.split("/")[-1].removesuffix(".rules.yml"): yaml.safe_load(text)
-                  for path, text in files.items() if path.startswith("prometheus/rules/") and path.endswith(".rules.yml")}
+                  for path, text in files.items()
+                  if path.startswith("prometheus/rules/") and path.endswith(".rules.yml")}
     out = {}
     if spec.kubernetes is not None:
         boards = {path.split("/")[-1].removesuffix(".json"): text

@@ -13,11 +13,11 @@ RULE_GLOB = "rules/*.rules.yml"
 def prometheus_config(spec: Spec) -> dict:
     p = spec.prometheus
     external = {"project": spec.project, "environment": spec.environment, **dict(p.external_labels)}
-    jobs = []
+    jobs: list[dict[str, object]] = []
     for svc in spec.services:
         if not svc.scrape_address:
             continue
-        job = {"job_name": svc.name}
+        job: dict[str, object] = {"job_name": svc.name}
         if svc.scrape_path != "/metrics":
             job["metrics_path"] = svc.scrape_path
         job["static_configs"] = [{"targets": [svc.scrape_address]}]

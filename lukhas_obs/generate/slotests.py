@@ -128,18 +128,19 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
     job = {"job": slo.service}
     if sli.kind == "ratio":
         total = sli.total
-        if sli.errors is not None:
-            err_sel, bad_is_selected = sli.errors, True
-        else:
-            err_sel, bad_is_selected = sli.good, False
+        err_sel = sli.errors if sli.errors is not None else sli.good
+        bad_is_selected = sli.errors is not None
+        assert total is not None and err_sel is not None, "the loader requires total and errors or good"
         same_metric = err_sel.metric == total.metric
         sel_labels = _labels_for(err_sel, job, total if same_metric else None)
         if same_metric:
             other = _labels_not(err_sel, sel_labels, total)
             bad, good = (sel_labels, other) if bad_is_selected else (other, sel_labels)
             return [
-                {"series": _series(total.metric, bad), "values": _counter(phases, step, lambda p: p.rps * p.error_ratio)},
-                {"series": _series(total.metric, good), "values": _counter(phases, step, lambda p: p.rps * (1 - p.error_ratio))},
+                {"series": _series(total.metric, bad),
+                 "values": _counter(phases, step, lambda p: p.rps * p.error_ratio)},
+                {"series": _series(total.metric, good),
+                 "values": _counter(phases, step, lambda p: p.rps * (1 - p.error_ratio))},
             ]
         total_labels = _labels_for(total, job)
         part = (lambda p: p.rps * p.error_ratio) if bad_is_selected else (lambda p: p.rps * (1 - p.error_ratio))
@@ -148,10 +149,13 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
             {"series": _series(err_sel.metric, sel_labels), "values": _counter(phases, step, part)},
         ]
     if sli.kind == "latency":
+        assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
         base = _labels_for(sli.metric, job)
         name = sli.metric.metric
+        histogram = spec.metric(name)
+        assert histogram is not None, "the loader requires a latency SLI's metric to be in the catalogue"
         out = []
-        for b in list(spec.metric(name).buckets) + [math.inf]:
+        for b in list(histogram.buckets) + [math.inf]:
             le = "+Inf" if b == math.inf else promql.number(b)
             if b < sli.threshold:
                 share = lambda p: 0.0  # noqa: E731 - fast requests land on the threshold's bucket
@@ -159,13 +163,16 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
                 share = lambda p: p.rps * (1 - p.error_ratio)  # noqa: E731
             else:
                 share = lambda p: p.rps  # noqa: E731 - slow ones land just above it
-            out.append({"series": _series(f"{name}_bucket", {**base, "le": le}), "values": _counter(phases, step, share)})
+            out.append({"series": _series(f"{name}_bucket", {**base, "le": le}),
+                        "values": _counter(phases, step, share)})
         out.append({"series": _series(f"{name}_count", base), "values": _counter(phases, step, lambda p: p.rps)})
         return out
     sel = engine.total_selector(slo)
     labels = {**sel.labels_equal(), "instance": f"{slo.service}:1"}
     if sli.kind == "availability":
-        return [{"series": _series(sel.metric, labels), "values": _gauge(phases, step, lambda p: 0 if p.error_ratio >= 0.5 else 1)}]
+        return [{"series": _series(sel.metric, labels),
+                 "values": _gauge(phases, step, lambda p: 0 if p.error_ratio >= 0.5 else 1)}]
+    assert sli.metric is not None, "the loader requires metric for a threshold SLI"
     good_value, bad_value = _threshold_values(sli.min, sli.max)
     labels = _labels_for(sli.metric, labels)
     return [{"series": _series(sel.metric, labels),
@@ -179,6 +186,7 @@ def _threshold_values(low: float | None, high: float | None) -> tuple[float, flo
         return (low + high) / 2, low - (abs(low) * 0.5 or 1)
     if low is not None:
         return low + (abs(low) * 0.05 or 0.5), low - (abs(low) * 0.5 or 1)
+    assert high is not None, "the loader requires min, max or both for a threshold SLI"
     return high - (abs(high) * 0.05 or 0.5), high + (abs(high) * 0.5 or 1)
 
 
@@ -218,8 +226,8 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     out = []
 
     def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None):
-        out.append({"name": name, "interval": format_duration(step),
-                    "input_series": (extra_series if extra_series is not None else input_series(spec, slo, phases, step)),
+        series = extra_series if extra_series is not None else input_series(spec, slo, phases, step)
+        out.append({"name": name, "interval": format_duration(step), "input_series": series,
                     "alert_rule_test": checks})
 
     add("healthy traffic stays silent", [Phase(3 * 3600, healthy)],
@@ -228,6 +236,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     # The outage starts after a full longest page window of healthy history, so that the
     # fastest pair (5m/1h) is what pages, as in a Prometheus that has been running for a while.
     detect = engine.detection_seconds(slo, 1.0)
+    assert detect is not None, f"a total outage never meets {slo.id}'s page condition"
     history = max(parse_duration(w.long) for w in engine.burn_windows(slo, "page"))
     fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
     add(f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation",

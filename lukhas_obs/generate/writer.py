@@ -19,6 +19,7 @@ def write_tree(files: dict[str, str], out_dir: str | Path) -> None:
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    swapped = False
     old = None
     try:
         for rel, text in sorted(files.items()):
@@ -30,14 +31,14 @@ def write_tree(files: dict[str, str], out_dir: str | Path) -> None:
             os.rmdir(old)
             os.rename(out, old)
         os.rename(tmp, out)
-        tmp = None
+        swapped = True
     except BaseException:
         if old is not None and not out.exists():
             os.rename(old, out)
             old = None
         raise
     finally:
-        if tmp is not None:
+        if not swapped:
             shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -97,7 +97,7 @@ class Sources:
         self._parts: list[tuple[tuple, str, LineMap, tuple]] = []
 
     @classmethod
-    def single(cls, filename: str, lines: LineMap) -> "Sources":
+    def single(cls, filename: str, lines: LineMap) -> Sources:
         out = cls()
         out.add((), filename, lines, ())
         return out
