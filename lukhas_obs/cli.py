@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -17,6 +18,30 @@ DEFAULT_DEPLOY = "deployment"
 EXIT_OK = 0
 EXIT_DIFF = 1
 EXIT_USAGE = 2
+EXIT_GATE_ERROR = 4      # the gate's ERROR: hold, never roll back
+EXIT_INTERNAL = 70       # a bug in lukhas-obs (EX_SOFTWARE), distinct from every documented outcome
+
+EARLIEST = 946_684_800   # 2000-01-01T00:00:00Z: an instant before this is a typo, not history
+FUTURE_SLACK = 300.0     # clock skew allowed between this runner and the metrics provider
+
+
+class _Main(click.Group):
+    """One top-level handler: an unexpected exception is never a traceback with exit 1 (which
+    `slo-gate` documents as "roll back" and `generate --check` as "files differ"). In the gate it
+    is ERROR (4, hold); elsewhere it is an internal error (70)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit,
+                KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            gate = ctx.invoked_subcommand == "slo-gate"
+            what = "slo-gate ERROR (hold: not a measurement)" if gate else "internal error"
+            click.echo(f"lukhas-obs: {what}: {type(exc).__name__}: {exc}. This is a bug in lukhas-obs; "
+                       "please report it with the command line.", err=True)
+            sys.exit(EXIT_GATE_ERROR if gate else EXIT_INTERNAL)
 
 
 def _spec_problems(exc: SpecError) -> None:
@@ -26,10 +51,15 @@ def _spec_problems(exc: SpecError) -> None:
     click.echo(f"lukhas-obs: {n} problem{'s' if n != 1 else ''} in the spec; nothing was written.", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lukhas-obs")
 def main() -> None:
-    """Monitoring and alerting as code for the LUKHAS platform, plus an SLO gate for deploys."""
+    """Monitoring and alerting as code for the LUKHAS platform, plus an SLO gate for deploys.
+
+    \b
+    Exit codes of every command: 0 done; 2 usage or spec error; 70 internal error (a bug:
+    nothing was decided). slo-gate and generate --check add their own (see their --help).
+    """
 
 
 @main.command()
@@ -102,8 +132,9 @@ def validate(spec_arg: str | None, spec_path: str) -> None:
 @main.command()
 def schema() -> None:
     """Print the spec's JSON Schema (for editors and CI linters)."""
-    from lukhas_obs.spec.loader import schema as load_schema
     import json
+
+    from lukhas_obs.spec.loader import schema as load_schema
 
     click.echo(json.dumps(load_schema(), indent=2))
 
@@ -112,47 +143,74 @@ GATE_HELP = """Decide whether a deploy may go on, from a live Prometheus.
 
 \b
 Modes (runbook 3.1-3.3, 5.1, 7.1):
-  smoke     every service has targets and all are up, /health probes pass, error ratio
-            and latency within the SLO targets over the window, rule evaluation healthy
-  canary    canary vs baseline (label from the spec), two-proportion test with an
-            effect-size floor, minimum traffic per side; prints the next traffic weight
-  rollback  runbook 5.1 triggers: >5 % errors for 3 minutes, >=50 % services down,
-            p99 > 5 s for 5 minutes, DB pool exhausted, SLO fast burn (14.4x on 5m and 1h)
-  budget    refuse a promotion when an SLO's error budget left is under the threshold
+  smoke     every service's targets up and fresh, /health probes pass, error and latency
+            ratios against the SLO targets with exact bounds over the window (FAIL when
+            surely above; PASS when surely within gates.smoke.tolerance x), rules healthy
+  canary    canary vs baseline over the canary's whole life (--since, or found from its
+            series): always-valid sequential tests, Holm-corrected, so any number of looks
+            rolls back an unchanged canary at most 1 - confidence of the time per rollout;
+            canary targets up; share of traffic vs --canary-weight; next weight on PASS
+  rollback  runbook 5.1 triggers: >5 % errors for 3 minutes, >=50 % services down (an up
+            series at 0; no data is not down), p99 > 5 s for 5 minutes, DB pool exhausted,
+            fast burn of every request SLO (14.4x on 5m and 1h)
+  budget    refuse a promotion when any series of an SLO's error budget is under the
+            threshold
 
 \b
 Exit codes:
   0  PASS          every check measured and passed (canary: promote)
   1  FAIL          a check measured a failure (canary, rollback: roll back)
-  2  usage or spec error
+  2  usage or spec error (nothing was queried)
   3  INCONCLUSIVE  could not tell: no data, too little traffic, stale scrapes (hold)
-  4  ERROR         Prometheus unreachable or a query failed after retries (hold)
+  4  ERROR         Prometheus unreachable, a query failed after retries, a malformed
+                   answer, or a bug in the gate (hold; never 1)
 When checks disagree the worst wins: FAIL, then ERROR, then INCONCLUSIVE, then PASS.
 """
 
 
-def _parse_time(value: str | None) -> float | None:
+def _parse_time(value: str | None, what: str = "--at") -> float | None:
+    """Unix seconds or RFC 3339 with an explicit offset, between 2000 and a few minutes from now."""
     if value is None:
         return None
+    import math
     from datetime import datetime
 
     try:
-        return float(value)
+        t = float(value)
     except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither unix seconds nor RFC 3339") from None
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is neither unix seconds nor RFC 3339 "
+                                     "(e.g. 2026-11-30T12:00:00Z)", param_hint=what) from None
+        if parsed.tzinfo is None:
+            raise click.BadParameter(f"{value!r} has no UTC offset: add Z or +HH:MM (a time without one would be "
+                                     "read in this runner's local zone)", param_hint=what) from None
+        t = parsed.timestamp()
+    if not math.isfinite(t):
+        raise click.BadParameter(f"{value!r} is not a finite time", param_hint=what)
+    if t > 1e11:
+        raise click.BadParameter(f"{value!r} is in the year 5138 or later: milliseconds? The gate takes unix "
+                                 "seconds", param_hint=what)
+    now = time.time()
+    if t < EARLIEST:
+        raise click.BadParameter(f"{value!r} is before 2000-01-01", param_hint=what)
+    if t > now + FUTURE_SLACK:
+        raise click.BadParameter(f"{value!r} is {t - now:.0f}s in the future: nothing can have been measured "
+                                 "there", param_hint=what)
+    return t
 
 
 def _duration(value: str, what: str) -> float:
     from lukhas_obs.durations import parse_duration
 
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=what) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r} must be longer than 0s", param_hint=what)
+    return seconds
 
 
 def _gate_options(fn):
@@ -216,23 +274,37 @@ def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, b
 
 @main.group("slo-gate", help=GATE_HELP, invoke_without_command=True)
 @_gate_options
-@click.option("--at", "at", default=None, help="Evaluate as of this instant (RFC 3339 or unix seconds).")
-@click.option("--canary-weight", type=int, default=None, help="Current canary traffic weight in percent.")
+@click.option("--at", "at", default=None, help="Evaluate as of this instant (RFC 3339 with offset, or unix seconds).")
+@click.option("--since", "since", default=None,
+              help="Canary: when the canary started (default: found from its series within gates.canary.max_age). "
+                   "Give every look of one rollout the same value.")
+@click.option("--canary-weight", type=click.IntRange(0, 100), default=None,
+              help="Current canary traffic weight in percent (checks the canary's share of requests).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), default=None,
               help="Also write one JUnit test case per check to this file.")
 @click.pass_context
 def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
-             basic_auth_file, tenant, at, canary_weight, output, junit):
+             basic_auth_file, tenant, at, since, canary_weight, output, junit):
     if ctx.invoked_subcommand is not None:
         return
-    from lukhas_obs.gate import run_gate
+    from lukhas_obs.gate import GateReport, run_gate
+    from lukhas_obs.gate.decide import CheckResult, Outcome
     from lukhas_obs.gate.report import to_json, to_junit, to_text
 
+    when = _parse_time(at)
+    start = _parse_time(since, "--since")
+    if start is not None and start >= (when if when is not None else time.time()):
+        raise click.BadParameter("--since must be before the evaluation instant", param_hint="--since")
     spec, client, selected = _gate_setup(spec_path, window, services, prometheus_url, timeout, retries,
                                          bearer_token_file, ca_file, basic_auth_file, tenant)
-    report = run_gate(spec, mode, client, at=_parse_time(at), window=window, services=selected,
-                      canary_weight=canary_weight)
+    try:
+        report = run_gate(spec, mode, client, at=when, window=window, services=selected,
+                          canary_weight=canary_weight, since=start)
+    except Exception as exc:  # noqa: BLE001 - a crash is reported as ERROR (hold), never as a verdict
+        report = GateReport(mode, Outcome.ERROR, when or time.time(), window or spec.gates.window, client.url, [
+            CheckResult("gate", None, Outcome.ERROR, f"internal error, nothing was decided: "
+                        f"{type(exc).__name__}: {exc}")])
     click.echo(to_json(report) if output == "json" else to_text(report))
     if junit:
         Path(junit).write_text(to_junit(report), encoding="utf-8")
@@ -257,7 +329,8 @@ def backtest(mode, window, spec_path, prometheus_url, services, timeout, retries
 
     spec, client, selected = _gate_setup(spec_path, window, services, prometheus_url, timeout, retries,
                                          bearer_token_file, ca_file, basic_auth_file, tenant)
-    t0, t1, dt = _parse_time(start), _parse_time(end), _duration(step, "--step")
+    t0, t1, dt = _parse_time(start, "--from"), _parse_time(end, "--to"), _duration(step, "--step")
+    assert t0 is not None and t1 is not None  # both options are required
     if t1 < t0:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     if (t1 - t0) / dt > 10_000:

@@ -1,8 +1,10 @@
-"""Prometheus duration strings ("1h30m", "5m", "30d") to seconds and back."""
+"""Prometheus duration strings ("1h30m", "5m", "30d") to seconds and back, and instants as
+RFC 3339 UTC text."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
@@ -27,3 +29,12 @@ def format_duration(seconds: float) -> str:
         if n:
             out += f"{n}{unit}"
     return out
+
+
+def iso(t: float) -> str:
+    """An instant as RFC 3339 UTC text, e.g. 2026-01-01T00:00:00Z (unix seconds as text when it
+    is outside what a calendar date can hold: a value from a server is not to be trusted)."""
+    try:
+        return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return f"unix time {t!r}"

@@ -204,7 +204,7 @@ class LogRecord:
 class LogsSettings:
     retention: str = "30d"
     queries: tuple[LogQuery, ...] = ()
-    alerts: tuple["Alert", ...] = ()          # kind logql, for the Loki ruler
+    alerts: tuple[Alert, ...] = ()          # kind logql, for the Loki ruler
     records: tuple[LogRecord, ...] = ()
 
 
@@ -252,6 +252,9 @@ class GateSettings:
     confidence: float = 0.99
     min_relative_increase: float = 1.25
     min_absolute_increase: float = 0.002
+    rule_out: float = 2.0             # a canary PASSes once "this many times worse" is ruled out
+    canary_max_age: str = "6h"        # how far back to look for the canary's start
+    smoke_tolerance: float = 2.0      # smoke PASSes when the upper bound is <= tolerance x target
     steps: tuple[int, ...] = (5, 10, 25, 50, 100)
     rollback_error_ratio: float = 0.05
     rollback_error_for: str = "3m"

@@ -63,16 +63,16 @@ class Selector:
         if not METRIC_NAME.match(self.metric):
             raise PromQLError(f"{self.metric!r} is not a valid metric name")
 
-    def where(self, **labels: str) -> "Selector":
+    def where(self, **labels: str) -> Selector:
         """This selector plus equality matchers; an existing matcher on the same label wins."""
         have = {m.name for m in self.matchers}
         extra = tuple(Matcher(k, "=", v) for k, v in sorted(labels.items()) if k not in have)
         return Selector(self.metric, self.matchers + extra)
 
-    def plus(self, *matchers: Matcher) -> "Selector":
+    def plus(self, *matchers: Matcher) -> Selector:
         return Selector(self.metric, self.matchers + tuple(matchers))
 
-    def renamed(self, metric: str) -> "Selector":
+    def renamed(self, metric: str) -> Selector:
         return Selector(metric, self.matchers)
 
     def labels_equal(self) -> dict[str, str]:
@@ -143,6 +143,18 @@ def rate(sel: Selector | str, window: str) -> str:
 
 def increase(sel: Selector | str, window: str) -> str:
     return f"increase({sel}[{window}])"
+
+
+def events(sel: Selector, window: str, by: tuple[str, ...] | list[str] = ()) -> str:
+    """How many events a counter counted over `window`, summed `by` labels, the same on
+    Prometheus and VictoriaMetrics: `increase()` for the series that already existed when the
+    window opened, and the last value of each series born inside it (a counter starts at 0, so
+    that value is all it counted). Prometheus' `increase()` alone reads a series born at 1 and
+    never incremented as 0 errors: the first errors of a fresh canary would be invisible."""
+    existed = f"{sel} offset {window}"
+    inner = (f"({increase(sel, window)} and {existed})\nor\n"
+             f"(last_over_time({sel}[{window}]) unless {existed})")
+    return agg("sum", inner, by)
 
 
 def agg(op: str, expr: str, by: tuple[str, ...] | list[str] = ()) -> str:

@@ -19,11 +19,11 @@ BUCKETS = (0.1, 0.25, 1.0, 5.0, 10.0)
 @dataclass
 class Effect:
     """From `start` to `end` seconds before the scenario's end, set `what` for `service`/`track`."""
-    what: str                    # rps, errors, slow, down, pool, stop
+    what: str                    # rps, errors, slow, slowish, down, pool, stop, absent
     value: float
     service: str | None = None   # None: every app
     track: str | None = None     # None: both tracks
-    start: float = LENGTH
+    start: float = LENGTH + STEP   # default: from the first sample on
     end: float = 0
 
 
@@ -32,6 +32,8 @@ class Scenario:
     name: str
     effects: list[Effect] = field(default_factory=list)
     budget_left: float = 0.8
+    budget_clusters: dict[str, float] | None = None   # budget left per `cluster` label, instead of one series
+    buckets: tuple[float, ...] = BUCKETS
 
     def value(self, what: str, default: float, service: str, track: str | None, before_end: float) -> float:
         out = default
@@ -44,10 +46,12 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("healthy"),
-    Scenario("service-down", [Effect("down", 1, "lukhas-memory", start=600), Effect("rps", 0, "lukhas-memory", start=600)]),
+    Scenario("service-down", [Effect("down", 1, "lukhas-memory", start=600),
+                              Effect("rps", 0, "lukhas-memory", start=600)]),
     Scenario("error-spike-2m", [Effect("errors", 0.20, "lukhas-core", start=270, end=150)]),
     Scenario("sustained-6pct", [Effect("errors", 0.06, "lukhas-core", start=600)]),
-    Scenario("canary-2x", [Effect("errors", 0.01, "lukhas-core", "baseline"), Effect("errors", 0.02, "lukhas-core", "canary")]),
+    Scenario("canary-2x", [Effect("errors", 0.01, "lukhas-core", "baseline"),
+                           Effect("errors", 0.02, "lukhas-core", "canary")]),
     Scenario("canary-thin", [Effect("rps", 0.1, None, "canary")]),
     Scenario("latency-regression", [Effect("slow", 0.30, "lukhas-core", start=600)]),
     Scenario("stale", [Effect("stop", 1, start=240)]),
@@ -55,6 +59,19 @@ SCENARIOS = [
     Scenario("pool-exhausted", [Effect("pool", 1.0, "lukhas-identity", start=600)]),
     Scenario("no-traffic", [Effect("rps", 0, "lukhas-core")]),
     Scenario("fast-burn", [Effect("errors", 0.04, "lukhas-core", start=1500)]),
+    # issue 11: what the gate must not mistake for an outage, a pass or a failure
+    Scenario("empty", [Effect("stop", 1)]),
+    Scenario("stopped-10m", [Effect("stop", 1, start=600)]),
+    # a canary started 4 minutes ago: every canary series is born inside the window
+    Scenario("canary-fresh", [Effect("absent", 1, track="canary", end=240),
+                              Effect("errors", 0.03, "lukhas-core", "canary")]),
+    Scenario("canary-fresh-healthy", [Effect("absent", 1, track="canary", end=240)]),
+    Scenario("canary-down-3m", [Effect("down", 1, "lukhas-core", "canary", start=180)]),
+    Scenario("canary-routing", [Effect("rps", 50, None, "canary"), Effect("rps", 50, None, "baseline")]),
+    Scenario("budget-two-clusters", budget_clusters={"eu": 0.9, "us": 0.05}),
+    Scenario("no-threshold-bucket", [Effect("slow", 0.02, "lukhas-core")], buckets=(0.1, 1.0, 5.0, 10.0)),
+    # 30 % of lukhas-core's requests take 0.25-1 s: 30x its latency budget, p99 still under 5 s
+    Scenario("latency-fast-burn", [Effect("slowish", 0.30, "lukhas-core")]),
 ]
 
 
@@ -78,7 +95,7 @@ def openmetrics() -> str:
         times = list(range(start, start + LENGTH + 1, STEP))
         counters: dict[str, float] = {}
 
-        def bump(key: str, inc: float) -> float:
+        def bump(key: str, inc: float, counters: dict[str, float] = counters) -> float:
             counters[key] = counters.get(key, 0.0) + inc
             return counters[key]
 
@@ -88,35 +105,57 @@ def openmetrics() -> str:
                 if sc.value("stop", 0, svc, None, before_end):
                     continue
                 inst = f"{svc}:80"
-                down = sc.value("down", 0, svc, None, before_end)
+                down = sc.value("down", 0, svc, "baseline", before_end)
                 add("up", "gauge", f"up{_labels(job=svc, instance=inst)} {0 if down else 1} {t}")
                 if svc in HEALTH:
-                    add("probe_success", "gauge", f"probe_success{_labels(job='blackbox-health', service=svc, instance=f'http://{svc}/health')} "
-                        f"{0 if down else 1} {t}")
+                    probe = _labels(job="blackbox-health", service=svc, instance=f"http://{svc}/health")
+                    add("probe_success", "gauge", f"probe_success{probe} {0 if down else 1} {t}")
                 if svc not in APPS:
                     continue
+                if svc == "lukhas-identity":
+                    n = 20 * STEP  # authentications: all within 25 ms
+                    auth = bump("auth", n)
+                    for b in (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, "+Inf"):
+                        v = auth if b == "+Inf" or b >= 0.025 else 0.0
+                        add("lukhas_identity_auth_duration_seconds", "histogram",
+                            f"lukhas_identity_auth_duration_seconds_bucket{_labels(job=svc, instance=inst, le=str(b))} "
+                            f"{v:.6f} {t}")
+                    add("lukhas_identity_auth_duration_seconds", "histogram",
+                        f"lukhas_identity_auth_duration_seconds_count{_labels(job=svc, instance=inst)} {auth:.6f} {t}")
                 for track, share in (("baseline", 0.95), ("canary", 0.05)):
+                    if sc.value("absent", 0, svc, track, before_end):
+                        continue  # this track's pods do not exist yet: no series at all
+                    tinst = inst if track == "baseline" else f"{svc}-canary:80"
+                    if track == "canary":
+                        cdown = sc.value("down", 0, svc, track, before_end)
+                        add("up", "gauge", f"up{_labels(job=svc, instance=tinst)} {0 if cdown else 1} {t}")
+                        if cdown:
+                            continue  # a target that is down serves nothing and is not scraped
                     rps = sc.value("rps", 100 * share, svc, track, before_end)
                     err = sc.value("errors", 0.0005, svc, track, before_end)
                     slow = sc.value("slow", 0.002, svc, track, before_end)
+                    slowish = sc.value("slowish", 0.0, svc, track, before_end)
                     n = rps * STEP
-                    lab = dict(job=svc, instance=inst, track=track)
+                    lab = dict(job=svc, instance=tinst, track=track)
                     e = bump(f"{svc}{track}500", n * err)
                     ok = bump(f"{svc}{track}200", n * (1 - err))
                     add("lukhas_http_requests", "counter",
                         f"lukhas_http_requests_total{_labels(**lab, status='500')} {e:.6f} {t}")
                     add("lukhas_http_requests", "counter",
                         f"lukhas_http_requests_total{_labels(**lab, status='200')} {ok:.6f} {t}")
-                    fast = bump(f"{svc}{track}fast", n * (1 - slow))
+                    fast = bump(f"{svc}{track}fast", n * (1 - slow - slowish))
+                    mid = bump(f"{svc}{track}mid", n * slowish)
                     slowc = bump(f"{svc}{track}slow", n * slow)
-                    for b in BUCKETS:
-                        v = fast if b < 10 else fast + slowc  # slow requests take 5-10 s
+                    for b in sc.buckets:
+                        # fast requests take < 0.1 s, slowish 0.25-1 s, slow 5-10 s
+                        v = fast + (mid if b >= 1 else 0) + (slowc if b >= 10 else 0)
                         add("lukhas_http_request_duration_seconds", "histogram",
                             f"lukhas_http_request_duration_seconds_bucket{_labels(**lab, le=repr(b))} {v:.6f} {t}")
                     add("lukhas_http_request_duration_seconds", "histogram",
-                        f"lukhas_http_request_duration_seconds_bucket{_labels(**lab, le='+Inf')} {fast + slowc:.6f} {t}")
+                        f"lukhas_http_request_duration_seconds_bucket{_labels(**lab, le='+Inf')} "
+                        f"{fast + mid + slowc:.6f} {t}")
                     add("lukhas_http_request_duration_seconds", "histogram",
-                        f"lukhas_http_request_duration_seconds_count{_labels(**lab)} {fast + slowc:.6f} {t}")
+                        f"lukhas_http_request_duration_seconds_count{_labels(**lab)} {fast + mid + slowc:.6f} {t}")
                 if svc != "lukhas-consciousness":
                     pool = sc.value("pool", 0.2, svc, None, before_end)
                     add("lukhas_db_pool_connections_in_use", "gauge",
@@ -128,8 +167,10 @@ def openmetrics() -> str:
                     f"prometheus_rule_evaluation_failures_total{_labels(job='prometheus', rule_group='x')} 0 {t}")
                 for svc, slo in (("lukhas-core", "availability"), ("lukhas-core", "latency"),
                                  ("lukhas-identity", "availability")):
-                    add("slo:error_budget:remaining_ratio", "gauge",
-                        f"slo:error_budget:remaining_ratio{_labels(service=svc, slo=slo)} {sc.budget_left} {t}")
+                    for cluster, left in (sc.budget_clusters or {"": sc.budget_left}).items():
+                        labels = dict(service=svc, slo=slo, **({"cluster": cluster} if cluster else {}))
+                        add("slo:error_budget:remaining_ratio", "gauge",
+                            f"slo:error_budget:remaining_ratio{_labels(**labels)} {left} {t}")
     out = []
     for family, (kind, lines) in families.items():
         out.append(f"# TYPE {family} {kind}")

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -60,14 +61,36 @@ CASES = [
     ("error-spike-2m", "rollback", [], 0, "no service above 5 % for 3m"),
     ("sustained-6pct", "rollback", [], 1, "lukhas-core: above 5 % for 3m"),
     ("canary-2x", "canary", APPS, 1, "canary is worse"),
-    ("canary-thin", "canary", APPS, 3, "too little traffic"),
+    ("canary-thin", "canary", APPS, 3, "more canary requests"),
     ("latency-regression", "smoke", CORE, 1, "slower than 0.25s"),
     ("latency-regression", "rollback", [], 1, "p99 latency sustained"),
     ("stale", "smoke", APPS, 3, "stale"),
     ("budget-spent", "budget", CORE, 1, "10 % of the budget left"),
     ("pool-exhausted", "rollback", [], 1, "connection pool exhausted: lukhas-identity"),
-    ("no-traffic", "smoke", CORE, 3, "too little traffic"),
+    ("no-traffic", "smoke", CORE, 3, "no traffic in 5m"),
     ("fast-burn", "rollback", [], 1, "burning the error budget"),
+    # no data is not an outage: an empty TSDB (or a tenant typo), scraping stopped 10 minutes ago
+    ("empty", "rollback", [], 3, "no up series at all"),
+    ("empty", "smoke", [], 3, "no up series at all"),
+    ("empty", "canary", APPS, 3, "no track='canary' series"),
+    ("empty", "budget", CORE, 3, "are the generated SLO rules loaded"),
+    ("stopped-10m", "rollback", [], 3, "not scraped within 2m"),
+    ("stopped-10m", "smoke", APPS, 3, "600s before"),
+    ("stopped-10m", "canary", APPS, 3, "600s before"),
+    # a canary started inside the window: its error series are born inside it, and counted
+    ("canary-fresh", "canary", APPS, 1, "canary is worse"),
+    ("canary-fresh-healthy", "canary", APPS, 3, "more canary requests"),
+    # the canary's own health and routing
+    ("canary-down-3m", "canary", APPS, 1, "down at the last scrape: lukhas-core-canary:80"),
+    ("canary-routing", "canary", APPS + ["--canary-weight", "5"], 1, "routing error"),
+    ("healthy", "canary", APPS + ["--canary-weight", "5"], 0, "next canary weight: 10 %"),
+    # every series of a budget, not the first
+    ("budget-two-clusters", "budget", CORE, 1, "5 % of the budget left in {cluster=us}"),
+    # a histogram without the threshold's bucket is unknown, not 100 % slow
+    ("no-threshold-bucket", "smoke", CORE, 3, "le=0.25"),
+    ("no-threshold-bucket", "canary", CORE, 3, "le=0.25"),
+    # the fast burn of a latency SLO rolls back like an availability one
+    ("latency-fast-burn", "rollback", [], 1, "fast burn latency"),
 ]
 
 
@@ -135,6 +158,8 @@ class _Fake:
     def __init__(self, behaviour: str):
         outer = self
         self.requests = 0
+        self.in_flight = self.most = 0
+        self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
@@ -146,11 +171,40 @@ class _Fake:
                     time.sleep(5)
                     return
                 elif behaviour == "nan":
-                    body = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"lukhas-core","service":"lukhas-core"},"value":[1,"NaN"]}]}}'
+                    body = (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":'
+                            b'{"job":"lukhas-core","service":"lukhas-core"},"value":[1,"NaN"]}]}}')
                     self.send_response(200)
                 elif behaviour == "empty":
                     body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
                     self.send_response(200)
+                elif behaviour == "slow":
+                    with outer.lock:
+                        outer.in_flight += 1
+                        outer.most = max(outer.most, outer.in_flight)
+                    time.sleep(1.0)
+                    with outer.lock:
+                        outer.in_flight -= 1
+                    body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+                    self.send_response(200)
+                elif behaviour == "list":
+                    body = b'[]'
+                    self.send_response(200)
+                elif behaviour == "novalue":
+                    body = (b'{"status":"success","data":{"resultType":"vector","result":'
+                            b'[{"metric":{"job":"lukhas-core"}}]}}')
+                    self.send_response(200)
+                elif behaviour == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    for ch in b'{"status":"success","data":{"resultType":"vector","result":[]}}':
+                        try:
+                            self.wfile.write(bytes([ch]))
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        time.sleep(0.5)
+                    return
                 elif behaviour == "auth":
                     want = {"Authorization": "Bearer s3cret", "X-Scope-OrgID": "team-a"}
                     if all(self.headers.get(k) == v for k, v in want.items()):
@@ -185,17 +239,25 @@ class _Fake:
     ("500", 4, "HTTP 500"),
     ("hang", 4, "timed out"),
     ("nan", 3, "NaN"),
-    ("empty", 1, "no scrape target"),
+    ("empty", 3, "no up series at all"),
     ("partial", 4, "partial response"),
+    ("list", 4, "ERROR"),
+    ("novalue", 4, "ERROR"),
+    ("trickle", 4, "ERROR"),
 ])
 @pytest.mark.parametrize("mode", ["smoke", "rollback", "canary", "budget"])
 def test_faults_never_pass(behaviour, code, phrase, mode):
     fake = _Fake(behaviour)
     try:
+        started = time.monotonic()
         r = gate(fake.url, mode, None, "--timeout", "3s", "--retries", "2", *CORE)
+        took = time.monotonic() - started
     finally:
         fake.stop()
-    assert r.returncode != 0, r.stdout
+    assert r.returncode not in (0, 1), r.stdout  # nothing measured: never PASS, never roll back
+    assert "Traceback" not in r.stderr, r.stderr
+    if behaviour == "trickle":
+        assert took < 15, f"--timeout 3s is a deadline, the run took {took:.1f}s"
     if mode == "smoke":
         assert r.returncode == code, r.stdout
         assert phrase in r.stdout, r.stdout
@@ -204,7 +266,7 @@ def test_faults_never_pass(behaviour, code, phrase, mode):
 
 
 def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
-    workload, address = start_workload(SPEC, tmp_path / "workload.log", rps=100)
+    workload, address = start_workload(SPEC, tmp_path / "workload.log", rps=400)
     prom = None
     try:
         port = free_port()
@@ -226,7 +288,7 @@ def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
         urlopen_mode(address, "outage")  # lukhas-core stops answering
         def failing():
             r = gate(prom.url, "smoke", None, "--window", "20s", *CORE)
-            both = "targets down" in r.stdout and "FAIL    lukhas-core  health probe" in r.stdout
+            both = "down at the last scrape" in r.stdout and "FAIL    lukhas-core  health probe" in r.stdout
             return r if r.returncode == 1 and both else None
 
         wait_until(failing, timeout=30, interval=1,
@@ -253,13 +315,48 @@ def victoria(tmp_path_factory):
         vm.stop()
 
 
-VM_CASES = [c for c in CASES if c[1] in ("smoke", "rollback")]
+VM_CASES = CASES
 
 
 @pytest.mark.parametrize("scenario,mode,extra,code,phrase", VM_CASES, ids=[f"{c[0]}-{c[1]}" for c in VM_CASES])
 def test_same_outcomes_on_victoriametrics(victoria, scenario, mode, extra, code, phrase):
     r = gate(victoria.url, mode, scenario, *extra)
     assert r.returncode == code, r.stdout + r.stderr
+
+
+def test_a_fresh_canarys_errors_are_counted_alike_on_both_engines(history, victoria):
+    """Series born inside the window: Prometheus' increase() alone reads a counter born at its
+    first error as 0; the gate counts it on both engines, and they agree."""
+    counts = {}
+    for name, url in (("prometheus", history.url), ("victoriametrics", victoria.url)):
+        r = gate(url, "canary", "canary-fresh", "--output", "json", *CORE)
+        doc = json.loads(r.stdout)
+        check = next(c for c in doc["checks"] if c["name"] == "canary error ratio")
+        counts[name] = {(e["labels"]["track"], e["labels"]["kind"]): e["value"] for e in check["evidence"]}
+        assert check["outcome"] == "FAIL", check
+    # 3 % of 5 req/s over the canary's 4 minutes (born at 01:06): about 36 errors of 1,200 requests
+    for name, c in counts.items():
+        assert 30 <= c[("canary", "bad")] <= 45 and 1100 <= c[("canary", "total")] <= 1400, (name, c)
+    for key in counts["prometheus"]:
+        a, b = counts["prometheus"][key], counts["victoriametrics"][key]
+        assert abs(a - b) <= 0.02 * max(a, b) + 1, (key, a, b)
+
+
+def test_every_distinct_query_goes_out_at_once():
+    """With a provider that takes a second per query, the gate's queries overlap instead of
+    queueing behind each other (smoke on one service sends 10 distinct queries)."""
+    from lukhas_obs.gate import run_gate
+    from lukhas_obs.gate.client import PromClient
+    from lukhas_obs.spec import load_spec
+
+    fake = _Fake("slow")
+    try:
+        report = run_gate(load_spec(SPEC), "smoke", PromClient(fake.url, timeout=30), at=gatedata.T0,
+                          services=["lukhas-core"])
+    finally:
+        fake.stop()
+    assert fake.requests == 10 and fake.most == 10, (fake.requests, fake.most)
+    assert report.outcome == report.outcome.INCONCLUSIVE
 
 
 def test_bearer_token_and_tenant_are_sent_and_401_is_not_retried(tmp_path):
@@ -274,8 +371,8 @@ def test_bearer_token_and_tenant_are_sent_and_401_is_not_retried(tmp_path):
     finally:
         fake.stop()
     assert denied.returncode == 4 and "HTTP 401" in denied.stdout
-    assert asked <= 8  # one request per distinct query, no retries on 401
-    assert allowed.returncode == 1 and "no scrape target" in allowed.stdout  # authorised: the answer is judged
+    assert asked <= 10  # one request per distinct query (10 for smoke on one service), no retries on 401
+    assert allowed.returncode == 3 and "no up series at all" in allowed.stdout  # authorised: the answer is judged
 
 
 def test_backtest_reports_when_the_gate_would_first_have_failed(history):
@@ -286,9 +383,9 @@ def test_backtest_reports_when_the_gate_would_first_have_failed(history):
     doc = json.loads(r.stdout)
     assert len(doc["points"]) == 11
     # errors start 10 minutes before the end; three 1-minute points above 5 % first line up 7 minutes later
-    from datetime import datetime, timezone
+    from datetime import datetime
     first = datetime.fromisoformat(doc["first_failure"].replace("Z", "+00:00"))
-    assert first == datetime.fromtimestamp(end - 360, tz=timezone.utc)
+    assert first == datetime.fromtimestamp(end - 360, tz=UTC)
     outcomes = [p["outcome"] for p in doc["points"]]
     assert outcomes == ["PASS"] * 7 + ["FAIL"] * 4
     text = run_cli("slo-gate", "backtest", "--mode", "rollback", "--spec", str(SPEC), "--prometheus-url",
@@ -301,3 +398,26 @@ def test_backtest_of_a_healthy_period_never_fails(history):
     r = run_cli("slo-gate", "backtest", "--mode", "rollback", "--spec", str(SPEC), "--prometheus-url", history.url,
                 "--from", str(end - 600), "--to", str(end), "--step", "5m")
     assert r.returncode == 0 and "would never have failed" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("args,phrase", [
+    (["--at", "1793500000000"], "milliseconds"),
+    (["--at", "nan"], "not a finite time"),
+    (["--at", "inf"], "not a finite time"),
+    (["--at", "2026-01-01T00:00:00"], "no UTC offset"),
+    (["--at", "4102444800"], "in the future"),
+    (["--at", "12"], "before 2000"),
+    (["--window", "0s"], "longer than 0s"),
+    (["--window", "5x"], "not a duration"),
+    (["--timeout", "0s"], "longer than 0s"),
+    (["--since", "2026-01-01T00:10:00Z", "--at", "2026-01-01T00:05:00Z"], "--since must be before"),
+    (["backtest", "--from", "1767225600", "--to", "1767229200", "--step", "0s"], "longer than 0s"),
+    (["backtest", "--from", "1767225600", "--to", "1767229200000"], "milliseconds"),
+])
+def test_bad_gate_arguments_are_usage_errors_never_a_verdict(args, phrase):
+    port = free_port()  # nothing listens: a usage error must be found before any query
+    r = run_cli("slo-gate", *args[:1] if args[0] == "backtest" else (), "--spec", str(SPEC),
+                "--prometheus-url", f"http://127.0.0.1:{port}", *(args[1:] if args[0] == "backtest" else args))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert phrase in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

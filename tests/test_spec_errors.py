@@ -43,7 +43,8 @@ CASES = [
      "period: 14d", "is not one of"),
     ("bad-duration", mutate("  scrape_interval: 30s", "  scrape_interval: 30 seconds"),
      "prometheus.scrape_interval", "scrape_interval", "does not match"),
-    ("undefined-severity", mutate("        ticket: P3\n      - name: latency", "        ticket: P7\n      - name: latency"),
+    ("undefined-severity",
+     mutate("        ticket: P3\n      - name: latency", "        ticket: P7\n      - name: latency"),
      "services[0].slos[0].ticket", "ticket: P7", "'P7' is not defined"),
     ("undefined-receiver", mutate("receiver: quiet", "receiver: loud"), "severities.P3.receiver",
      "P3:", "'loud' is not defined"),
@@ -51,21 +52,24 @@ CASES = [
      "alerts[0].target_down.services[0]", "checkuot", "'checkuot' is not defined"),
     ("undefined-metric", mutate("total: http_requests_total", "total: http_request_total"),
      "services[0].slos[0].sli.ratio.total", "http_request_total", "not in the metrics catalogue"),
-    ("bad-promql", mutate("errors: 'http_requests_total{code=~\"5..\"}'", "errors: 'http_requests_total{code=~\"5..\"'"),
+    ("bad-promql",
+     mutate("errors: 'http_requests_total{code=~\"5..\"}'", "errors: 'http_requests_total{code=~\"5..\"'"),
      "services[0].slos[0].sli.ratio.errors", "errors:", "invalid PromQL"),
-    ("bad-promql-expr", mutate('    target_down: {services: [checkout]}', '    expr: "sum(rate(http_requests_total[5m]) > "'),
+    ("bad-promql-expr",
+     mutate('    target_down: {services: [checkout]}', '    expr: "sum(rate(http_requests_total[5m]) > "'),
      "alerts[0].expr", "expr:", "invalid PromQL"),
     ("selector-is-function", mutate("total: http_requests_total", "total: rate(http_requests_total[5m])"),
      "services[0].slos[0].sli.ratio.total", "total: rate", "plain series selector"),
-    ("duplicate-service", mutate("  - name: db", "  - name: checkout"), "services[1].name", "- name: checkout\n    kind: database"[:15],
-     "duplicate service name"),
+    ("duplicate-service", mutate("  - name: db", "  - name: checkout"), "services[1].name",
+     "- name: checkout\n    kind: database"[:15], "duplicate service name"),
     ("duplicate-slo", mutate("      - name: latency", "      - name: errors"), "services[0].slos[1].name",
      "- name: errors", "duplicate SLO name"),
     ("port-clash", mutate("exporter: {host: db-exporter, port: 9187}", "exporter: {host: checkout, port: 9000}"),
      "services[1].exporter.port", "exporter:", "already used"),
     ("latency-off-bucket", mutate("threshold: 0.3", "threshold: 0.25"),
      "services[0].slos[1].sli.latency.threshold", "threshold: 0.25", "not a bucket boundary"),
-    ("latency-not-histogram", mutate("metric: http_request_duration_seconds, threshold", "metric: http_requests_total, threshold"),
+    ("latency-not-histogram",
+     mutate("metric: http_request_duration_seconds, threshold", "metric: http_requests_total, threshold"),
      "services[0].slos[1].sli.latency.metric", "latency:", "needs a histogram"),
     ("two-sli-kinds", mutate("          latency: {metric", "          availability: {}\n          latency: {metric"),
      "services[0].slos[1].sli", "sli:", "exactly one kind"),
@@ -73,7 +77,8 @@ CASES = [
      "metrics.http_requests", "http_requests:", "ends in _total"),
     ("secret-inline", mutate("routing_key_file: /run/secrets/pd_key", "routing_key: abc123"),
      "receivers.pager.pagerduty.routing_key", "routing_key: abc123", "unknown key"),
-    ("alert-two-kinds", mutate("    target_down: {services: [checkout]}", "    target_down: {services: [checkout]}\n    expr: up == 0"),
+    ("alert-two-kinds",
+     mutate("    target_down: {services: [checkout]}", "    target_down: {services: [checkout]}\n    expr: up == 0"),
      "alerts[0]", "- name: CheckoutDown", "exactly one of"),
     ("empty", "", "", "", "empty"),
 ]
@@ -117,8 +122,8 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path):
 
 
 def test_missing_spec_file(tmp_path):
-    r = run_cli("generate", "--spec", "nope.yaml", "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"),
-                cwd=tmp_path)
+    r = run_cli("generate", "--spec", "nope.yaml", "--out", str(tmp_path / "g"),
+                "--deployment-out", str(tmp_path / "d"), cwd=tmp_path)
     assert r.returncode == 2 and "nope.yaml:1: no such file" in r.stderr
     assert not (tmp_path / "g").exists()
 
@@ -129,3 +134,11 @@ def test_yaml_is_read_with_the_safe_loader(tmp_path):
     r = run_cli("validate", "--spec", str(spec), cwd=tmp_path)
     assert r.returncode == 2 and "pwned" not in r.stdout
     assert "spec.yaml:3:" in r.stderr
+
+
+def test_the_shipped_schema_is_a_valid_json_schema():
+    import jsonschema
+
+    from lukhas_obs.spec.loader import schema
+
+    jsonschema.Draft202012Validator.check_schema(schema())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from lukhas_obs.durations import iso
 from lukhas_obs.gate import GateReport, run_gate
 from lukhas_obs.gate.client import PromClient
 from lukhas_obs.gate.decide import Outcome, combine
-from lukhas_obs.gate.report import _iso
 from lukhas_obs.model import Spec
 
 
@@ -47,13 +47,13 @@ def _why(report: GateReport) -> str:
 def to_text(result: Backtest) -> str:
     counts = {o: sum(p.outcome == o for p in result.points) for o in Outcome}
     first = result.first_failure
-    head = (f"slo-gate backtest {result.mode} from {_iso(result.start)} to {_iso(result.end)} every "
+    head = (f"slo-gate backtest {result.mode} from {iso(result.start)} to {iso(result.end)} every "
             f"{result.step:g}s: {len(result.points)} evaluations, "
             + ", ".join(f"{n} {o.value}" for o, n in counts.items() if n))
-    head += f"\nwould have failed first at {_iso(first.at)}" if first else "\nwould never have failed"
+    head += f"\nwould have failed first at {iso(first.at)}" if first else "\nwould never have failed"
     lines = [head, "", f"{'TIME':<24}  {'OUTCOME':<12}  WHY"]
     for p in result.points:
-        lines.append(f"{_iso(p.at):<24}  {p.outcome.value:<12}  {_why(p)}")
+        lines.append(f"{iso(p.at):<24}  {p.outcome.value:<12}  {_why(p)}")
     return "\n".join(lines)
 
 
@@ -61,11 +61,11 @@ def to_json(result: Backtest) -> str:
     first = result.first_failure
     doc = {
         "version": 1, "mode": result.mode, "outcome": result.outcome.value, "exit_code": result.outcome.exit_code,
-        "from": _iso(result.start), "to": _iso(result.end), "step_seconds": result.step,
-        "points": [{"at": _iso(p.at), "outcome": p.outcome.value,
+        "from": iso(result.start), "to": iso(result.end), "step_seconds": result.step,
+        "points": [{"at": iso(p.at), "outcome": p.outcome.value,
                     "failing": [{"check": c.name, "service": c.service, "reason": c.reason}
                                 for c in p.checks if c.outcome != Outcome.PASS]} for p in result.points],
     }
     if first:  # absent rather than null when the gate would never have failed
-        doc["first_failure"] = _iso(first.at)
+        doc["first_failure"] = iso(first.at)
     return json.dumps(doc, indent=2)

@@ -1,22 +1,30 @@
 """The gate's checks. Each one sends PromQL built with lukhas_obs.promql (and the SLO engine's
-SLI expressions), judges every series it gets back, and returns a CheckResult with evidence."""
+SLI expressions), judges every series it gets back, and returns a CheckResult with evidence.
+
+What a check could not measure is never a failure: no series, a stale scrape, a missing
+histogram bucket or too little traffic is INCONCLUSIVE with the reason; a query that failed is
+ERROR. FAIL needs a measurement, and a FAIL that rests on a statistical test carries its
+p-value so that the gate can correct for the number of tests it made (decide.correct_family)."""
 
 from __future__ import annotations
 
 import math
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from lukhas_obs import promql
-from lukhas_obs.durations import parse_duration
+from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.gate import stats
-from lukhas_obs.gate.client import PromClient, QueryError, QueryResult
+from lukhas_obs.gate.client import PromClient, QueryError, QueryResult, Sample
 from lukhas_obs.gate.decide import CheckResult, Evidence, Outcome
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Matcher, Selector
+
+LOOKBACK = "1h"          # how far back a target's last scrape is looked for ("stale since" vs "never")
+STEP = 60.0              # the canary's life is read in batches of this many seconds
 
 
 @dataclass
@@ -27,6 +35,8 @@ class Context:
     window: str
     services: list[str]
     canary_weight: int | None = None
+    since: float | None = None
+    pool: Executor | None = None
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -34,20 +44,35 @@ class Context:
     def g(self):
         return self.spec.gates
 
-    def query(self, expr: str) -> QueryResult:
-        """Each distinct query is sent once per gate run, however many checks read it: checks
-        ask for every service at once (`by (job)`) and keep their own series."""
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.g.confidence
+
+    def submit(self, expr: str, start: float | None = None, step: float | None = None) -> Future:
+        """Send a query (instant at `at`, or a range from `start` to `at`) unless it is already
+        on its way: each distinct query goes out once per gate run, however many checks read
+        it, and all of them go out at once (checks submit everything they need before they
+        wait)."""
+        key = (expr, start, step)
         with self._lock:
-            fut = self._cache.get(expr)
-            owner = fut is None
-            if owner:
-                fut = self._cache[expr] = Future()
-        if owner:
-            try:
-                fut.set_result(self.client.query(expr, self.at))
-            except BaseException as exc:  # noqa: BLE001 - handed to every reader of this query
-                fut.set_exception(exc)
-        return fut.result()
+            fut = self._cache.get(key)
+            if fut is not None:
+                return fut
+            if self.pool is None:
+                fut = Future()
+                self._cache[key] = fut
+                try:
+                    fut.set_result(self._send(expr, start, step))
+                except BaseException as exc:  # noqa: BLE001 - handed to every reader of this query
+                    fut.set_exception(exc)
+                return fut
+            fut = self._cache[key] = self.pool.submit(self._send, expr, start, step)
+            return fut
+
+    def _send(self, expr: str, start: float | None, step: float | None) -> QueryResult:
+        if start is None:
+            return self.client.query(expr, self.at)
+        return self.client.query_range(expr, start, self.at, step or STEP)
 
 
 class _Failed(Exception):
@@ -55,24 +80,17 @@ class _Failed(Exception):
         self.result = result
 
 
-def _q(ctx: Context, name: str, service: str | None, expr: str) -> QueryResult:
+def _q(ctx: Context, name: str, service: str | None, expr: str, start: float | None = None,
+       step: float | None = None) -> QueryResult:
     try:
-        return ctx.query(expr)
+        return ctx.submit(expr, start, step).result()
     except QueryError as exc:
         raise _Failed(CheckResult(name, service, Outcome.ERROR, f"query failed: {exc}", query=expr)) from None
 
 
-def _only(res: QueryResult, **labels: str) -> QueryResult:
-    """The part of a shared, all-services answer that belongs to one service."""
-    keep = [s for s in res.samples if all(s.labels.get(k) == v for k, v in labels.items())]
-    return QueryResult(res.query, res.time, keep, res.attempts, res.warnings)
-
-
-def _scalar(res: QueryResult) -> float | None:
-    """The single value of an aggregated query; None when there is no series."""
-    if not res.samples:
-        return None
-    return res.samples[0].value
+def _prefetch(ctx: Context, *exprs: str) -> None:
+    for expr in exprs:
+        ctx.submit(expr)
 
 
 def _fmt(x: float | None, pct: bool | str = False) -> str:
@@ -87,11 +105,16 @@ def _fmt(x: float | None, pct: bool | str = False) -> str:
 
 
 def guarded(fn):
-    def wrapper(*args, **kwargs) -> CheckResult:
+    """A check never raises: a query failure is ERROR, and so is a bug (never FAIL)."""
+    def wrapper(ctx: Context, *args) -> CheckResult:
         try:
-            return fn(*args, **kwargs)
+            return fn(ctx, *args)
         except _Failed as failed:
             return failed.result
+        except Exception as exc:  # noqa: BLE001 - a crash must not become a verdict
+            service = next((a if isinstance(a, str) else getattr(a, "service", None) for a in args), None)
+            return CheckResult(fn.__name__.replace("_", " "), service, Outcome.ERROR,
+                               f"internal error, not a measurement: {type(exc).__name__}: {exc}")
     wrapper.__name__ = fn.__name__
     return wrapper
 
@@ -110,40 +133,124 @@ def _ratio_slo(ctx: Context, service: str) -> SLO | None:
 
 def _latency_slo(ctx: Context, service: str) -> SLO | None:
     return next((s for s in ctx.spec.service(service).slos if s.sli.kind == "latency"
-                 and s.sli.metric.metric == ctx.g.latency), None)
-
-
-def _counts(ctx: Context, name: str, service: str, bad: Selector, total: Selector, window: str,
-            match: dict[str, str]):
-    """(bad events, all events, queries) over the window for the series whose labels include
-    `match`: counts, not rates, so that the evidence says how many requests a verdict rests on.
-    The queries cover every service (and track) at once and are shared between checks."""
-    by = tuple(sorted(match))
-    bq = promql.agg("sum", promql.increase(bad, window), by)
-    tq = promql.agg("sum", promql.increase(total, window), by)
-    t = _pick(_q(ctx, name, service, tq), match)
-    b = _pick(_q(ctx, name, service, bq), match)
-    if b is None and t is not None:
-        b = 0.0  # no error series at all: no errors
-    return b, t, f"{bq}\n{tq}"
-
-
-def _pick(res: QueryResult, match: dict[str, str]) -> float | None:
-    for s in res.samples:
-        if all(s.labels.get(k) == v for k, v in match.items()):
-            return s.value
-    return None
+                 and s.sli.metric is not None and s.sli.metric.metric == ctx.g.latency), None)
 
 
 def _jobs(services: list[str]) -> Matcher:
     return Matcher("job", "=~", promql.any_of(services))
 
 
-def _latency_selectors(ctx: Context, *matchers: Matcher) -> tuple[Selector, Selector]:
-    """(observations within the latency threshold, all observations)."""
-    thr = promql.le_matcher(ctx.g.latency_threshold)
-    within = Selector(ctx.g.latency + "_bucket").plus(*matchers, thr)
-    return within, Selector(ctx.g.latency + "_count").plus(*matchers)
+def _pick(samples: list[Sample], match: dict[str, str]) -> float | None:
+    for s in samples:
+        if all(s.labels.get(k) == v for k, v in match.items()):
+            return s.value
+    return None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A request signal as counts: `bad` of `total`. For latency, `bad` is the bucket of fast
+    requests and `bad_is_good` says so."""
+    what: str
+    bad: Selector
+    total: Selector
+    bad_is_good: bool = False
+
+
+def _signals(ctx: Context) -> list[Signal]:
+    g = ctx.g
+    if g.requests is None or g.errors is None:
+        raise _Failed(CheckResult("traffic", None, Outcome.INCONCLUSIVE, "gates.traffic.requests and .errors are not "
+                                  "set in the spec: the gate cannot count requests"))
+    jobs = _jobs(traffic_services(ctx))
+    out = [Signal("errors", g.errors.plus(jobs), g.requests.plus(jobs))]
+    if g.latency and g.latency_threshold:
+        within = Selector(g.latency + "_bucket").plus(jobs, promql.le_matcher(g.latency_threshold))
+        out.append(Signal(f"slower than {g.latency_threshold:g}s", within,
+                          Selector(g.latency + "_count").plus(jobs), True))
+    return out
+
+
+def _counts(ctx: Context, name: str, service: str, sig: Signal, match: dict[str, str]):
+    """(bad events, all events, query) over the window for the series whose labels include
+    `match`: counts, not rates, so that the evidence says how many requests a verdict rests on.
+    `bad` is None when it cannot be known (a latency histogram without the threshold's bucket)."""
+    by = tuple(sorted(match))
+    bq, tq = promql.events(sig.bad, ctx.window, by), promql.events(sig.total, ctx.window, by)
+    _prefetch(ctx, bq, tq)
+    t = _pick(_q(ctx, name, service, tq).samples, match)
+    b = _pick(_q(ctx, name, service, bq).samples, match)
+    if sig.bad_is_good:
+        b = None if b is None or t is None else max(t - b, 0.0)
+    elif b is None and t is not None:
+        b = 0.0  # no error series at all: no errors
+    return b, t, f"{bq}\n{tq}"
+
+
+def _no_bucket(ctx: Context) -> str:
+    return (f"no {ctx.g.latency}_bucket series with le={promql.number(ctx.g.latency_threshold)}: the histogram "
+            "does not have the threshold as a bucket boundary, so how many requests were slow is unknown")
+
+
+# ---- targets: up, stale or never seen --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    labels: dict[str, str]
+    value: float          # the last value within LOOKBACK
+    age: float            # seconds since that sample
+
+
+def _targets(ctx: Context, name: str, service: str | None, sel: Selector) -> tuple[list[Target], bool]:
+    """Every series of `sel` seen in the last LOOKBACK with its last value and age, and whether
+    Prometheus holds any `up` series at all (an empty answer from an empty TSDB, a wrong tenant
+    or an instant in the future is not an outage)."""
+    last = f"last_over_time({sel}[{LOOKBACK}])"
+    age = f"time() - max_over_time(timestamp({sel})[{LOOKBACK}:1m])"
+    anything = f"count(last_over_time(up[{LOOKBACK}]))"
+    _prefetch(ctx, last, age, anything)
+    ages = {_key(s.labels): s.value for s in _q(ctx, name, service, age).samples}
+    out = [Target({k: v for k, v in s.labels.items() if k != "__name__"}, s.value,
+                  ages.get(_key(s.labels), math.inf)) for s in _q(ctx, name, service, last).samples]
+    known = any(s.value > 0 for s in _q(ctx, name, service, anything).samples)  # NaN is not a count
+    return out, known
+
+
+def _key(labels: dict[str, str]) -> tuple:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+def _stale_text(ctx: Context, stale: list[Target], what: str = "instance") -> str:
+    worst = max(stale, key=lambda t: t.age)
+    return (f"stale: {len(stale)} series not scraped within {ctx.g.max_staleness}; {worst.labels.get(what, '?')} "
+            f"last at {iso(ctx.at - worst.age)} ({worst.age:.0f}s before {iso(ctx.at)})")
+
+
+def _judge_targets(ctx: Context, name: str, service: str, targets: list[Target], known: bool, missing: str,
+                   query: str, threshold: str, what: str = "instance") -> CheckResult:
+    ev = [Evidence(t.labels, t.value, f"last sample {t.age:.0f}s before") for t in targets]
+    if not targets:
+        if not known:
+            return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no data: Prometheus holds no up series at all in "
+                               f"the last {LOOKBACK} (empty, a wrong URL or tenant, or --at outside its history)",
+                               query=query, threshold=threshold)
+        return CheckResult(name, service, Outcome.FAIL, missing, query=query, threshold=threshold)
+    limit = parse_duration(ctx.g.max_staleness)
+    fresh = [t for t in targets if t.age <= limit]
+    stale = [t for t in targets if t.age > limit]
+    if any(math.isnan(t.value) for t in fresh):
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the value is NaN: the answer is not a measurement",
+                           query=query, threshold=threshold, evidence=ev)
+    down = sorted(t.labels.get(what, "?") for t in fresh if t.value != 1)
+    if down:
+        return CheckResult(name, service, Outcome.FAIL, f"{len(down)} of {len(targets)} down at the last scrape: "
+                           f"{', '.join(down)}", query=query, threshold=threshold, evidence=ev)
+    if stale:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, _stale_text(ctx, stale, what), query=query,
+                           threshold=f"last scrape within {ctx.g.max_staleness}", evidence=ev)
+    oldest = max(t.age for t in targets)
+    return CheckResult(name, service, Outcome.PASS, f"{len(targets)} up, last scrape {oldest:.0f}s ago",
+                       query=query, threshold=threshold, evidence=ev)
 
 
 # ---- smoke -----------------------------------------------------------------------------------
@@ -152,101 +259,96 @@ def _latency_selectors(ctx: Context, *matchers: Matcher) -> tuple[Selector, Sele
 def targets_up(ctx: Context, service: str) -> CheckResult:
     name = "targets up"
     sel = Selector("up").plus(_jobs(ctx.services))
-    res = _only(_q(ctx, name, service, str(sel)), job=service)
-    ev = [Evidence(s.labels, s.value) for s in res.samples]
-    if not res.samples:
-        return CheckResult(name, service, Outcome.FAIL, f"no scrape target for job {service!r}: the service is "
-                           "declared but Prometheus has no target for it", query=str(sel), threshold="up == 1")
-    if any(s.is_nan for s in res.samples):
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "up is NaN: the answer is not a measurement",
-                           query=str(sel), threshold="up == 1", evidence=ev)
-    down = [s.labels.get("instance", "?") for s in res.samples if s.value != 1]
-    ages = _only(_q(ctx, name, service, f"time() - timestamp({sel})"), job=service)
-    oldest = max((s.value for s in ages.samples), default=0.0)
-    if down:
-        return CheckResult(name, service, Outcome.FAIL, f"{len(down)} of {len(res.samples)} targets down: "
-                           f"{', '.join(sorted(down))}", query=str(sel), threshold="up == 1", evidence=ev)
-    limit = parse_duration(ctx.g.max_staleness)
-    if oldest > limit:
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"stale: the last scrape is {oldest:.0f}s old "
-                           f"(limit {ctx.g.max_staleness})", query=str(sel), threshold=f"age <= {ctx.g.max_staleness}",
-                           evidence=ev)
-    return CheckResult(name, service, Outcome.PASS, f"{len(res.samples)} target(s) up, last scrape {oldest:.0f}s ago",
-                       query=str(sel), threshold="up == 1", evidence=ev)
+    targets, known = _targets(ctx, name, service, sel)
+    mine = [t for t in targets if t.labels.get("job") == service]
+    missing = (f"no scrape target for job {service!r} in the last {LOOKBACK}: the service is declared, but "
+               "Prometheus has not scraped it")
+    return _judge_targets(ctx, name, service, mine, known, missing, str(sel), "up == 1")
 
 
 @guarded
 def health_probe(ctx: Context, service: str) -> CheckResult:
     name = "health probe"
     sel = Selector("probe_success").where(job=BLACKBOX_JOB).plus(Matcher("service", "=~", promql.any_of(ctx.services)))
-    res = _only(_q(ctx, name, service, str(sel)), service=service)
-    ev = [Evidence(s.labels, s.value) for s in res.samples]
-    if not res.samples:
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "no probe result: is the blackbox exporter scraped?",
-                           query=str(sel), threshold="probe_success == 1")
-    if any(s.is_nan for s in res.samples):
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "probe_success is NaN", query=str(sel),
-                           threshold="probe_success == 1", evidence=ev)
-    failed = [s.labels.get("instance", "?") for s in res.samples if s.value != 1]
-    if failed:
-        return CheckResult(name, service, Outcome.FAIL, f"GET {', '.join(failed)} failed", query=str(sel),
-                           threshold="probe_success == 1", evidence=ev)
-    return CheckResult(name, service, Outcome.PASS, "health endpoint answers 2xx", query=str(sel),
-                       threshold="probe_success == 1", evidence=ev)
+    targets, known = _targets(ctx, name, service, sel)
+    mine = [t for t in targets if t.labels.get("service") == service]
+    if not mine:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no probe result in the last {LOOKBACK}: is the "
+                           "blackbox exporter scraped?", query=str(sel), threshold="probe_success == 1")
+    result = _judge_targets(ctx, name, service, mine, known, "", str(sel), "probe_success == 1")
+    if result.outcome == Outcome.FAIL:
+        failed = sorted(t.labels.get("instance", "?") for t in mine if t.value != 1)
+        result.reason = f"GET {', '.join(failed)} failed"
+    elif result.outcome == Outcome.PASS:
+        result.reason = "health endpoint answers 2xx"
+    return result
 
 
-def _judge_ratio(ctx: Context, name: str, service: str, bad, total, query: str, limit: float,
-                 what: str, min_requests: int) -> CheckResult:
-    threshold = f"{what} <= {_fmt(limit, True)}"
+def judge_ratio(name: str, service: str, bad: float | None, total: float | None, target: float, what: str,
+                confidence: float, tolerance: float, min_requests: int, window: str, query: str = "",
+                missing: str = "no data: the request counter has no series") -> CheckResult:
+    """Smoke's three-way rule on `bad` of `total` against an allowed ratio `target`, with exact
+    (Clopper-Pearson) bounds: FAIL when even the lower bound is above the target (the p-value
+    goes through Holm's correction), PASS when the upper bound is within `tolerance` x target
+    and there were at least `min_requests`, INCONCLUSIVE otherwise. Little traffic can hold a
+    PASS, never a FAIL: 15 errors in 150 requests are decisive."""
+    allowed = target * tolerance
+    threshold = (f"{what}: FAIL when the {confidence:.0%} lower bound is above {_fmt(target, True)}; PASS when the "
+                 f"upper bound is at most {_fmt(allowed, True)} ({tolerance:g}x) with >= {min_requests} requests")
     if total is None:
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "no data: the request counter has no series",
-                           query=query, threshold=threshold)
-    if math.isnan(total) or bad is None or math.isnan(bad):
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the query returned NaN", query=query, threshold=threshold)
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, missing, query=query, threshold=threshold)
+    if bad is None:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, missing, query=query, threshold=threshold)
+    if math.isnan(total) or math.isnan(bad) or math.isinf(total) or math.isinf(bad):
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the query returned NaN or infinity", query=query,
+                           threshold=threshold)
     ev = [Evidence({"kind": "bad"}, bad), Evidence({"kind": "total"}, total)]
+    if total <= 0:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no traffic in {window}", query=query,
+                           threshold=threshold, evidence=ev)
+    bad = min(bad, total)
+    low, high = stats.clopper_pearson(bad, total, confidence)
+    p = stats.exceeds_p(bad, total, target)
+    detail = (f"{what} {_fmt(bad / total, True)} ({bad:.0f} of {total:.0f} requests in {window}; "
+              f"{confidence:.0%} bounds {_fmt(low, True)}-{_fmt(high, True)})")
+    hold = f"{detail}: not enough requests to tell it from the target {_fmt(target, True)}"
+    if low > target:
+        return CheckResult(name, service, Outcome.FAIL, f"{detail}: above the target {_fmt(target, True)}",
+                           query=query, threshold=threshold, evidence=ev, p_value=p,
+                           unconfirmed=(Outcome.INCONCLUSIVE, hold))
+    if high <= allowed and total >= min_requests:
+        return CheckResult(name, service, Outcome.PASS, detail, query=query, threshold=threshold, evidence=ev,
+                           p_value=p)
     if total < min_requests:
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"too little traffic: {total:.0f} requests in "
-                           f"{ctx.window} (need {min_requests})", query=query, threshold=threshold, evidence=ev)
-    ratio = bad / total
-    low, _ = stats.wilson(bad, total, stats.z_for(ctx.g.confidence))
-    detail = f"{what} {_fmt(ratio, True)} of {total:.0f} requests"
-    if ratio <= limit:
-        return CheckResult(name, service, Outcome.PASS, detail, query=query, threshold=threshold, evidence=ev)
-    if low > limit:
-        return CheckResult(name, service, Outcome.FAIL, f"{detail}, above the target even at its lower confidence "
-                           f"bound {_fmt(low, True)}", query=query, threshold=threshold, evidence=ev)
-    return CheckResult(name, service, Outcome.INCONCLUSIVE, f"{detail}: above the target, but too few requests to be "
-                       f"sure (lower bound {_fmt(low, True)})", query=query, threshold=threshold, evidence=ev)
+        hold = f"{detail}: too little traffic to pass (need {min_requests} requests)"
+    return CheckResult(name, service, Outcome.INCONCLUSIVE, hold, query=query, threshold=threshold, evidence=ev,
+                       p_value=p)
+
+
+def _smoke_ratio(ctx: Context, name: str, service: str, sig: Signal, slo: SLO | None) -> CheckResult:
+    bad, total, query = _counts(ctx, name, service, sig, {"job": service})
+    missing = _no_bucket(ctx) if sig.bad_is_good and total is not None else "no data: the request counter has no series"
+    g = ctx.g
+    return judge_ratio(name, service, bad, total, slo.error_budget if slo else 0.01, sig.what, g.confidence,
+                       g.smoke_tolerance, g.min_requests, ctx.window, query, missing)
 
 
 @guarded
 def error_ratio(ctx: Context, service: str) -> CheckResult:
-    name = "error ratio"
-    slo = _ratio_slo(ctx, service)
-    limit = slo.error_budget if slo else 0.01
-    jobs = _jobs(traffic_services(ctx))
-    bad, total, query = _counts(ctx, name, service, ctx.g.errors.plus(jobs), ctx.g.requests.plus(jobs),
-                                ctx.window, {"job": service})
-    return _judge_ratio(ctx, name, service, bad, total, query, limit, "errors", ctx.g.min_requests)
+    return _smoke_ratio(ctx, "error ratio", service, _signals(ctx)[0], _ratio_slo(ctx, service))
 
 
 @guarded
 def latency(ctx: Context, service: str) -> CheckResult:
-    name = "latency"
-    slo = _latency_slo(ctx, service)
-    limit = slo.error_budget if slo else 0.01
-    fast, count = _latency_selectors(ctx, _jobs(traffic_services(ctx)))
-    good, total, query = _counts(ctx, name, service, fast, count, ctx.window, {"job": service})
-    slow = None if good is None or total is None else total - good
-    what = f"slower than {ctx.g.latency_threshold:g}s"
-    return _judge_ratio(ctx, name, service, slow, total, query, limit, what, ctx.g.min_requests)
+    return _smoke_ratio(ctx, "latency", service, _signals(ctx)[1], _latency_slo(ctx, service))
 
 
 @guarded
 def monitoring_healthy(ctx: Context) -> CheckResult:
     name = "rule evaluation"
     expr = promql.agg("sum", promql.increase(Selector("prometheus_rule_evaluation_failures_total"), ctx.window))
-    value = _scalar(_q(ctx, name, None, expr))
+    res = _q(ctx, name, None, expr)
+    value = res.samples[0].value if res.samples else None
     if value is None or math.isnan(value):
         return CheckResult(name, None, Outcome.INCONCLUSIVE, "Prometheus does not scrape itself: rule health unknown",
                            query=expr, threshold="0 failures")
@@ -259,74 +361,221 @@ def monitoring_healthy(ctx: Context) -> CheckResult:
 
 # ---- canary ----------------------------------------------------------------------------------
 
-def _compare(ctx: Context, name: str, service: str, kind: str, canary, baseline, query, absolute_limit):
+def _track(ctx: Context, value: str) -> Matcher:
+    return Matcher(ctx.g.canary_label, "=", value)
+
+
+def canary_starts(ctx: Context, name: str) -> dict[str, float]:
+    """When the current canary of each service started: `--since`, or the first minute of the
+    latest unbroken run of its request series within gates.canary.max_age."""
+    apps = traffic_services(ctx)
+    if ctx.since is not None:
+        return {s: ctx.since for s in apps}
+    sel = ctx.g.requests.plus(_jobs(apps), _track(ctx, ctx.g.canary_value))
+    expr = promql.agg("count", str(sel), ("job",))
+    start = math.floor((ctx.at - parse_duration(ctx.g.canary_max_age)) / STEP) * STEP
+    res = _q(ctx, name, None, expr, start=start, step=STEP)
+    out = {}
+    for s in res.samples:
+        times = sorted(t for t, v in s.values if not math.isnan(v))
+        if not times:
+            continue
+        first = times[-1]
+        for t in reversed(times[:-1]):
+            if first - t > STEP * 1.5:
+                break
+            first = t
+        out[s.labels.get("job", "")] = first - STEP
+    return out
+
+
+def _canary_range(ctx: Context, starts: dict[str, float]) -> tuple[float, float]:
+    """(start, step) of the range queries that read the canary's life in batches: anchored at the
+    earliest start, so every look of a pipeline reads the same batches plus the new ones."""
+    first = min(starts.values())
+    step = STEP
+    while (ctx.at - first) / step > 10_000:  # Prometheus answers at most 11,000 points a series
+        step *= 2
+    return first + step, step
+
+
+def _batches(ctx: Context, name: str, service: str, sig: Signal, starts: dict[str, float]):
+    """The canary's life so far as stats.Batch per step, or a CheckResult saying why not."""
     g = ctx.g
-    threshold = (f"canary not worse than baseline at {g.confidence:.0%} confidence and by more than "
-                 f"x{g.min_relative_increase:g} and +{g.min_absolute_increase * 100:g} pp; absolute <= "
-                 f"{_fmt(absolute_limit, True)}")
-    (kc, nc), (kb, nb) = canary, baseline
-    ev = [Evidence({g.canary_label: g.canary_value, "kind": "bad"}, kc),
-          Evidence({g.canary_label: g.canary_value, "kind": "total"}, nc),
-          Evidence({g.canary_label: g.baseline_value, "kind": "bad"}, kb),
-          Evidence({g.canary_label: g.baseline_value, "kind": "total"}, nb)]
-    for label, n in ((g.canary_value, nc), (g.baseline_value, nb)):
-        if n is None or math.isnan(n):
-            return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no data for {g.canary_label}={label!r}",
-                               query=query, threshold=threshold, evidence=ev)
-        if n < g.canary_min_requests:
-            return CheckResult(name, service, Outcome.INCONCLUSIVE, f"too little traffic: {n:.0f} {label} requests "
-                               f"in {ctx.window} (need {g.canary_min_requests})", query=query, threshold=threshold,
-                               evidence=ev)
-    kc, kb = kc or 0.0, kb or 0.0
+    since = starts[service]
+    start, step = _canary_range(ctx, starts)
+    by = ("job", g.canary_label)
+    bq = promql.events(sig.bad, format_duration(step), by)
+    tq = promql.events(sig.total, format_duration(step), by)
+    ctx.submit(bq, start, step)
+    ctx.submit(tq, start, step)
+    series: dict[tuple[str, str], dict[float, float]] = {}
+    for kind, q in (("bad", bq), ("total", tq)):
+        for s in _q(ctx, name, service, q, start, step).samples:
+            if s.labels.get("job") == service:
+                series[(kind, s.labels.get(g.canary_label, ""))] = {t: v for t, v in s.values if t > since}
+    query = f"{bq}\n{tq}"
+    ct, bt = series.get(("total", g.canary_value), {}), series.get(("total", g.baseline_value), {})
+    cb, bb = series.get(("bad", g.canary_value), {}), series.get(("bad", g.baseline_value), {})
+    if sig.bad_is_good and ct and not cb:
+        raise _Failed(CheckResult(name, service, Outcome.INCONCLUSIVE, _no_bucket(ctx), query=query))
+    served = [t for t, n in ct.items() if n > 0]
+    if served and ctx.at - max(served) > max(parse_duration(g.max_staleness), 2 * step):
+        raise _Failed(CheckResult(name, service, Outcome.INCONCLUSIVE, f"the canary has served no request since "
+                                  f"{iso(max(served))}: its series stopped", query=query))
+    out = []
+    for t in sorted(set(ct) & set(bt)):
+        vals = [ct[t], bt[t], cb.get(t, 0.0 if not sig.bad_is_good else math.nan),
+                bb.get(t, 0.0 if not sig.bad_is_good else math.nan)]
+        if any(math.isnan(v) or math.isinf(v) for v in vals):
+            continue
+        nc, nb, kc, kb = vals
+        if sig.bad_is_good:
+            kc, kb = nc - kc, nb - kb
+        out.append(stats.Batch(max(min(kc, nc), 0.0), max(nc, 0.0), max(min(kb, nb), 0.0), max(nb, 0.0)))
+    return out, query
+
+
+def judge_canary(name: str, service: str, what: str, batches: list, confidence: float, rule_out: float,
+                 min_relative: float, min_absolute: float, min_requests: int, since: float | None = None,
+                 labels: tuple[str, str, str] = ("track", "canary", "baseline"), query: str = "",
+                 family: int = 1) -> CheckResult:
+    """Canary against baseline over the canary's whole life, with always-valid statistics:
+    any number of looks keeps the rates below.
+
+    FAIL: the mixture likelihood ratio of "canary worse" against "no worse" (stats.e_worse) gives
+    p = 1/e; the gate FAILs when p survives Holm's correction at 1 - confidence over every test of
+    the evaluation and the observed regression is material (x min_relative and +min_absolute).
+    An unchanged canary is rolled back with probability at most 1 - confidence per rollout.
+    PASS: the evidence against "the canary is rule_out x worse, or worse by min_absolute" reaches
+    1/(1 - confidence) (stats.e_not_worse) with min_requests on each side: such a canary is
+    promoted with probability at most 1 - confidence. Otherwise: hold, and say how much more
+    canary traffic a decision needs at the ratios seen so far (for a FAIL, the evidence Holm asks
+    of the strongest of `family` tests)."""
+    label, canary, baseline = labels
+    kc = sum(b.canary_bad for b in batches)
+    nc = sum(b.canary_total for b in batches)
+    kb = sum(b.baseline_bad for b in batches)
+    nb = sum(b.baseline_total for b in batches)
+    alpha = 1.0 - confidence
+    threshold = (f"FAIL when canary worse than baseline at {confidence:.0%} (always-valid, Holm-corrected) and by at "
+                 f"least x{min_relative:g} and +{min_absolute * 100:g} pp; PASS when 'x{rule_out:g} and "
+                 f"+{min_absolute * 100:g} pp worse' is ruled out at {confidence:.0%}, >= {min_requests} requests "
+                 "a side")
+    ev = [Evidence({label: canary, "kind": "bad"}, kc), Evidence({label: canary, "kind": "total"}, nc),
+          Evidence({label: baseline, "kind": "bad"}, kb), Evidence({label: baseline, "kind": "total"}, nb)]
+    life = f" since {iso(since)}" if since is not None else ""
+    for side, n in ((canary, nc), (baseline, nb)):
+        if n <= 0:
+            return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {label}={side!r} traffic{life}", query=query,
+                               threshold=threshold, evidence=ev)
     rc, rb = kc / nc, kb / nb
-    p = stats.worse_p_value(kc, nc, kb, nb)
-    low, _ = stats.wilson(kc, nc, stats.z_for(g.confidence))
-    detail = f"{kind}: canary {_fmt(rc, True)} of {nc:.0f}, baseline {_fmt(rb, True)} of {nb:.0f}, p={p:.2g}"
-    significant = p < 1 - g.confidence
-    material = rc >= rb * g.min_relative_increase and rc - rb >= g.min_absolute_increase
-    if significant and material:
-        return CheckResult(name, service, Outcome.FAIL, f"{detail}: canary is worse", query=query,
-                           threshold=threshold, evidence=ev)
-    if low > absolute_limit:
-        return CheckResult(name, service, Outcome.FAIL, f"{detail}: canary misses the SLO target "
-                           f"({_fmt(absolute_limit, True)}) even at its lower bound {_fmt(low, True)}",
-                           query=query, threshold=threshold, evidence=ev)
-    note = "" if not significant else " (significant but below the effect-size floor)"
-    return CheckResult(name, service, Outcome.PASS, f"{detail}: no material regression{note}", query=query,
-                       threshold=threshold, evidence=ev)
+    e_bad = stats.e_worse(batches)
+    p = min(1.0, 1.0 / e_bad) if e_bad > 0 else 1.0
+    e_ok = stats.e_not_worse(batches, rule_out, rb + min_absolute)
+    exact = stats.conditional_p(kc, nc, kb, nb)
+    detail = (f"{what}: canary {_fmt(rc, True)} of {nc:.0f}, baseline {_fmt(rb, True)} of {nb:.0f}{life}; "
+              f"worse: p={p:.2g} (valid at any number of looks; one look, exact: {exact:.2g}); "
+              f"evidence against x{rule_out:g} worse: {e_ok:.3g} (decides at {1 / alpha:.0f})")
+    material = rc >= rb * min_relative and rc - rb >= min_absolute
+    enough = nc >= min_requests and nb >= min_requests
+    if e_ok >= 1.0 / alpha and enough:
+        fallback = (Outcome.PASS, f"{detail}: no material regression")
+    else:
+        more = stats.more_canary_requests(batches, rule_out, rb + min_absolute, alpha / max(family, 1), alpha)
+        need = max(min_requests - nc, 0.0)
+        if more is not None:
+            need = max(need, more)
+            wait = f"about {need:,.0f} more canary requests at these ratios"
+        else:
+            wait = "no decision in sight at these ratios: the canary is between no worse and materially worse"
+        fallback = (Outcome.INCONCLUSIVE, f"{detail}: hold, {wait}")
+    if p < alpha and material:
+        return CheckResult(name, service, Outcome.FAIL, f"{detail}: canary is worse", query=query, threshold=threshold,
+                           evidence=ev, p_value=p, unconfirmed=fallback)
+    if p < alpha:
+        fallback = (fallback[0], f"{fallback[1]} (worse, but by less than x{min_relative:g} or +{min_absolute * 100:g} "
+                                 "pp: not material)")
+    return CheckResult(name, service, fallback[0], fallback[1], query=query, threshold=threshold, evidence=ev,
+                       p_value=p)
 
 
-def _canary_sides(ctx: Context, name: str, service: str, bad: Selector, total: Selector, bad_is_good: bool):
+def _canary_signal(ctx: Context, name: str, service: str, sig: Signal) -> CheckResult:
     g = ctx.g
-    sides, queries = [], []
-    for value in (g.canary_value, g.baseline_value):
-        b, t, q = _counts(ctx, name, service, bad, total, ctx.window, {"job": service, g.canary_label: value})
-        if bad_is_good and b is not None and t is not None:
-            b = t - b
-        sides.append((b, t))
-        queries.append(q)
-    return sides, "\n".join(dict.fromkeys("\n".join(queries).split("\n")))
+    starts = canary_starts(ctx, name)
+    if service not in starts:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {g.canary_label}={g.canary_value!r} series for "
+                           f"{service} in the last {g.canary_max_age}: is the canary deployed and labelled?")
+    batches, query = _batches(ctx, name, service, sig, starts)
+    return judge_canary(name, service, sig.what, batches, g.confidence, g.rule_out, g.min_relative_increase,
+                        g.min_absolute_increase, g.canary_min_requests, starts[service],
+                        (g.canary_label, g.canary_value, g.baseline_value), query,
+                        family=len(traffic_services(ctx)) * len(_signals(ctx)))
 
 
 @guarded
 def canary_errors(ctx: Context, service: str) -> CheckResult:
-    name = "canary error ratio"
-    g = ctx.g
-    jobs = _jobs(traffic_services(ctx))
-    sides, query = _canary_sides(ctx, name, service, g.errors.plus(jobs), g.requests.plus(jobs), False)
-    slo = _ratio_slo(ctx, service)
-    return _compare(ctx, name, service, "errors", sides[0], sides[1], query, slo.error_budget if slo else 0.01)
+    return _canary_signal(ctx, "canary error ratio", service, _signals(ctx)[0])
 
 
 @guarded
 def canary_latency(ctx: Context, service: str) -> CheckResult:
-    name = "canary latency"
+    return _canary_signal(ctx, "canary latency", service, _signals(ctx)[1])
+
+
+@guarded
+def canary_targets(ctx: Context, service: str) -> CheckResult:
+    """The canary's own targets: up and fresh. Canary targets are the (job, instance) pairs that
+    reported canary requests during the canary's life."""
+    name = "canary targets up"
     g = ctx.g
-    fast, count = _latency_selectors(ctx, _jobs(traffic_services(ctx)))
-    sides, query = _canary_sides(ctx, name, service, fast, count, True)
-    slo = _latency_slo(ctx, service)
-    return _compare(ctx, name, service, f"slower than {g.latency_threshold:g}s", sides[0], sides[1], query,
-                    slo.error_budget if slo else 0.01)
+    starts = canary_starts(ctx, name)
+    if service not in starts:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {g.canary_label}={g.canary_value!r} series for "
+                           f"{service} in the last {g.canary_max_age}")
+    life = format_duration(max(ctx.at - min(starts.values()), 1.0))
+    sel = g.requests.plus(_jobs(traffic_services(ctx)), _track(ctx, g.canary_value))
+    expr = promql.agg("count", f"last_over_time({sel}[{life}])", ("job", "instance"))
+    up = Selector("up").plus(_jobs(ctx.services))
+    _prefetch(ctx, expr)
+    targets, known = _targets(ctx, name, service, up)
+    canaries = {s.labels.get("instance") for s in _q(ctx, name, service, expr).samples
+                if s.labels.get("job") == service}
+    mine = [t for t in targets if t.labels.get("job") == service and t.labels.get("instance") in canaries]
+    if not mine:  # nothing to measure is not a failure
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no up series in the last {LOOKBACK} for the "
+                           f"canary's instances ({', '.join(sorted(str(c) for c in canaries)) or 'none found'})",
+                           query=f"{up}\n{expr}", threshold="up == 1")
+    return _judge_targets(ctx, name, service, mine, known, "", f"{up}\n{expr}", "up == 1")
+
+
+@guarded
+def canary_share(ctx: Context, service: str) -> CheckResult:
+    """The canary's share of requests over the window against --canary-weight: a routing error
+    (every user on the canary, or none) is otherwise invisible."""
+    name = "canary traffic share"
+    g = ctx.g
+    weight = (ctx.canary_weight or 0) / 100
+    sig = _signals(ctx)[0]
+    by = ("job", g.canary_label)
+    expr = promql.events(sig.total, ctx.window, by)
+    samples = _q(ctx, name, service, expr).samples
+    nc = _pick(samples, {"job": service, g.canary_label: g.canary_value}) or 0.0
+    nb = _pick(samples, {"job": service, g.canary_label: g.baseline_value}) or 0.0
+    threshold = f"share within x0.5-x2 of {weight:.0%} (or within 2 pp)"
+    ev = [Evidence({g.canary_label: g.canary_value}, nc), Evidence({g.canary_label: g.baseline_value}, nb)]
+    if math.isnan(nc + nb) or nc + nb < g.min_requests:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"too little traffic in {ctx.window} to measure the "
+                           f"canary's share ({nc + nb:.0f} requests)", query=expr, threshold=threshold, evidence=ev)
+    share = nc / (nc + nb)
+    detail = f"the canary served {share:.1%} of {nc + nb:.0f} requests in {ctx.window}; --canary-weight is {weight:.0%}"
+    if share > max(2 * weight, weight + 0.02):
+        return CheckResult(name, service, Outcome.FAIL, f"{detail}: routing error, more users on the canary than "
+                           "intended", query=expr, threshold=threshold, evidence=ev)
+    if share < min(weight / 2, weight - 0.02):
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"{detail}: the canary gets less traffic than "
+                           "intended, so its verdict rests on too little", query=expr, threshold=threshold, evidence=ev)
+    return CheckResult(name, service, Outcome.PASS, detail, query=expr, threshold=threshold, evidence=ev)
 
 
 def next_weight(ctx: Context) -> int | None:
@@ -340,14 +589,10 @@ def next_weight(ctx: Context) -> int | None:
 
 def _sustained(ctx: Context, name: str, expr: str, duration: str, above: float, unit_pct: bool | str) -> CheckResult:
     span = parse_duration(duration)
-    step = 60.0
-    points = int(span // step)
-    start = ctx.at - (points - 1) * step
+    points = max(int(span // STEP), 1)
+    start = ctx.at - (points - 1) * STEP
     threshold = f"> {_fmt(above, unit_pct)} at each of {points} consecutive minutes"
-    try:
-        res = ctx.client.query_range(expr, start, ctx.at, step)
-    except QueryError as exc:
-        return CheckResult(name, None, Outcome.ERROR, f"query failed: {exc}", query=expr, threshold=threshold)
+    res = _q(ctx, name, None, expr, start=start, step=STEP)
     if not res.samples:
         return CheckResult(name, None, Outcome.INCONCLUSIVE, "no data in the window", query=expr, threshold=threshold)
     ev, failing, thin = [], [], []
@@ -371,10 +616,9 @@ def _sustained(ctx: Context, name: str, expr: str, duration: str, above: float, 
 @guarded
 def sustained_errors(ctx: Context) -> CheckResult:
     g = ctx.g
-    errors = g.errors.plus(_jobs(traffic_services(ctx)))
-    total = g.requests.plus(_jobs(traffic_services(ctx)))
-    expr = promql.ratio(promql.agg("sum", promql.rate(errors, "1m"), ("job",)),
-                        promql.agg("sum", promql.rate(total, "1m"), ("job",)))
+    sig = _signals(ctx)[0]
+    expr = promql.ratio(promql.agg("sum", promql.rate(sig.bad, "1m"), ("job",)),
+                        promql.agg("sum", promql.rate(sig.total, "1m"), ("job",)))
     return _sustained(ctx, "error ratio sustained", expr, g.rollback_error_for, g.rollback_error_ratio, True)
 
 
@@ -388,22 +632,37 @@ def sustained_latency(ctx: Context) -> CheckResult:
 
 @guarded
 def services_down(ctx: Context) -> CheckResult:
+    """Down means an `up` series at 0 at the last scrape. A service with no fresh `up` series is
+    unknown, not down: an empty TSDB, a tenant typo or stopped scraping must never roll back."""
     name = "services down"
     apps = traffic_services(ctx)
-    sel = Selector("up").plus(_jobs(traffic_services(ctx)))
-    res = _q(ctx, name, None, str(sel))
-    up_by_job: dict[str, list[float]] = {}
-    for s in res.samples:
-        up_by_job.setdefault(s.labels.get("job", ""), []).append(s.value)
-    down = [a for a in apps if not any(v == 1 for v in up_by_job.get(a, []))]
-    share = len(down) / len(apps) if apps else 0.0
-    threshold = f"< {ctx.g.services_down_ratio:.0%} of {len(apps)} services down"
-    ev = [Evidence(s.labels, s.value) for s in res.samples]
-    if apps and share >= ctx.g.services_down_ratio:
-        return CheckResult(name, None, Outcome.FAIL, f"{len(down)} of {len(apps)} services down: {', '.join(down)}",
-                           query=str(sel), threshold=threshold, evidence=ev)
-    return CheckResult(name, None, Outcome.PASS, f"{len(down)} of {len(apps)} services down"
-                       + (f" ({', '.join(down)})" if down else ""), query=str(sel), threshold=threshold, evidence=ev)
+    sel = Selector("up").plus(_jobs(ctx.services))
+    targets, known = _targets(ctx, name, None, sel)
+    limit = parse_duration(ctx.g.max_staleness)
+    down: list[str] = []
+    unknown: list[str] = []
+    for app in apps:
+        fresh = [t for t in targets if t.labels.get("job") == app and t.age <= limit and not math.isnan(t.value)]
+        if any(t.value == 1 for t in fresh):
+            continue
+        (down if fresh else unknown).append(app)
+    ratio = ctx.g.services_down_ratio
+    threshold = f"< {ratio:.0%} of {len(apps)} services down"
+    ev = [Evidence(t.labels, t.value, f"last sample {t.age:.0f}s before") for t in targets
+          if t.labels.get("job") in apps]
+    tail = ""
+    if unknown:
+        stale = [t for t in targets if t.labels.get("job") in unknown]
+        why = _stale_text(ctx, stale, "job") if stale else f"no up series in the last {LOOKBACK}"
+        tail = f"; unknown: {', '.join(unknown)} ({why})"
+    text = f"{len(down)} of {len(apps)} services down" + (f": {', '.join(down)}" if down else "") + tail
+    if apps and len(down) / len(apps) >= ratio:
+        return CheckResult(name, None, Outcome.FAIL, text, query=str(sel), threshold=threshold, evidence=ev)
+    if apps and (len(down) + len(unknown)) / len(apps) >= ratio:
+        if not known:
+            text = f"no data: Prometheus holds no up series at all in the last {LOOKBACK}"
+        return CheckResult(name, None, Outcome.INCONCLUSIVE, text, query=str(sel), threshold=threshold, evidence=ev)
+    return CheckResult(name, None, Outcome.PASS, text, query=str(sel), threshold=threshold, evidence=ev)
 
 
 @guarded
@@ -415,40 +674,58 @@ def pool_exhausted(ctx: Context) -> CheckResult:
     expr = f"max by (job) ({Selector(g.pool_in_use)} / {Selector(g.pool_max)})"
     res = _q(ctx, name, None, expr)
     threshold = f"< {g.pool_saturation:.0%} of the pool in use"
-    if not res.samples:
-        return CheckResult(name, None, Outcome.INCONCLUSIVE, "no pool metrics reported", query=expr, threshold=threshold)
+    measured = [s for s in res.samples if not s.is_nan]
+    if not measured:
+        return CheckResult(name, None, Outcome.INCONCLUSIVE, "no pool metrics reported", query=expr,
+                           threshold=threshold)
     ev = [Evidence(s.labels, s.value) for s in res.samples]
-    full = [s.labels.get("job", "?") for s in res.samples if not s.is_nan and s.value >= g.pool_saturation]
+    full = [s.labels.get("job", "?") for s in measured if s.value >= g.pool_saturation]
     if full:
         return CheckResult(name, None, Outcome.FAIL, f"connection pool exhausted: {', '.join(sorted(full))}",
                            query=expr, threshold=threshold, evidence=ev)
-    return CheckResult(name, None, Outcome.PASS, f"peak pool use {_fmt(max(s.value for s in res.samples), True)}",
+    return CheckResult(name, None, Outcome.PASS, f"peak pool use {_fmt(max(s.value for s in measured), True)}",
                        query=expr, threshold=threshold, evidence=ev)
+
+
+def _one(res: QueryResult) -> float | None:
+    """The value of an aggregated query with no `by`: None when there is no series."""
+    return res.samples[0].value if res.samples else None
 
 
 @guarded
 def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     """The SLO's fastest page condition, from raw series (the gate must not depend on the
-    generated recording rules being loaded). Request-based SLIs only."""
+    generated recording rules being loaded). Every request-based SLI: ratio and latency."""
     name = f"fast burn {slo.name}"
     first = engine.burn_windows(slo, "page")[0]
     limit = first.threshold(slo)
     threshold = f"error ratio <= {_fmt(limit, True)} ({first.factor:g}x budget) on {first.short} or {first.long}"
-    ev, ratios, queries = [], {}, []
-    for w in (first.short, first.long):
-        expr = promql.ratio(*engine.event_rates(slo, w))
-        queries.append(expr)
-        ratios[w] = _scalar(_q(ctx, name, slo.service, expr))
+    exprs = {w: engine.event_rates(slo, w) for w in (first.short, first.long)}
+    good = {w: promql.agg("sum", promql.rate(engine.good_bucket(slo), w)) for w in exprs} \
+        if slo.sli.kind == "latency" else {}
+    _prefetch(ctx, *[e for pair in exprs.values() for e in pair], *good.values())
+    ev, ratios = [], {}
+    for w, (bad_q, total_q) in exprs.items():
+        total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
+        if w in good and total is not None and _one(_q(ctx, name, slo.service, good[w])) is None:
+            raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no bucket at the SLO's threshold "
+                                      f"(le={promql.number(slo.sli.threshold or 0)}): how many requests were slow is "
+                                      "unknown", query=good[w], threshold=threshold))
+        # no requests at all is measured: nothing burns the budget in that window (an outage
+        # shows in services down); no series is not measured
+        ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
         ev.append(Evidence({"window": w}, ratios[w]))
-    query = "\n".join(queries)
-    if any(v is None or math.isnan(v) for v in ratios.values()):
+    query = "\n".join(f"({b}) / ({t})" for b, t in exprs.values())
+    values = list(ratios.values())
+    if any(v is None or math.isnan(v) for v in values):
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "no data for the SLI", query=query,
                            threshold=threshold, evidence=ev)
-    if all(v > limit for v in ratios.values()):
+    long_ratio = ratios[first.long] or 0.0
+    if all(v is not None and v > limit for v in values):
         return CheckResult(name, slo.service, Outcome.FAIL, f"burning the error budget at "
-                           f"{ratios[first.long] / slo.error_budget:.1f}x over {first.long}", query=query,
+                           f"{long_ratio / slo.error_budget:.1f}x over {first.long}", query=query,
                            threshold=threshold, evidence=ev)
-    return CheckResult(name, slo.service, Outcome.PASS, f"burn rate {ratios[first.long] / slo.error_budget:.2g}x "
+    return CheckResult(name, slo.service, Outcome.PASS, f"burn rate {long_ratio / slo.error_budget:.2g}x "
                        f"over {first.long}", query=query, threshold=threshold, evidence=ev)
 
 
@@ -456,21 +733,37 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
 
 @guarded
 def budget_left(ctx: Context, slo: SLO) -> CheckResult:
+    """Every series of the SLO's budget record is judged (two clusters, an HA pair): the least
+    budget left decides."""
     name = f"error budget {slo.name}"
     sel = engine.record_sel(engine.BUDGET_REMAINING, slo)
     res = _q(ctx, name, slo.service, str(sel))
     limit = ctx.g.budget_min_remaining
-    threshold = f">= {limit:.0%} of the {slo.period} budget left"
-    value = _scalar(res)
-    if value is None or math.isnan(value):
-        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {engine.BUDGET_REMAINING} series: are the "
-                           "generated SLO rules loaded?", query=str(sel), threshold=threshold)
+    threshold = f">= {limit:.0%} of the {slo.period} budget left, in every series"
+    measured = [s for s in res.samples if not math.isnan(s.value)]
     ev = [Evidence(s.labels, s.value) for s in res.samples]
-    if value < limit:
-        return CheckResult(name, slo.service, Outcome.FAIL, f"{_fmt(max(value, 0), True)} of the budget left "
-                           f"(overspent)" if value < 0 else f"{_fmt(value, True)} of the budget left",
+    if not measured:
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {engine.BUDGET_REMAINING} series: are the "
+                           "generated SLO rules loaded?", query=str(sel), threshold=threshold, evidence=ev)
+
+    def where(s: Sample) -> str:
+        extra = {k: v for k, v in s.labels.items() if k not in ("__name__", "service", "slo")}
+        return "{" + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())) + "}" if extra else ""
+
+    low = [s for s in measured if s.value < limit]
+    if low:
+        worst = min(low, key=lambda s: s.value)
+        spent = "overspent: " if worst.value < 0 else ""
+        also = f" ({len(low)} of {len(res.samples)} series below)" if len(res.samples) > 1 else ""
+        return CheckResult(name, slo.service, Outcome.FAIL, f"{spent}{_fmt(worst.value, True)} of the budget left"
+                           f"{' in ' + where(worst) if where(worst) else ''}{also}", query=str(sel),
+                           threshold=threshold, evidence=ev)
+    if len(measured) < len(res.samples):
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "a series of the budget record is NaN",
                            query=str(sel), threshold=threshold, evidence=ev)
-    return CheckResult(name, slo.service, Outcome.PASS, f"{_fmt(value, True)} of the budget left", query=str(sel),
+    least = min(s.value for s in measured)
+    return CheckResult(name, slo.service, Outcome.PASS, f"{_fmt(least, True)} of the budget left"
+                       + (f" (least of {len(measured)} series)" if len(measured) > 1 else ""), query=str(sel),
                        threshold=threshold, evidence=ev)
 
 
@@ -478,6 +771,7 @@ def plan(ctx: Context, mode: str) -> list:
     """The checks of a mode, as zero-argument callables (run concurrently by the gate)."""
     apps = traffic_services(ctx)
     slos = [s for s in ctx.spec.slos if s.service in ctx.services]
+    latency_on = bool(ctx.g.latency and ctx.g.latency_threshold)
     jobs: list = []
     if mode == "smoke":
         for svc in ctx.services:
@@ -487,19 +781,22 @@ def plan(ctx: Context, mode: str) -> list:
                 jobs.append(lambda s=svc: health_probe(ctx, s))
         for svc in apps:
             jobs.append(lambda s=svc: error_ratio(ctx, s))
-            if ctx.g.latency and ctx.g.latency_threshold:
+            if latency_on:
                 jobs.append(lambda s=svc: latency(ctx, s))
         jobs.append(lambda: monitoring_healthy(ctx))
     elif mode == "canary":
         for svc in apps:
+            jobs.append(lambda s=svc: canary_targets(ctx, s))
+            if ctx.canary_weight:
+                jobs.append(lambda s=svc: canary_share(ctx, s))
             jobs.append(lambda s=svc: canary_errors(ctx, s))
-            if ctx.g.latency and ctx.g.latency_threshold:
+            if latency_on:
                 jobs.append(lambda s=svc: canary_latency(ctx, s))
     elif mode == "rollback":
         jobs += [lambda: sustained_errors(ctx), lambda: services_down(ctx), lambda: pool_exhausted(ctx)]
         if ctx.g.latency:
             jobs.append(lambda: sustained_latency(ctx))
-        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos if slo.sli.kind == "ratio"]
+        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos if slo.sli.kind in ("ratio", "latency")]
     elif mode == "budget":
         jobs += [lambda s=slo: budget_left(ctx, s) for slo in slos]
     else:

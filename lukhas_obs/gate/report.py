@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+import re
 from xml.etree import ElementTree as ET
 
+from lukhas_obs.durations import iso
 from lukhas_obs.gate.decide import Outcome
 
 JSON_SCHEMA_VERSION = 1
@@ -23,12 +24,25 @@ def action(mode: str, outcome: Outcome) -> str:
     return MODE_ACTIONS.get(mode, {}).get(outcome) or default.get(outcome, outcome.value.lower())
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def _num(v):
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    """A JSON number, or None (dropped) when the value is not one: JSON has no NaN or Infinity."""
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def _num_text(v) -> str | None:
+    """How a value that JSON cannot hold was read: "NaN", "+Inf" or "-Inf"."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
+    return None
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text that XML 1.0 can carry: control characters (from an error body, a label value) are
+    shown as \\xNN instead of making the JUnit file unparseable."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def to_dict(report) -> dict:
@@ -38,16 +52,17 @@ def to_dict(report) -> dict:
         "outcome": report.outcome.value,
         "exit_code": report.outcome.exit_code,
         "action": action(report.mode, report.outcome),
-        "evaluated_at": _iso(report.at),
+        "evaluated_at": iso(report.at),
         "window": report.window,
         "prometheus": report.url,
         "next_weight": report.next_weight,
+        "canary_since": iso(report.since) if report.since is not None else None,
         "checks": [{
             "name": c.name, "service": c.service, "outcome": c.outcome.value, "reason": c.reason,
             "query": c.query, "threshold": c.threshold,
-            "evidence": [{"labels": e.labels, "value": _num(e.value),
-                          "value_text": "NaN" if e.value is not None and isinstance(e.value, float)
-                          and math.isnan(e.value) else None, "note": e.note or None}
+            "p_value": _num(c.p_value),
+            "evidence": [{"labels": e.labels, "value": _num(e.value), "value_text": _num_text(e.value),
+                          "note": e.note or None}
                          for e in c.evidence],
         } for c in report.checks],
     }
@@ -60,14 +75,14 @@ def to_json(report) -> str:
         if isinstance(obj, list):
             return [clean(v) for v in obj]
         return obj
-    return json.dumps(clean(to_dict(report)), indent=2, sort_keys=False)
+    return json.dumps(clean(to_dict(report)), indent=2, sort_keys=False, allow_nan=False)
 
 
 def to_text(report) -> str:
     rows = [(c.outcome.value, c.service or "-", c.name, c.reason) for c in report.checks]
     widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("RESULT", "SERVICE", "CHECK"))]
     lines = [f"slo-gate {report.mode}: {report.outcome.value} ({action(report.mode, report.outcome)})"
-             f" at {_iso(report.at)}, window {report.window}, {report.url}"]
+             f" at {iso(report.at)}, window {report.window}, {report.url}"]
     if report.next_weight is not None and report.outcome == Outcome.PASS:
         lines.append(f"next canary weight: {report.next_weight} %")
     lines.append("")
@@ -83,16 +98,17 @@ def to_junit(report) -> str:
                        failures=str(sum(c.outcome == Outcome.FAIL for c in report.checks)),
                        errors=str(sum(c.outcome == Outcome.ERROR for c in report.checks)),
                        skipped=str(sum(c.outcome == Outcome.INCONCLUSIVE for c in report.checks)),
-                       timestamp=_iso(report.at))
+                       timestamp=iso(report.at))
     for c in report.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"slo-gate.{report.mode}.{c.service or 'platform'}",
-                             name=c.name)
-        detail = f"{c.reason}\nthreshold: {c.threshold}\nquery:\n{c.query}"
+        classname = _xml_text(f"slo-gate.{report.mode}.{c.service or 'platform'}")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=_xml_text(c.name))
+        reason = _xml_text(c.reason)
+        detail = _xml_text(f"{c.reason}\nthreshold: {c.threshold}\nquery:\n{c.query}")
         if c.outcome == Outcome.FAIL:
-            ET.SubElement(case, "failure", message=c.reason).text = detail
+            ET.SubElement(case, "failure", message=reason).text = detail
         elif c.outcome == Outcome.ERROR:
-            ET.SubElement(case, "error", message=c.reason).text = detail
+            ET.SubElement(case, "error", message=reason).text = detail
         elif c.outcome == Outcome.INCONCLUSIVE:
-            ET.SubElement(case, "skipped", message=f"INCONCLUSIVE: {c.reason}")
+            ET.SubElement(case, "skipped", message=f"INCONCLUSIVE: {reason}")
         ET.SubElement(case, "system-out").text = detail
     return ET.tostring(suite, encoding="unicode")

@@ -31,7 +31,7 @@ import yaml
 
 from lukhas_obs import promql
 from lukhas_obs.durations import parse_duration
-from lukhas_obs.generate.alerts import alert_labels, annotations
+from lukhas_obs.generate.alerts import alert_labels, rule_annotations
 from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Selector
@@ -111,13 +111,15 @@ def total_selector(slo: SLO) -> Selector:
     """The series whose absence means the SLI cannot be measured."""
     sli = slo.sli
     if sli.kind == "ratio":
+        assert sli.total is not None, "the loader requires total for a ratio SLI"
         return _scoped(sli.total, slo)
-    if sli.kind == "latency":
-        return _scoped(sli.metric.renamed(sli.metric.metric + "_count"), slo)
     if sli.kind == "availability":
         if sli.source == "probe":
             return Selector("probe_success").where(job=BLACKBOX_JOB, service=slo.service)
         return Selector("up").where(job=slo.service)
+    assert sli.metric is not None, "the loader requires metric for latency and threshold SLIs"
+    if sli.kind == "latency":
+        return _scoped(sli.metric.renamed(sli.metric.metric + "_count"), slo)
     return _scoped(sli.metric, slo)
 
 
@@ -129,12 +131,19 @@ def event_rates(slo: SLO, window: str) -> tuple[str, str]:
         if sli.errors is not None:
             errors = f"{promql.agg('sum', promql.rate(_scoped(sli.errors, slo), window))} or vector(0)"
         else:
+            assert sli.good is not None, "the loader requires errors or good for a ratio SLI"
             good = promql.agg("sum", promql.rate(_scoped(sli.good, slo), window))
             errors = f"{total} - ({good} or vector(0))"
         return errors, total
-    bucket = _scoped(sli.metric.renamed(sli.metric.metric + "_bucket"), slo).plus(promql.le_matcher(sli.threshold))
-    good = promql.agg("sum", promql.rate(bucket, window))
+    good = promql.agg("sum", promql.rate(good_bucket(slo), window))
     return f"{total} - ({good} or vector(0))", total
+
+
+def good_bucket(slo: SLO) -> Selector:
+    """A latency SLI's bucket at its threshold: the requests that were fast enough."""
+    sli = slo.sli
+    assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
+    return _scoped(sli.metric.renamed(sli.metric.metric + "_bucket"), slo).plus(promql.le_matcher(sli.threshold))
 
 
 def sample_counts(slo: SLO) -> tuple[str, str]:
@@ -214,16 +223,16 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
         description = (f"Errors are spending the {slo.period} error budget at {pairs} the sustainable rate: "
                        f"at least {spent * 100:g} % of the budget is gone and at this pace the rest follows within "
                        f"about {exhaust}. Plan a fix this week.")
-    return annotations(spec, summary, description, f"slo-{slo.service}-{slo.name}",
-                       f"lukhas-slos?var-service={slo.service}")
+    return rule_annotations(spec, summary, description, f"slo-{slo.service}-{slo.name}",
+                            f"lukhas-slos?var-service={slo.service}")
 
 
 def absent_annotations(spec: Spec, slo: SLO) -> dict:
     sel = total_selector(slo)
-    return annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
-                       f"No series match {sel}: the SLI has no data, so its burn-rate alerts cannot fire. "
-                       "Check the scrape target and the metric name.",
-                       f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
+    return rule_annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
+                            f"No series match {sel}: the SLI has no data, so its burn-rate alerts cannot fire. "
+                            "Check the scrape target and the metric name.",
+                            f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
 
 
 ABSENT_FOR = "10m"
@@ -248,7 +257,8 @@ def group_name(slo: SLO) -> str:
 
 def slo_rule_file(spec: Spec, slo: SLO) -> dict:
     raw = raw_windows()
-    fast, slow = [], []
+    fast: list[dict] = []
+    slow: list[dict] = []
     if slo.sli.event_based:
         errors, total = event_rates(slo, "5m")
         fast += [_record(ERRORS_RATE, errors, slo), _record(TOTAL_RATE, total, slo)]

@@ -5,6 +5,7 @@ Every problem is collected and reported at once as FILE:LINE: key.path: message.
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -33,9 +34,9 @@ _VALIDATOR = None
 def _validator():
     global _VALIDATOR
     if _VALIDATOR is None:
-        s = schema()
-        jsonschema.Draft202012Validator.check_schema(s)
-        _VALIDATOR = jsonschema.Draft202012Validator(s)
+        # the schema itself is checked against the metaschema in the tests, not at every run:
+        # that check is most of a cold `slo-gate` start
+        _VALIDATOR = jsonschema.Draft202012Validator(schema())
     return _VALIDATOR
 
 
@@ -99,7 +100,8 @@ def load_spec_dir(folder: Path) -> m.Spec:
         if not isinstance(key, str):
             return
         if (kind, key) in owners:
-            where = "%s:%d" % owners[(kind, key)]
+            owner, line = owners[(kind, key)]
+            where = f"{owner}:{line}"
             problems.append(Problem(name, lines.line(path), render_path(path),
                                     f"{kind[:-1]} {key!r} is already defined in {where}"))
         else:
@@ -114,11 +116,13 @@ def load_spec_dir(folder: Path) -> m.Spec:
         if name == base_name:
             continue
         for key in sorted(set(data) - set(TEAM_KEYS)):
-            problems.append(Problem(name, lines.line((key,)), key, f"a team file holds only {', '.join(TEAM_KEYS)}; "
+            problems.append(Problem(name, lines.line((key,)), key,
+                                    f"a team file holds only {', '.join(TEAM_KEYS)}; "
                                     f"{key} belongs in the shared file {base_name}"))
         if data.get("apiVersion") != base.get("apiVersion"):
             problems.append(Problem(name, lines.line(("apiVersion",)), "apiVersion",
-                                    f"{data.get('apiVersion')!r} differs from {base_name}'s {base.get('apiVersion')!r}"))
+                                    f"{data.get('apiVersion')!r} differs from "
+                                    f"{base_name}'s {base.get('apiVersion')!r}"))
         for kind in ("services", "alerts"):
             items = data.get(kind) or []
             if not isinstance(items, list):
@@ -190,7 +194,8 @@ def schema_problems(data, sources: Sources) -> list[Problem]:
         elif err.validator == "maximum":
             msg = f"{err.instance} is above {err.validator_value}"
         elif err.validator in ("minimum", "exclusiveMinimum"):
-            msg = f"{err.instance} is below {'or equal to ' if err.validator == 'exclusiveMinimum' else ''}{err.validator_value}"
+            or_equal = "or equal to " if err.validator == "exclusiveMinimum" else ""
+            msg = f"{err.instance} is below {or_equal}{err.validator_value}"
         elif err.validator == "maxProperties" and path and path[-1] == "sli":
             msg = f"an SLI has exactly one kind, found {', '.join(sorted(err.instance))}"
         elif err.validator == "const":
@@ -259,14 +264,27 @@ class _Builder:
             self.check_metric(name, path)
 
     # ---- sections ---------------------------------------------------------------------------
+    def finite(self, node, path: tuple = ()) -> None:
+        """YAML's .nan and .inf are numbers to the JSON Schema (every comparison with NaN is
+        false), but no threshold, objective or ratio can be one: refuse them wherever they are."""
+        if isinstance(node, float) and not math.isfinite(node):
+            self.err(path, f"{node!r} is not a finite number")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                self.finite(value, path + (key,))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                self.finite(value, path + (i,))
+
     def build(self) -> m.Spec:
         d = self.data
+        self.finite(d)
         self.metrics = {name: self.metric(name, body) for name, body in (d.get("metrics") or {}).items()}
         receivers = tuple(self.receiver(n, b) for n, b in sorted((d.get("receivers") or {}).items()))
         receiver_names = {r.name for r in receivers}
         severities = []
         for prio, body in sorted(d["severities"].items()):
-            path = ("severities", prio)
+            path: tuple = ("severities", prio)
             if body["receiver"] not in receiver_names:
                 self.err(path + ("receiver",), f"receiver {body['receiver']!r} is not defined under receivers")
             for key in ("notify_within", "group_wait", "group_interval", "repeat_interval"):
@@ -359,9 +377,13 @@ class _Builder:
         for key, field_name in (("label", "canary_label"), ("canary", "canary_value"), ("baseline", "baseline_value"),
                                 ("min_requests", "canary_min_requests"), ("confidence", "confidence"),
                                 ("min_relative_increase", "min_relative_increase"),
-                                ("min_absolute_increase", "min_absolute_increase")):
+                                ("min_absolute_increase", "min_absolute_increase"), ("rule_out", "rule_out")):
             if key in c:
                 values[field_name] = c[key]
+        if "max_age" in c:
+            values["canary_max_age"] = self.duration(c["max_age"], path + ("canary", "max_age"))
+        if "tolerance" in (body.get("smoke") or {}):
+            values["smoke_tolerance"] = float(body["smoke"]["tolerance"])
         if "steps" in c:
             if list(c["steps"]) != sorted(set(c["steps"])) or c["steps"][-1] != 100:
                 self.err(path + ("canary", "steps"), "steps must increase strictly and end at 100")
@@ -536,7 +558,7 @@ class _Builder:
     def check_ports(self, services: tuple[m.Service, ...]) -> None:
         seen: dict[tuple[str, int], str] = {}
         for i, svc in enumerate(services):
-            addresses = []
+            addresses: list[tuple[tuple[str, int], tuple]] = []
             if svc.port:
                 addresses.append(((svc.host, svc.port), ("services", i, "port")))
             if svc.metrics_port and svc.metrics_port != svc.port:
@@ -607,8 +629,8 @@ class _Builder:
                 return None
             return m.SLI(kind="availability", source=source)
         if kind == "threshold":
-            sel = self.selector(b["metric"], p + ("metric",), ("gauge",))
-            if sel is None:
+            gauge = self.selector(b["metric"], p + ("metric",), ("gauge",))
+            if gauge is None:
                 return None
             lo, hi = b.get("min"), b.get("max")
             if lo is None and hi is None:
@@ -617,7 +639,7 @@ class _Builder:
             if lo is not None and hi is not None and lo >= hi:
                 self.err(p + ("min",), f"min {lo} is not below max {hi}")
                 return None
-            return m.SLI(kind="threshold", metric=sel,
+            return m.SLI(kind="threshold", metric=gauge,
                          min=None if lo is None else float(lo), max=None if hi is None else float(hi))
         self.err(p, f"unknown SLI kind {kind!r}")
         return None
@@ -641,7 +663,8 @@ class _Builder:
         self.duration(body.get("for"), path + ("for",))
         return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"], kind=kind,
                        params=params, for_=body.get("for"), description=body.get("description", ""),
-                       service=body.get("service"), service_label=body.get("service_label"), runbook=body.get("runbook"), dashboard=body.get("dashboard"))
+                       service=body.get("service"), service_label=body.get("service_label"),
+                       runbook=body.get("runbook"), dashboard=body.get("dashboard"))
 
     def alert_params(self, kind: str, b, path: tuple) -> tuple:
         if kind == "expr":
@@ -671,7 +694,7 @@ class _Builder:
             return (("selector", sel), ("quantile", float(b["quantile"])), ("above", float(b["above"])),
                     ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
         if kind == "rate":
-            sel = self.selector(b["metric"], path + ("metric",))
-            return (("selector", sel), ("above", float(b["above"])),
+            counter = self.selector(b["metric"], path + ("metric",))
+            return (("selector", counter), ("above", float(b["above"])),
                     ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
         raise AssertionError(kind)
