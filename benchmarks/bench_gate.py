@@ -1,11 +1,10 @@
 """slo-gate: wall time of `slo-gate --mode smoke` against a local Prometheus from a cold start,
-beside the slowest single query it sends; and a canary simulation comparing the gate's test
-(two-proportion z-test + effect-size floor + minimum traffic) with a fixed 1 % threshold."""
+beside the slowest single query it sends. (The decision rules' error rates are measured in
+bench_decisions.py.)"""
 
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import statistics
 import subprocess
@@ -20,10 +19,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import start_prometheus  # noqa: E402
-from lukhas_obs.gate.checks import Context, _compare  # noqa: E402
+
 from lukhas_obs.gate.client import PromClient  # noqa: E402
-from lukhas_obs.gate.decide import Outcome  # noqa: E402
 from lukhas_obs.spec import load_spec  # noqa: E402
+
+
+class _Recording(PromClient):
+    """A client that remembers every instant query it was asked to send."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.sent: set[str] = set()
+
+    def query(self, expr, at):
+        self.sent.add(expr)
+        return super().query(expr, at)
 
 
 def smoke_timing() -> dict:
@@ -53,8 +63,9 @@ def smoke_timing() -> dict:
         from lukhas_obs.gate import run_gate
 
         spec = load_spec(ROOT / "specs" / "lukhas.yaml")
-        report = run_gate(spec, "smoke", PromClient(url), at=float(at))
-        queries = [q for c in report.checks for q in c.query.split("\n") if q]
+        recorder = _Recording(url)
+        report = run_gate(spec, "smoke", recorder, at=float(at))
+        queries = sorted(recorder.sent)
         slowest = 0.0
         for q in sorted(set(queries)):
             per = []
@@ -80,37 +91,8 @@ def smoke_timing() -> dict:
             "ratio_in_process_to_slowest_query": round(statistics.median(in_process) / slowest, 1)}
 
 
-def canary_simulation(runs: int = 1000, seed: int = 11) -> list[dict]:
-    spec = load_spec(ROOT / "specs" / "lukhas.yaml")
-    ctx = Context(spec=spec, client=None, at=0, window="5m", services=[])
-    rng = random.Random(seed)
-
-    def binomial(n, p):
-        # normal approximation is not good enough at p=0.5 %; draw exactly
-        return sum(1 for _ in range(n) if rng.random() < p)
-
-    rows = []
-    for base_ratio in (0.005, 0.01):
-        for canary_n in (1000, 2000, 5000):
-            base_n = canary_n * 19  # canary at 5 % of traffic
-            result = {"baseline_error_ratio": base_ratio, "canary_requests": canary_n, "baseline_requests": base_n}
-            for label, canary_ratio in (("healthy", base_ratio), ("regressed_2x", 2 * base_ratio)):
-                gate_fail = fixed_fail = 0
-                for _ in range(runs):
-                    kc = binomial(canary_n, canary_ratio)
-                    kb = round(base_n * base_ratio + rng.gauss(0, (base_n * base_ratio * (1 - base_ratio)) ** 0.5))
-                    verdict = _compare(ctx, "sim", "svc", "errors", (kc, canary_n), (kb, base_n), "", 0.05)
-                    gate_fail += verdict.outcome == Outcome.FAIL
-                    fixed_fail += kc / canary_n > 0.01
-                key = "false_rollbacks" if label == "healthy" else "caught"
-                result[f"gate_{key}_pct"] = round(100 * gate_fail / runs, 1)
-                result[f"fixed_1pct_{key}_pct"] = round(100 * fixed_fail / runs, 1)
-            rows.append(result)
-    return rows
-
-
 def main() -> dict:
-    out = {"smoke": smoke_timing(), "canary_simulation_1000_runs": canary_simulation()}
+    out = {"smoke": smoke_timing()}
     print(json.dumps(out, indent=2))
     return out
 

@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import bench_decisions  # noqa: E402
 import bench_gate  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_rules  # noqa: E402
@@ -24,7 +25,8 @@ def main() -> None:
     results = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                            "cpus": __import__("os").cpu_count()},
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    for name, mod in (("generate", bench_generate), ("rules_vs_sloth", bench_rules), ("gate", bench_gate)):
+    for name, mod in (("generate", bench_generate), ("rules_vs_sloth", bench_rules), ("gate", bench_gate),
+                      ("decisions", bench_decisions)):
         print(f"== {name}", flush=True)
         results[name] = mod.main()
     out = HERE / "results"
