@@ -67,31 +67,50 @@ def main() -> None:
 @click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True,
               type=click.Path(), help="The spec file, or a folder of team specs with one shared file.")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
-              help="Folder to write (replaced as a whole, atomically).")
+              help="Folder to write (replaced as a whole, atomically; a non-empty folder that generate did not "
+                   "write is refused, see --force).")
 @click.option("--deployment-out", "deploy_dir", default=DEFAULT_DEPLOY, show_default=True,
               type=click.Path(file_okay=False), help="Folder for the compose stack (its other files are kept).")
+@click.option("--force", is_flag=True,
+              help="Replace --out even when it holds files generate did not write (it has no "
+                   ".lukhas-obs-generated marker): they are deleted.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and name the files that differ from what the spec produces.")
-def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str, check: bool) -> None:
+def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str, force: bool, check: bool) -> None:
     """Generate every monitoring artefact from the spec.
 
     \b
     Exit codes: 0 written (or, with --check, up to date); 1 --check found differences;
-    2 the spec is invalid (every problem is listed as FILE:LINE: key.path: message, and
-    nothing is written).
+    2 the spec is invalid (every problem is listed as FILE:LINE: key.path: message), --out
+    holds files of its own, or a write failed: nothing is written, both folders are unchanged.
     """
+    import dataclasses
+    from typing import NoReturn
+
     from lukhas_obs.generate import render, render_deployment
-    from lukhas_obs.generate.writer import diff_files, diff_tree, write_files, write_tree
+    from lukhas_obs.generate.writer import (
+        MARKER,
+        ForeignFolderError,
+        diff_files,
+        diff_tree,
+        foreign_file,
+        relative_mount,
+        spec_name,
+        write_outputs,
+    )
     from lukhas_obs.spec import load_spec
 
+    spec_file = spec_arg or spec_path
     try:
-        spec = load_spec(spec_arg or spec_path)
+        spec = load_spec(spec_file)
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
+    # headers name the spec the same way from any working folder (writer.spec_name)
+    stable = dataclasses.replace(spec, source=spec_name(spec_file, out_dir))
     try:
-        files = render(spec)
-        deployment = render_deployment(spec)
+        files = render(stable)
+        deployment = render_deployment(stable, relative_mount(out_dir, deploy_dir))
     except GenerateError as exc:
         click.echo(f"{spec.source}: {exc}; nothing was written.", err=True)
         sys.exit(EXIT_USAGE)
@@ -107,8 +126,31 @@ def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str
         click.echo(f"{out_dir}/ and {deploy_dir}/ are up to date with {spec.source} "
                    f"({len(files) + len(deployment)} files).")
         return
-    write_tree(files, out_dir)
-    write_files(deployment, deploy_dir)
+
+    def folder(path: str) -> str:
+        return path.rstrip("/") + "/"
+
+    def refuse(message: str) -> NoReturn:
+        click.echo(f"lukhas-obs: {message}; nothing was written ({folder(out_dir)} and {folder(deploy_dir)} are "
+                   "unchanged).", err=True)
+        sys.exit(EXIT_USAGE)
+
+    out_abs, deploy_abs, spec_abs = (Path(p).resolve() for p in (out_dir, deploy_dir, spec_file))
+    if deploy_abs == out_abs or out_abs in deploy_abs.parents:
+        refuse(f"--deployment-out {deploy_dir} is inside --out {out_dir}, which generate replaces as a whole")
+    try:
+        if not force and (foreign := foreign_file(out_dir)) is not None:
+            refuse(f"refusing to replace {folder(out_dir)}: it is not empty and generate did not write it (it holds "
+                   f"{foreign.as_posix()} and no {MARKER}); --out is replaced as a whole, so choose another "
+                   "folder, or pass --force to delete what it holds")
+        if spec_abs == out_abs or out_abs in spec_abs.parents:
+            refuse(f"the spec {spec.source} is inside --out {folder(out_dir)}, which generate replaces as a whole "
+                   "(even with --force)")
+        write_outputs(files, out_dir, deployment, deploy_dir, force=force)
+    except ForeignFolderError as exc:  # appeared since the look above
+        refuse(str(exc))
+    except OSError as exc:
+        refuse(f"cannot write {exc.filename if exc.filename is not None else out_dir}: {exc.strerror or exc}")
     click.echo(f"wrote {len(files)} files to {out_dir}/ and {len(deployment)} to {deploy_dir}/ from {spec.source}")
 
 

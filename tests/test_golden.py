@@ -5,6 +5,7 @@ Regenerate with `make golden` (pytest --update-golden) and read the diff before 
 from __future__ import annotations
 
 import difflib
+import shutil
 
 import pytest
 
@@ -17,13 +18,15 @@ CASES = sorted(p.name for p in (ROOT / "tests" / "golden").iterdir() if (p / "sp
 def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
     folder = ROOT / "tests" / "golden" / case
     expected, expected_dep = folder / "expected", folder / "expected-deployment"
-    if request.config.getoption("--update-golden"):
-        r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(expected),
-                    "--deployment-out", str(expected_dep))
-        assert r.returncode == 0, r.stderr
-    out, dep = tmp_path / "out", tmp_path / "deployment"
+    # generated/ and deployment/ side by side, as in the repository: the compose file mounts
+    # ../generated, whatever the golden folders are called
+    out, dep = tmp_path / "generated", tmp_path / "deployment"
     r = run_cli("generate", "--spec", f"tests/golden/{case}/spec.yaml", "--out", str(out), "--deployment-out", str(dep))
     assert r.returncode == 0, r.stderr
+    if request.config.getoption("--update-golden"):
+        for src, dst in ((out, expected), (dep, expected_dep)):
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst)
     got = {**tree_snapshot(out), **{f"deployment/{k}": v for k, v in tree_snapshot(dep).items()}}
     want = {**tree_snapshot(expected), **{f"deployment/{k}": v for k, v in tree_snapshot(expected_dep).items()}}
     assert sorted(got) == sorted(want), "file lists differ; run `make golden` and review"

@@ -1,10 +1,12 @@
 """deployment/docker-compose.observability.yml: the observability stack around the LUKHAS
 services, pinned, healthchecked, started in the runbook's order (3.1), secure by default.
 
-Configuration is mounted read-only from generated/ (paths relative to deployment/); data lives
-in named volumes; the admin UIs publish on stack.bind_address (127.0.0.1 unless the spec opens
-them); no secret value is written anywhere: Grafana's admin password must come from the
-environment, receiver and exporter secrets are files under stack.secrets_dir."""
+Configuration is mounted read-only from the output folder, by its path relative to the compose
+file's folder (where compose resolves relative sources), computed from the actual `--out` and
+`--deployment-out` (`../generated` for the defaults); data lives in named volumes; the admin UIs
+publish on stack.bind_address (127.0.0.1 unless the spec opens them); no secret value is written
+anywhere: Grafana's admin password must come from the environment, receiver and exporter secrets
+are files under stack.secrets_dir."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from importlib import resources
 
 import yaml
 
+from lukhas_obs.errors import GenerateError
 from lukhas_obs.model import Spec
 
-GEN = "../generated"
+GEN = "../generated"   # the output folder seen from the compose file's folder, by default
 FILE = "docker-compose.observability.yml"
 
 
@@ -46,7 +49,13 @@ def _after(*names: str) -> dict:
     return {n: {"condition": "service_healthy"} for n in names}
 
 
-def compose(spec: Spec) -> dict:
+def compose(spec: Spec, generated: str = GEN) -> dict:
+    """The compose document; `generated` is the output folder relative to the compose file's
+    folder (or absolute)."""
+    if ":" in generated or not generated.startswith((".", "/")):
+        raise GenerateError(f"the output folder's path from the compose file, {generated!r}, cannot be a "
+                            "compose bind-mount source (it must start with . or / and hold no ':')")
+    gen = generated.rstrip("/") if generated != "/" else ""
     images = {**default_images(), **dict(spec.stack.images)}
     bind = spec.stack.bind_address
     secrets = spec.stack.secrets_dir
@@ -67,7 +76,7 @@ def compose(spec: Spec) -> dict:
                    "ports": [f"{bind}:16686:16686"], "expose": ["4317", "4318", "14269"],
                    "healthcheck": _wget("http://localhost:14269/")})
     svc("blackbox-exporter", {"command": ["--config.file=/etc/blackbox_exporter/config.yml"],
-                              "volumes": [f"{GEN}/blackbox/blackbox.yml:/etc/blackbox_exporter/config.yml:ro"],
+                              "volumes": [f"{gen}/blackbox/blackbox.yml:/etc/blackbox_exporter/config.yml:ro"],
                               "expose": ["9115"], "healthcheck": _wget("http://localhost:9115/-/healthy")})
     svc("postgres-exporter", {"environment": {
         "DATA_SOURCE_URI": "postgres:5432/lukhas?sslmode=disable", "DATA_SOURCE_USER": "lukhas",
@@ -81,13 +90,13 @@ def compose(spec: Spec) -> dict:
                            "expose": ["9113"], "healthcheck": _binary("/usr/bin/nginx-prometheus-exporter")})
     svc("alertmanager", {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                                      "--cluster.listen-address="],
-                         "volumes": [f"{GEN}/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
+                         "volumes": [f"{gen}/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
                                      f"{secrets}/alertmanager:/etc/alertmanager/secrets:ro",
                                      "alertmanager-data:/alertmanager"],
                          "ports": [f"{bind}:9093:9093"], "healthcheck": _wget("http://localhost:9093/-/healthy")})
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
                                    "--storage.tsdb.retention.time=30d"],
-                       "volumes": [f"{GEN}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
+                       "volumes": [f"{gen}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                        "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
                        "depends_on": _after("alertmanager", "blackbox-exporter", "postgres-exporter", "redis-exporter",
                                             "nginx-exporter", "jaeger")})
@@ -100,18 +109,18 @@ def compose(spec: Spec) -> dict:
     if spec.grafana_url:
         grafana_env["GF_SERVER_ROOT_URL"] = spec.grafana_url
     svc("grafana", {"environment": grafana_env,
-                    "volumes": [f"{GEN}/grafana/provisioning:/etc/grafana/provisioning:ro",
-                                f"{GEN}/grafana/dashboards:/var/lib/grafana/dashboards:ro",
+                    "volumes": [f"{gen}/grafana/provisioning:/etc/grafana/provisioning:ro",
+                                f"{gen}/grafana/dashboards:/var/lib/grafana/dashboards:ro",
                                 "grafana-data:/var/lib/grafana"],
                     "ports": [f"{bind}:3000:3000"], "healthcheck": _wget("http://localhost:3000/api/health"),
                     "depends_on": _after("prometheus")})
     svc("loki", {"command": ["-config.file=/etc/loki/loki.yml"],
-                 "volumes": [f"{GEN}/loki/loki.yml:/etc/loki/loki.yml:ro", f"{GEN}/loki/rules:/etc/loki/rules:ro",
+                 "volumes": [f"{gen}/loki/loki.yml:/etc/loki/loki.yml:ro", f"{gen}/loki/rules:/etc/loki/rules:ro",
                              "loki-data:/loki"],
                  "expose": ["3100"], "healthcheck": _wget("http://localhost:3100/ready"),
                  "depends_on": _after("grafana")})
     svc("promtail", {"command": ["-config.file=/etc/promtail/config.yml"],
-                     "volumes": [f"{GEN}/promtail/promtail.yml:/etc/promtail/config.yml:ro",
+                     "volumes": [f"{gen}/promtail/promtail.yml:/etc/promtail/config.yml:ro",
                                  "/var/run/docker.sock:/var/run/docker.sock:ro",
                                  "promtail-positions:/var/lib/promtail"],
                      "expose": ["9080"], "healthcheck": _tcp(9080), "depends_on": _after("loki")})

@@ -93,6 +93,7 @@ def _other_layouts(spec: Spec, files: dict[str, str], head: str) -> dict[str, st
     return out
 
 
-def render_deployment(spec: Spec) -> dict[str, str]:
-    """Files for deployment/ (beside its hand-written README), keyed by name."""
-    return {compose.FILE: dump(compose.compose(spec), header(spec.source))}
+def render_deployment(spec: Spec, generated: str = compose.GEN) -> dict[str, str]:
+    """Files for deployment/ (beside its hand-written README), keyed by name. `generated` is the
+    output folder as the compose file's folder sees it (writer.relative_mount)."""
+    return {compose.FILE: dump(compose.compose(spec, generated), header(spec.source))}
