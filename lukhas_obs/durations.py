@@ -6,16 +6,29 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
-_WHOLE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+# Prometheus' own grammar (prometheus/common model.ParseDuration): each unit at most once, from the
+# largest to the smallest, nothing else (no sign, no fraction, no space, no trailing newline).
+# Matched with fullmatch, so `$` cannot match before a final newline as it would with re.match.
+_GRAMMAR = re.compile(r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?"
+                      r"(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?")
+_ORDER = ("y", "w", "d", "h", "m", "s", "ms")
+_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9,
+       "w": 604800 * 10**9, "y": 31536000 * 10**9}
+_MAX_NS = 2**63 - 1  # a Go time.Duration: Prometheus refuses anything longer (~292 years)
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration. Raises ValueError for anything else."""
-    if not isinstance(text, str) or not _WHOLE.match(text):
+    """Seconds in a Prometheus duration. Raises ValueError for anything Prometheus refuses."""
+    if not isinstance(text, str) or not text:
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h or 30d")
-    return float(sum(int(n) * _UNITS[u] for n, u in _PART.findall(text)))
+    match = _GRAMMAR.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h or 30d "
+                         "(units from largest to smallest, each at most once: y w d h m s ms)")
+    ns = sum(int(n) * _NS[u] for n, u in zip(match.groups(), _ORDER, strict=True) if n is not None)
+    if ns > _MAX_NS:
+        raise ValueError(f"{text!r} is out of range (Prometheus durations end at about 292 years)")
+    return ns / 10**9
 
 
 def format_duration(seconds: float) -> str:

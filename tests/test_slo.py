@@ -28,12 +28,20 @@ def test_burn_rate_factors_follow_the_sre_workbook_for_30_days():
     assert ticket == [("2h", "1d", 3.0), ("6h", "3d", 1.0)]
 
 
-@pytest.mark.parametrize("period,first_page", [("28d", 13.44), ("7d", 3.36)])
-def test_burn_rate_factors_scale_with_the_period(period, first_page):
+@pytest.mark.parametrize("period,page,ticket", [
+    ("28d", [("5m", "56m"), ("28m", "5h36m")], [("1h52m", "22h24m"), ("5h36m", "2d19h12m")]),
+    ("7d", [("5m", "14m"), ("7m", "1h24m")], [("28m", "5h36m"), ("1h24m", "16h48m")]),
+])
+def test_windows_scale_with_the_period_and_no_alert_fires_below_1x(period, page, ticket):
+    """A fixed 30-day table over 7 days would open tickets at 0.7x and 0.23x the sustainable burn;
+    scaled windows keep every alert's meaning (the same share of the budget) and factor."""
     from dataclasses import replace
 
     s = replace(slo("lukhas-core", "availability"), period=period)
-    assert engine.burn_windows(s, "page")[0].factor == pytest.approx(first_page)
+    assert [(w.short, w.long) for w in engine.burn_windows(s, "page")] == page
+    assert [(w.short, w.long) for w in engine.burn_windows(s, "ticket")] == ticket
+    factors = [w.factor for kind in ("page", "ticket") for w in engine.burn_windows(s, kind)]
+    assert factors == pytest.approx([14.4, 6, 3, 1])
 
 
 def test_detection_time_matches_the_workbook():

@@ -3,9 +3,19 @@ traceback, and nothing under the output folder changes."""
 
 from __future__ import annotations
 
+import re
+import resource
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import yaml
+
+from lukhas_obs.durations import parse_duration
+from lukhas_obs.errors import SpecError
 
 from conftest import ROOT, run_cli, tree_snapshot
 
@@ -15,6 +25,21 @@ BASE = (ROOT / "tests" / "golden" / "small" / "spec.yaml").read_text()
 def mutate(old: str, new: str) -> str:
     assert BASE.count(old) == 1, f"mutation anchor {old!r} must occur once in the base spec"
     return BASE.replace(old, new)
+
+
+def alert_expr(expr: str) -> str:
+    """The base spec with its alert's target_down replaced by a raw expr (YAML single-quoted)."""
+    return mutate("    target_down: {services: [checkout]}", "    expr: '" + expr.replace("'", "''") + "'")
+
+
+def summary(text: str) -> str:
+    """The base spec with its alert's summary replaced (YAML single-quoted)."""
+    return mutate('    summary: "checkout is down"', "    summary: '" + text.replace("'", "''") + "'")
+
+
+# A billion laughs: nine levels of nine aliases, 9**9 strings once expanded.
+ALIAS_BOMB = 'x-lol:\n  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"  {chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
 
 
 # (id, spec text, the key path the message must name, a snippet of the line it must point at,
@@ -81,6 +106,148 @@ CASES = [
      mutate("    target_down: {services: [checkout]}", "    target_down: {services: [checkout]}\n    expr: up == 0"),
      "alerts[0]", "- name: CheckoutDown", "exactly one of"),
     ("empty", "", "", "", "empty"),
+    # a. durations follow Prometheus' grammar: units from the largest down, each at most once
+    ("duration-units-reversed", mutate("  scrape_interval: 30s", "  scrape_interval: 15s1m"),
+     "prometheus.scrape_interval", "scrape_interval: 15s1m", "does not match"),
+    ("duration-units-reversed-2", mutate("  evaluation_interval: 30s", "  evaluation_interval: 30s1m"),
+     "prometheus.evaluation_interval", "evaluation_interval: 30s1m", "units from the largest to the smallest"),
+    ("duration-unit-twice", mutate("group_wait: 10s", "group_wait: 1m1m"), "severities.P1.group_wait", "P1:",
+     "does not match"),
+    ("duration-hours-after-minutes", mutate("repeat_interval: 1h", "repeat_interval: 1m1h"),
+     "severities.P1.repeat_interval", "P1:", "does not match"),
+    ("duration-minutes-twice", mutate("    for: 1m", "    for: 5m5m"), "alerts[0].for", "for: 5m5m", "does not match"),
+    ("duration-trailing-newline", mutate("    for: 1m", '    for: "2m\\n"'), "alerts[0].for", "for: \"2m",
+     "line break"),
+    ("duration-out-of-range", mutate("    for: 1m", "    for: 300y"), "alerts[0].for", "for: 300y", "out of range"),
+    # b. zero where the programs need a positive duration (an alert's `for: 0s` stays allowed)
+    ("zero-scrape-interval", mutate("  scrape_interval: 30s", "  scrape_interval: 0s"),
+     "prometheus.scrape_interval", "scrape_interval: 0s", "must be longer than 0s"),
+    ("zero-evaluation-interval", mutate("  evaluation_interval: 30s", "  evaluation_interval: 0m"),
+     "prometheus.evaluation_interval", "evaluation_interval: 0m", "must be longer than 0s"),
+    ("zero-scrape-timeout", mutate("  evaluation_interval: 30s", "  evaluation_interval: 30s\n  scrape_timeout: 0s"),
+     "prometheus.scrape_timeout", "scrape_timeout: 0s", "must be longer than 0s"),
+    ("scrape-timeout-above-interval",
+     mutate("  evaluation_interval: 30s", "  evaluation_interval: 30s\n  scrape_timeout: 45s"),
+     "prometheus.scrape_timeout", "scrape_timeout: 45s", "longer than scrape_interval 30s"),
+    ("zero-repeat-interval", mutate("repeat_interval: 1h", "repeat_interval: 0s"), "severities.P1.repeat_interval",
+     "P1:", "Alertmanager refuses a zero repeat_interval"),
+    ("zero-group-interval", mutate("receiver: quiet}", "receiver: quiet, group_interval: 0h}"),
+     "severities.P3.group_interval", "P3:", "Alertmanager refuses a zero group_interval"),
+    ("zero-gate-window", BASE + "gates:\n  window: 0s\n", "gates.window", "window: 0s", "must be longer than 0s"),
+    ("zero-gate-staleness", BASE + "gates:\n  max_staleness: 0s\n", "gates.max_staleness", "max_staleness: 0s",
+     "must be longer than 0s"),
+    ("zero-alert-window", mutate("    target_down: {services: [checkout]}",
+                                 "    rate: {metric: http_requests_total, above: 1, window: 0s}"),
+     "alerts[0].rate.window", "rate:", "must be longer than 0s"),
+    ("zero-log-retention", BASE + "logs:\n  retention: 0d\n", "logs.retention", "retention: 0d", "keep forever"),
+    # c. Alertmanager's time intervals and grouping
+    ("unknown-time-zone", BASE + "alertmanager:\n  business_hours:\n    location: Europe/Atlantis\n"
+                                 "    weekdays: [monday:friday]\n    times: [{start: '09:00', end: '17:00'}]\n",
+     "alertmanager.business_hours.location", "location: Europe/Atlantis", "unknown time zone"),
+    ("weekday-range-backwards", BASE + "alertmanager:\n  business_hours:\n    location: Europe/Berlin\n"
+                                       "    weekdays: [friday:monday]\n    times: [{start: '09:00', end: '17:00'}]\n",
+     "alertmanager.business_hours.weekdays[0]", "weekdays: [friday:monday]",
+     "write friday:saturday and sunday:monday"),
+    ("weekday-range-to-sunday", BASE + "alertmanager:\n  business_hours:\n    weekdays:\n      - monday:sunday\n"
+                                       "    times: [{start: '09:00', end: '17:00'}]\n",
+     "alertmanager.business_hours.weekdays[0]", "- monday:sunday", "ends before it starts"),
+    ("time-range-backwards", BASE + "alertmanager:\n  business_hours:\n    weekdays: [monday:friday]\n"
+                                    "    times:\n      - {start: '17:00', end: '09:00'}\n",
+     "alertmanager.business_hours.times[0]", "start: '17:00'", "across midnight"),
+    ("time-range-empty", BASE + "alertmanager:\n  business_hours:\n    weekdays: [monday:friday]\n"
+                                "    times:\n      - {start: '09:00', end: '09:00'}\n",
+     "alertmanager.business_hours.times[0]", "start: '09:00'", "is not before end"),
+    ("group-by-twice", BASE + "alertmanager:\n  group_by:\n    - alertname\n    - priority\n    - alertname\n",
+     "alertmanager.group_by[2]", "    - alertname", "listed twice"),
+    # d. annotation templates Prometheus would refuse (and with them the whole rule file)
+    ("template-unclosed", summary("down: {{ $labels.job"), "alerts[0].summary", "summary:", "unclosed action"),
+    ("template-half-closed", summary("{{ $labels.job } is down"), "alerts[0].summary", "summary:",
+     'unexpected "}" in operand'),
+    ("template-unknown-function", summary("{{ $value | humanizePercentag }} fail"), "alerts[0].summary", "summary:",
+     'function "humanizePercentag" not defined'),
+    ("template-undefined-variable",
+     mutate('    summary: "checkout is down"', '    summary: "checkout is down"\n    description: "{{ $lables.job }}"'),
+     "alerts[0].description", "description:", 'undefined variable "$lables"'),
+    ("template-unterminated-string", summary('{{ printf "%.2f $value }}'), "alerts[0].summary", "summary:",
+     "unterminated quoted string"),
+    ("template-bad-escape", summary('{{ reReplaceAll "\\d+" "" $labels.instance }}'), "alerts[0].summary", "summary:",
+     "backslash escape"),
+    ("template-stray-end", summary("down{{ end }}"), "alerts[0].summary", "summary:", "unexpected {{end}}"),
+    ("template-unclosed-if", summary("{{ if gt $value 1.0 }}very {{ end }}slow {{ if $labels.job }}down"),
+     "alerts[0].summary", "summary:", "unexpected EOF"),
+    ("template-in-log-alert", BASE + "logs:\n  alerts:\n    - name: Errors\n      priority: P3\n"
+                                     "      expr: 'rate({job=\"checkout\"}[5m]) > 1'\n"
+                                     "      summary: '{{ $labels.job }} {{ else }}'\n",
+     "logs.alerts[0].summary", "summary: '{{", "unexpected {{else}}"),
+    # e. an alert's expr must be an instant vector the pinned Prometheus knows
+    ("expr-range-of-range", alert_expr("rate(http_requests_total[5m])[1m]"), "alerts[0].expr", "expr:",
+     "invalid PromQL"),
+    ("expr-range-vector", alert_expr("http_requests_total[5m]"), "alerts[0].expr", "expr:", "gives a range vector"),
+    ("expr-subquery", alert_expr("rate(http_requests_total[5m])[30m:1m]"), "alerts[0].expr", "expr:",
+     "gives a range vector"),
+    ("expr-string", alert_expr('"checkout is down"'), "alerts[0].expr", "expr:", "gives a string"),
+    ("expr-scalar", alert_expr("1"), "alerts[0].expr", "expr:", "gives a scalar"),
+    ("expr-scalar-function", alert_expr("scalar(sum(http_requests_total)) > bool 1"), "alerts[0].expr", "expr:",
+     "gives a scalar"),
+    ("expr-limitk", alert_expr("limitk(2, http_requests_total) > 0"), "alerts[0].expr", "expr:",
+     "aggregation limitk() does not exist in Prometheus v2.53.2, the version the stack pins"),
+    ("expr-limit-ratio", alert_expr("limit_ratio(0.5, http_requests_total) > 0"), "alerts[0].expr", "expr:",
+     "limit_ratio() does not exist in Prometheus v2.53.2"),
+    ("expr-info", alert_expr("info(http_requests_total) > 0"), "alerts[0].expr", "expr:",
+     "function info() does not exist in Prometheus v2.53.2"),
+    ("expr-double-exponential-smoothing",
+     alert_expr("double_exponential_smoothing(http_requests_total[1h], 0.5, 0.5) > 0"), "alerts[0].expr", "expr:",
+     "double_exponential_smoothing() does not exist in Prometheus v2.53.2"),
+    ("expr-sort-by-label", alert_expr('sort_by_label(http_requests_total, "code") > 0'), "alerts[0].expr", "expr:",
+     "sort_by_label() is experimental in Prometheus v2.53.2"),
+    ("expr-sort-by-label-desc", alert_expr('sort_by_label_desc(http_requests_total, "code") > 0'), "alerts[0].expr",
+     "expr:", "v2.53.2"),
+    ("expr-unitless-range", alert_expr("rate(http_requests_total[300]) > 0"), "alerts[0].expr", "expr:",
+     "duration '300' needs a unit"),
+    ("expr-unitless-offset", alert_expr("http_requests_total offset 1.5 > 0"), "alerts[0].expr", "expr:",
+     "duration '1.5' needs a unit"),
+    ("expr-huge-range", alert_expr("rate(http_requests_total[1.5e300]) > 0"), "alerts[0].expr", "expr:",
+     "duration '1.5e300' needs a unit"),
+    ("expr-range-units-twice", alert_expr("rate(http_requests_total[5m5m]) > 0"), "alerts[0].expr", "expr:",
+     "in a range or offset: '5m5m' is not a duration"),
+    # f. integers are integers, and names are one line of visible text
+    ("port-float", mutate("    port: 9000", "    port: 9000.0"), "services[0].port", "port: 9000.0",
+     "9000.0 is not of type 'integer'"),
+    ("min-events-float", mutate("        period: 7d", "        period: 7d\n        min_events: 100.0"),
+     "services[0].slos[0].min_events", "min_events: 100.0", "not of type 'integer'"),
+    ("service-name-newline", mutate("  - name: db", '  - name: "db\\n"'), "services[1].name", '- name: "db',
+     "line break"),
+    ("slo-name-control-character", mutate("      - name: latency", '      - name: "latency\\a"'),
+     "services[0].slos[1].name", "- name: \"latency", "control character U+0007"),
+    ("alert-name-tab", mutate("  - name: CheckoutDown", '  - name: "CheckoutDown\\t"'), "alerts[0].name",
+     "- name: \"CheckoutDown", "control character U+0009"),
+    ("receiver-name-newline", mutate("  quiet: {}", '  "quiet\\n": {}'), "receivers", "receivers:",
+     "the key 'quiet\\n' contains a line break"),
+    ("metric-name-newline", mutate("  http_request_duration_seconds:\n", '  "http_request_duration_seconds\\n":\n'),
+     "metrics", "metrics:", "line break"),
+    ("label-value-newline",
+     mutate("environment: staging", 'environment: staging\nkubernetes: {labels: {team: "a\\nb"}}'),
+     "kubernetes.labels.team", "kubernetes:", "line break"),
+    # g. YAML aliases within a budget
+    ("yaml-alias-bomb", BASE + ALIAS_BOMB, "", "f: &f", "more than 100000 YAML nodes"),
+    ("yaml-alias-cycle", BASE + "x-loop: &loop [1, *loop]\n", "x-loop[1]", "x-loop:",
+     "refers to the node that contains"),
+    ("yaml-alias-cycle-mapping", BASE + "x-loop: &loop\n  again: *loop\n", "x-loop.again", "  again: *loop",
+     "refers to the node that contains"),
+    ("yaml-many-aliases", BASE + "x-one: &one 1\nx-many: [" + ", ".join(["*one"] * 101) + "]\n", "x-many[100]",
+     "x-many:", "more than 100 YAML alias uses"),
+    ("yaml-too-deep", BASE + "x-deep: " + "[" * 80 + "]" * 80 + "\n", "", "x-deep:", "nests deeper than 64"),
+    # h. every number has a finite range
+    ("gate-min-requests-range", BASE + "gates:\n  min_requests: 10000000000\n", "gates.min_requests",
+     "min_requests:", "is above 1000000000"),
+    ("threshold-range", mutate("          latency: {metric: http_request_duration_seconds, threshold: 0.3}",
+                               "          threshold: {metric: http_requests_total, min: -1.0e+16}"),
+     "services[0].slos[1].sli.threshold.min", "threshold:", "is below -1000000000000000"),
+    ("rate-above-range", mutate("    target_down: {services: [checkout]}",
+                                "    rate: {metric: http_requests_total, above: 1.0e+20}"),
+     "alerts[0].rate.above", "rate:", "is above 1000000000000000"),
+    ("p99-range", BASE + "gates:\n  rollback:\n    p99_seconds: 86400\n", "gates.rollback.p99_seconds",
+     "p99_seconds:", "is above 3600"),
 ]
 
 
@@ -142,3 +309,126 @@ def test_the_shipped_schema_is_a_valid_json_schema():
     from lukhas_obs.spec.loader import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def _validate_bounded(spec: Path, memory_bytes: int = 512 * 2**20) -> tuple[subprocess.CompletedProcess, float]:
+    """`validate` in a process that may not grow past `memory_bytes` of address space."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    start = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "lukhas_obs", "validate", "--spec", str(spec)], cwd=spec.parent,
+                       capture_output=True, text=True, timeout=30, preexec_fn=limit)
+    return r, time.monotonic() - start
+
+
+@pytest.mark.parametrize("extra, line, phrase", [
+    (ALIAS_BOMB, "f: &f", "more than 100000 YAML nodes"),
+    ("x-loop: &loop\n  - 1\n  - *loop\n", "x-loop: &loop", "refers to the node that contains it"),
+], ids=["billion-laughs", "self-reference"])
+def test_yaml_alias_bombs_are_refused_fast_in_bounded_memory(extra, line, phrase, tmp_path):
+    text = BASE + extra
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    r, seconds = _validate_bounded(spec)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr and "RecursionError" not in r.stderr
+    assert seconds < 2, f"took {seconds:.1f}s"
+    want = next(i + 1 for i, ln in enumerate(text.splitlines()) if line in ln)
+    assert f"spec.yaml:{want}: " in r.stderr and phrase in r.stderr, r.stderr
+
+
+# Mutations of the base spec that Prometheus and Alertmanager accept: they must stay valid.
+ACCEPTED = [
+    ("alert-for-zero", mutate("    for: 1m", "    for: 0s")),
+    ("group-wait-zero", mutate("group_wait: 10s", "group_wait: 0s")),
+    ("duration-all-units", mutate("    for: 1m", "    for: 1y2w3d4h5m6s7ms")),
+    ("duration-292-years", mutate("    for: 1m", "    for: 292y")),
+    ("business-hours", BASE + "alertmanager:\n  group_by: [alertname, priority]\n  business_hours:\n"
+                              "    location: Europe/Berlin\n    weekdays: [monday:friday, saturday, sunday:sunday]\n"
+                              "    times: [{start: '09:00', end: '17:30'}, {start: '18:00', end: '24:00'}]\n"),
+    ("templates", mutate('    summary: "checkout is down"',
+                         "    summary: '{{ $labels.job }} is down ({{ $value | humanizePercentage }})'\n"
+                         "    description: '{{ if gt $value 0.5 }}most{{ else if gt $value 0.1 }}some{{ else }}few"
+                         "{{ end }} of {{ reReplaceAll `:\\d+$` \"\" $labels.instance }} {{/* note */}}"
+                         "{{ range $k, $v := $labels }}{{ $k }}={{ $v }} {{ end }}{{- \"}}\" -}}'")),
+    ("expr-vector", alert_expr('sum by (code) (rate(http_requests_total{code=~"5.."}[5m] offset -1m)) > 1')),
+    ("expr-vector-function", alert_expr("absent(up) or vector(1) > bool 0")),
+    ("expr-subquery-in-function", alert_expr("max_over_time(rate(http_requests_total[5m])[30m:1m]) > 1")),
+    ("expr-prometheus-2-functions", alert_expr(
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > "
+        "scalar(clamp_max(predict_linear(http_requests_total[1h], 3600), 1))")),
+    ("short-scrape-interval", mutate("  scrape_interval: 30s", "  scrape_interval: 5s")),
+]
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c[0] for c in ACCEPTED])
+def test_what_the_programs_accept_stays_valid(case):
+    from lukhas_obs.spec.loader import load_spec_text
+
+    spec = load_spec_text(case[1], "spec.yaml")
+    if case[0] == "short-scrape-interval":  # the default timeout shortens to the interval, as in Prometheus
+        assert spec.prometheus.scrape_timeout == "5s"
+
+
+def test_a_prometheus_3_pin_allows_its_functions_but_not_experimental_ones():
+    from lukhas_obs.spec.loader import load_spec_text
+
+    pin = "stack:\n  images:\n    prometheus: prom/prometheus:v3.1.0\n"
+    load_spec_text(alert_expr("rate(http_requests_total[300]) > 0") + pin, "spec.yaml")
+    with pytest.raises(SpecError, match=r"'1\.5e300' is out of range"):
+        load_spec_text(alert_expr("rate(http_requests_total[1.5e300]) > 0") + pin, "spec.yaml")
+    with pytest.raises(SpecError, match=r"limitk\(\) is experimental in Prometheus v3\.1\.0"):
+        load_spec_text(alert_expr("limitk(2, http_requests_total) > 0") + pin, "spec.yaml")
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("1ms", 0.001), ("30s", 30), ("1h30m", 5400), ("1y2w3d4h5m6s7ms", 31536000 + 2 * 604800 + 3 * 86400 + 14706.007),
+    ("0s", 0), ("292y", 292 * 31536000),
+])
+def test_durations_follow_prometheus_grammar(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "0", "15s1m", "30s1m", "1m1m", "1m1h", "5m5m", "2m\n", " 5m", "5m ", "1.5h",
+                                  "-5m", "5M", "1h 30m", "5", "ms", "1ms1s", "293y", 30])
+def test_durations_prometheus_refuses_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+# Templates for the cross-check with promtool: valid and broken ones, each kind of Go template error.
+TEMPLATES = [
+    "{{ $labels.job }} is down", "{{ $value | humanizePercentage }}", "{{ $labels.job }", "{{ $labels.job",
+    "{{ $value | humanizePercentag }}", "{{ $foo }}", "{{ }}", "{{ if }}x{{ end }}", "{{ if $value }}x", "{{ end }}",
+    "{{ if gt $value 1.0 }}a{{ else if lt $value 0.5 }}b{{ else }}c{{ end }}", "{{ with $labels.job }}{{ . }}{{ end }}",
+    "{{ with $labels.job }}{{ . }}{{ else with $value }}x{{ end }}", "{{ range $i, $e := $labels }}{{ $i }}{{ end }}",
+    "{{ range $i, $e, $f := $labels }}{{ end }}", '{{ "unterminated }}', "{{ 'a' }}", "{{ 'ab' }}", '{{ "\\d" }}',
+    '{{ reReplaceAll `\\d+` "" $labels.job }}', "{{/* comment */}}x", "{{/* comment */ }}x", "{{- /* c */ -}}x",
+    "{{/* unclosed", "{{- $value -}}", "{{-$value}}", "{{ $value-}}", "{{ if true }}{{ $x := 1 }}{{ end }}{{ $x }}",
+    "{{ $value | 3 }}", '{{ printf "%.2f" $value }}', "{{ (humanize $value }}", "{{ humanize $value) }}",
+    '{{ "a".b }}', "{{ break }}", "{{ range $labels }}{{ break }}{{ end }}", '{{ define "x" }}{{ $labels }}{{ end }}',
+    "{{ template x }}", '{{ block "b" . }}x{{ end }}', "{{ $value\n| humanize }}", '{{ "a\nb" }}', "{{ 1.2.3 }}",
+    "{{ 0x1F }}", "{{ 1_000 }}", "{{ - }}", "{{ 1abc }}", "{{ $value | nil }}", '{{ query "up" | first | value }}',
+    '{{ tmpl "x" . }}', "{{ $externalLabels.x }} {{ $externalURL }}", "{{ #x }}", "{{ é }}", "{{ := }}", "{{ : }}",
+    "{{ if 1 }}{{ else }}{{ else }}{{ end }}", "{{ with . }}{{ else if . }}x{{ end }}", '}} text {{ "}}" }}',
+    "{{ 'x }}", "{{ `raw", "{{ $labels.job}x }}", "text {{", "{{ .. }}", "{{ ( ) }}", '{{ "\\x41\\u00e9" }}',
+    '{{ "\\400" }}', "{{ 1+2i }}", "{{ $value = 2 }}", '{{ "a" "b" }}',
+]
+
+
+def test_the_template_check_agrees_with_promtool(tmp_path):
+    """The in-process Go template check gives the same verdict as Prometheus' own (promtool)."""
+    from lukhas_obs.spec.gotemplate import template_problem
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed")
+    rules = [{"alert": f"T{i}", "expr": "up == 0", "annotations": {"summary": t}} for i, t in enumerate(TEMPLATES)]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "templates", "rules": rules}]}, allow_unicode=True))
+    r = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    refused = {int(n) for n in re.findall(r'"T(\d+)": annotation', r.stdout + r.stderr)}
+    assert refused and len(refused) < len(TEMPLATES), r.stdout + r.stderr
+    for i, text in enumerate(TEMPLATES):
+        assert (template_problem(text) is not None) == (i in refused), (text, template_problem(text))

@@ -30,7 +30,7 @@ from importlib import resources
 import yaml
 
 from lukhas_obs import promql
-from lukhas_obs.durations import parse_duration
+from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.generate.alerts import alert_labels, rule_annotations
 from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
@@ -68,17 +68,34 @@ def _table() -> dict:
     return yaml.safe_load(resources.files("lukhas_obs.data").joinpath("burn_rates.yaml").read_text())
 
 
+def _scaled(window: str, scale: float, floor: float = 0.0) -> str:
+    """A window of the table scaled to the SLO's period, in whole minutes, at least `floor` s."""
+    seconds = max(round(parse_duration(window) * scale / 60) * 60, floor, 60)
+    return format_duration(seconds)
+
+
 def burn_windows(slo: SLO, kind: str) -> list[BurnWindow]:
+    """The table's windows scaled to the SLO's period (the table is for 30 days), so that each
+    alert still means "this share of the budget is gone" and its factor stays 14.4, 6, 3 or 1
+    (Pyrra scales the same way; Sloth keeps a table per period). Short windows stay >= 5m so a
+    rate() has samples. A fixed window table would, over 7 days, open tickets at 0.7x and 0.23x
+    the sustainable burn: alerts for a budget that is not being overspent."""
+    t = _table()
+    scale = slo.period_seconds / parse_duration(t["base_period"])
     period_h = slo.period_seconds / 3600
     out = []
-    for w in _table()[kind]:
-        factor = round(w["budget_consumed"] * period_h / (parse_duration(w["long"]) / 3600), 6)
-        out.append(BurnWindow(w["short"], w["long"], w["budget_consumed"], factor))
+    for w in t[kind]:
+        short = _scaled(w["short"], scale, parse_duration(t["min_short"]))
+        long = _scaled(w["long"], scale)
+        factor = round(w["budget_consumed"] * period_h / (parse_duration(long) / 3600), 6)
+        out.append(BurnWindow(short, long, w["budget_consumed"], factor))
     return out
 
 
-def raw_windows() -> list[str]:
-    return list(_table()["raw_windows"])
+def is_raw(window: str) -> bool:
+    """Windows up to `raw_up_to` are computed from raw series every evaluation (fast, exact
+    detection); longer ones are summed from the recorded 5m rates in the slower group."""
+    return parse_duration(window) <= parse_duration(_table()["raw_up_to"])
 
 
 def alert_windows(slo: SLO) -> list[str]:
@@ -88,8 +105,9 @@ def alert_windows(slo: SLO) -> list[str]:
 
 
 def all_windows(slo: SLO) -> list[str]:
-    """The windows recorded for an SLO: the alert windows, 5m and the SLO period."""
-    return sorted(set(alert_windows(slo)) | {"5m", slo.period}, key=parse_duration)
+    """The windows recorded for an SLO: the alert windows, 5m, 1h (the burn-rate record) and the
+    SLO period."""
+    return sorted(set(alert_windows(slo)) | {"5m", "1h", slo.period}, key=parse_duration)
 
 
 def slo_labels(slo: SLO) -> dict:
@@ -171,7 +189,7 @@ def window_ratio(slo: SLO, window: str) -> str:
     if slo.sli.event_based:
         if window == "5m":
             return f"{record_sel(ERRORS_RATE, slo)}\n/\n{record_sel(TOTAL_RATE, slo)}"
-        if window in raw_windows():
+        if is_raw(window):
             return promql.ratio(*event_rates(slo, window))
         return _summed_ratio(ERRORS_RATE, TOTAL_RATE, slo, window)
     return _summed_ratio(ERRORS_COUNT, TOTAL_COUNT, slo, window)
@@ -256,7 +274,6 @@ def group_name(slo: SLO) -> str:
 
 
 def slo_rule_file(spec: Spec, slo: SLO) -> dict:
-    raw = raw_windows()
     fast: list[dict] = []
     slow: list[dict] = []
     if slo.sli.event_based:
@@ -266,7 +283,7 @@ def slo_rule_file(spec: Spec, slo: SLO) -> dict:
         bad, every = sample_counts(slo)
         fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]
     for w in all_windows(slo):
-        (fast if w in raw else slow).append(_record(ratio_name(w), window_ratio(slo, w), slo))
+        (fast if is_raw(w) else slow).append(_record(ratio_name(w), window_ratio(slo, w), slo))
     fast.append(_record(BURN_RATE, f"{record_sel(ratio_name('1h'), slo)}\n/ {promql.number(slo.error_budget)}", slo))
     fast += slo_alerts(spec, slo)
     slow.append(_record(OBJECTIVE, f"vector({promql.number(slo.target)})", slo))

@@ -4,17 +4,24 @@ Every problem is collected and reported at once as FILE:LINE: key.path: message.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
+import promql_parser
+import yaml
 
 from lukhas_obs import model as m
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.promql import PromQLError, Selector, metric_names, parse, parse_selector
+from lukhas_obs.spec import sanity
+from lukhas_obs.spec.gotemplate import template_problem
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 # Series every Prometheus has without a catalogue entry.
@@ -31,12 +38,43 @@ def schema() -> dict:
 _VALIDATOR = None
 
 
+@functools.cache
+def _ecma_regex(pattern: str) -> re.Pattern:
+    """A schema pattern with ECMA-262's `$` (end of the text): Python's `$` also matches before
+    a final newline, which would let 'checkout\\n' pass ^[a-z][a-z0-9-]*$."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        out.append("\\Z" if c == "$" and not in_class else c)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def _validator():
     global _VALIDATOR
     if _VALIDATOR is None:
         # the schema itself is checked against the metaschema in the tests, not at every run:
-        # that check is most of a cold `slo-gate` start
-        _VALIDATOR = jsonschema.Draft202012Validator(schema())
+        # that check is most of a cold `slo-gate` start.
+        # An integer is an int: JSON Schema counts 8080.0 as one, but it would be written into
+        # the configs as 8080.0.
+        base = jsonschema.Draft202012Validator
+        types = base.TYPE_CHECKER.redefine(
+            "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+        cls = jsonschema.validators.extend(base, validators={"pattern": _pattern}, type_checker=types)
+        _VALIDATOR = cls(schema())
     return _VALIDATOR
 
 
@@ -174,11 +212,59 @@ def _problem(sources: Sources, path: tuple, message: str) -> Problem:
     return Problem(filename, line, render_path(local), message)
 
 
+# Where a string may span lines (or hold a tab): prose, and PromQL/LogQL (which ignore them).
+MULTILINE_KEYS = frozenset({"description", "summary", "help", "title", "expr", "errors", "good", "total",
+                            "selector", "requests", "metric"})
+
+
+def _text_problem(text: str, multiline: bool) -> str | None:
+    if text.isprintable():
+        return None
+    for c in text:
+        if c in "\n\r\t" and multiline:
+            continue
+        if c in "\n\r":
+            return (f"{text!r} contains a line break; only descriptions, summaries, help texts and "
+                    "PromQL may span lines")
+        if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0:
+            return f"{text!r} contains the control character U+{ord(c):04X}"
+    return None
+
+
+def text_problems(data) -> dict[tuple, tuple[tuple, str]]:
+    """Names, labels and settings are one line of visible text: a newline or other control
+    character in them would end up in file names, label values and configs.
+    {path of the text: (path to report at, message)}; a bad key is reported at its mapping, as
+    the key itself cannot be part of a one-line key path."""
+    problems: dict[tuple, tuple[tuple, str]] = {}
+
+    def walk(node, path: tuple, key) -> None:
+        if isinstance(node, str):
+            msg = _text_problem(node, key in MULTILINE_KEYS)
+            if msg:
+                problems[path] = (path, msg)
+        elif isinstance(node, dict):
+            for k, value in node.items():
+                msg = _text_problem(k, False) if isinstance(k, str) else None
+                if msg:
+                    problems[path + (k,)] = (path, f"the key {msg}")
+                walk(value, path + (k,), k)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, path + (i,), key)
+
+    walk(data, (), None)
+    return problems
+
+
 def schema_problems(data, sources: Sources) -> list[Problem]:
-    problems = []
+    text = text_problems(data)
+    problems = [_problem(sources, where, msg) for where, msg in text.values()]
     for err in _validator().iter_errors(data):
         path = tuple(err.absolute_path)
         msg = err.message
+        if err.validator == "pattern" and (path in text or path + (err.instance,) in text):
+            continue  # already said: it holds a control character
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set(err.schema.get("properties", {}))
             for key in sorted(set(err.instance) - allowed):
@@ -188,9 +274,8 @@ def schema_problems(data, sources: Sources) -> list[Problem]:
         if err.validator == "required":
             msg = err.message.replace("is a required property", "is required")
         elif err.validator == "pattern":
-            msg = f"{err.instance!r} does not match {err.validator_value}"
-            if err.schema.get("$comment"):
-                msg += f" ({err.schema['$comment']})"
+            # a pattern with a $comment is shown by what it means, not as a regular expression
+            msg = f"{err.instance!r} does not match {err.schema.get('$comment') or err.validator_value}"
         elif err.validator == "maximum":
             msg = f"{err.instance} is above {err.validator_value}"
         elif err.validator in ("minimum", "exclusiveMinimum"):
@@ -217,18 +302,31 @@ class _Builder:
         self.problems.append(_problem(self.sources, path, message))
 
     # ---- helpers ----------------------------------------------------------------------------
-    def duration(self, value, path) -> str | None:
+    def duration(self, value, path, positive: bool = False, why: str = "") -> str | None:
+        """A Prometheus duration; `positive` where 0 means nothing (an interval, a timeout, a
+        window, a period), `why` says who refuses it."""
         if value is None:
             return None
         try:
-            parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError as exc:
             self.err(path, str(exc))
+            return value
+        if positive and seconds <= 0:
+            self.err(path, f"{path[-1]} must be longer than 0s, not {value}" + (f" ({why})" if why else ""))
         return value
+
+    def template(self, text, path: tuple) -> None:
+        """Prometheus parses each annotation of an alerting rule as a Go template when it loads
+        the rule file, and refuses the whole file when one does not parse."""
+        if isinstance(text, str):
+            problem = template_problem(text)
+            if problem:
+                self.err(path, f"not a valid Go template, so Prometheus would refuse the whole rule file: {problem}")
 
     def selector(self, text: str, path: tuple, want_types=("counter",)) -> Selector | None:
         try:
-            sel = parse_selector(text)
+            sel = _unpanicked(parse_selector, text)
         except PromQLError as exc:
             self.err(path, f"invalid PromQL selector {text!r}: {exc}")
             return None
@@ -254,14 +352,42 @@ class _Builder:
             if mtype not in want_types:
                 self.err(path, f"metric {name!r} is a {mtype}; expected {' or '.join(want_types)}")
 
-    def expr(self, text: str, path: tuple) -> None:
+    def expr(self, text: str, path: tuple):
         try:
-            parse(text)
+            node = _unpanicked(parse, text)
         except PromQLError as exc:
             self.err(path, f"invalid PromQL: {exc}")
-            return
-        for name in sorted(metric_names(text)):
+            return None
+        for name in sorted(_unpanicked(metric_names, text)):
             self.check_metric(name, path)
+        return node
+
+    def alert_expr(self, text: str, path: tuple) -> None:
+        """An alerting rule's own PromQL: what Prometheus (the pinned version) would refuse or
+        never alert on, beyond what the parser checks."""
+        version = self.prometheus_version()
+        durations = duration_problems(text, version)
+        for problem in durations:
+            self.err(path, problem)
+        node = None if durations else self.expr(text, path)  # the parser panics on some of them
+        if node is None:
+            return
+        kind = value_type(node)
+        if kind != "vector":
+            hint = {"matrix": "; wrap the range in a function such as rate() or max_over_time()",
+                    "scalar": "; an alert needs series to alert on (compare a metric, or use vector())",
+                    "string": ""}[kind]
+            self.err(path, f"an alert's expr must give an instant vector, this gives a {_TYPE_NAMES[kind]}{hint}")
+        if version is None:
+            return
+        for problem in sorted(unsupported_functions(node, version)):
+            self.err(path, problem)
+
+    def prometheus_version(self) -> tuple[int, int, int] | None:
+        images = (self.data.get("stack") or {}).get("images") or {}
+        image = images.get("prometheus") or _default_images().get("prometheus", "")
+        found = re.search(r":v?([0-9]+)\.([0-9]+)\.([0-9]+)", image.split("/")[-1])
+        return None if found is None else (int(found[1]), int(found[2]), int(found[3]))
 
     # ---- sections ---------------------------------------------------------------------------
     def finite(self, node, path: tuple = ()) -> None:
@@ -287,8 +413,10 @@ class _Builder:
             path: tuple = ("severities", prio)
             if body["receiver"] not in receiver_names:
                 self.err(path + ("receiver",), f"receiver {body['receiver']!r} is not defined under receivers")
-            for key in ("notify_within", "group_wait", "group_interval", "repeat_interval"):
-                self.duration(body.get(key), path + (key,))
+            self.duration(body.get("notify_within"), path + ("notify_within",), positive=True)
+            self.duration(body.get("group_wait"), path + ("group_wait",))  # 0s: send at once
+            for key in ("group_interval", "repeat_interval"):
+                self.duration(body.get(key), path + (key,), positive=True, why=f"Alertmanager refuses a zero {key}")
             severities.append(m.Severity(
                 priority=prio, level=body["level"], receiver=body["receiver"], page=body.get("page", False),
                 description=body.get("description", ""), notify_within=body.get("notify_within"),
@@ -333,7 +461,9 @@ class _Builder:
             dashboard_label=k8s.get("dashboard_label", "grafana_dashboard"),
             metrics_port_name=k8s.get("metrics_port_name", "metrics"))
         links = d.get("links") or {}
-        return m.Spec(
+        for key in ("runbook_base_url", "grafana_url"):  # the start of annotation values
+            self.template(links.get(key), ("links", key))
+        spec = m.Spec(
             source=self.file, project=d["project"], environment=d.get("environment", "production"),
             network=d.get("network"), runbook_base_url=links.get("runbook_base_url", ""),
             grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
@@ -344,13 +474,18 @@ class _Builder:
                 source_tenants=tuple(d["ruler"].get("source_tenants", ())),
                 max_rules_per_group=d["ruler"].get("max_rules_per_group", 20),
                 max_groups_per_tenant=d["ruler"].get("max_groups_per_tenant", 70)))
+        # what no schema can say (names that collide, SLOs that can never have data or fire),
+        # last, on a model built without problems (a half-built one could not be judged)
+        if not self.problems:
+            sanity.check(spec, self.err)
+        return spec
 
     def gates(self, body: dict) -> m.GateSettings:
         path = ("gates",)
         values: dict = {}
         for key in ("window", "max_staleness"):
             if key in body:
-                values[key] = self.duration(body[key], path + (key,))
+                values[key] = self.duration(body[key], path + (key,), positive=True)
         if "min_requests" in body:
             values["min_requests"] = body["min_requests"]
         t = body.get("traffic") or {}
@@ -381,7 +516,7 @@ class _Builder:
             if key in c:
                 values[field_name] = c[key]
         if "max_age" in c:
-            values["canary_max_age"] = self.duration(c["max_age"], path + ("canary", "max_age"))
+            values["canary_max_age"] = self.duration(c["max_age"], path + ("canary", "max_age"), positive=True)
         if "tolerance" in (body.get("smoke") or {}):
             values["smoke_tolerance"] = float(body["smoke"]["tolerance"])
         if "steps" in c:
@@ -397,7 +532,7 @@ class _Builder:
                 values[field_name] = float(r[key])
         for key, field_name in (("error_for", "rollback_error_for"), ("p99_for", "p99_for")):
             if key in r:
-                values[field_name] = self.duration(r[key], path + ("rollback", key))
+                values[field_name] = self.duration(r[key], path + ("rollback", key), positive=True)
         if "min_remaining" in (body.get("budget") or {}):
             values["budget_min_remaining"] = float(body["budget"]["min_remaining"])
         return m.GateSettings(**values)
@@ -450,7 +585,9 @@ class _Builder:
                 self.err(p + ("priority",), f"severity {a['priority']!r} is not defined under severities")
             if a.get("service") and a["service"] not in self.service_names:
                 self.err(p + ("service",), f"service {a['service']!r} is not defined under services")
-            self.duration(a.get("for"), p + ("for",))
+            self.duration(a.get("for"), p + ("for",))  # 0s: fire at once, as Prometheus allows
+            for key in ("summary", "description"):
+                self.template(a.get(key), p + (key,))
             alerts.append(m.Alert(name=a["name"], priority=a["priority"], summary=a["summary"], kind="logql",
                                   params=(("expr", a["expr"]),), for_=a.get("for"),
                                   description=a.get("description", ""), service=a.get("service"),
@@ -459,7 +596,9 @@ class _Builder:
         for i, r in enumerate(body.get("records") or []):
             self.logql(r["expr"], path + ("records", i, "expr"))
             records.append(m.LogRecord(record=r["record"], expr=r["expr"]))
-        return m.LogsSettings(retention=self.duration(body.get("retention"), path + ("retention",)) or "30d",
+        retention = self.duration(body.get("retention"), path + ("retention",), positive=True,
+                                  why="Loki reads 0s as keep forever")
+        return m.LogsSettings(retention=retention or "30d",
                               queries=tuple(queries), alerts=tuple(alerts), records=tuple(records))
 
     def stack(self, body: dict) -> m.StackSettings:
@@ -499,13 +638,18 @@ class _Builder:
         values = {}
         for key in ("scrape_interval", "scrape_timeout", "evaluation_interval",
                     "slo_evaluation_interval", "slo_long_evaluation_interval"):
-            values[key] = self.duration(body.get(key), path + (key,)) or getattr(defaults, key)
+            values[key] = self.duration(body.get(key), path + (key,), positive=True) or getattr(defaults, key)
         try:
-            if parse_duration(values["scrape_timeout"]) > parse_duration(values["scrape_interval"]):
-                self.err(path + ("scrape_timeout",), f"scrape_timeout {values['scrape_timeout']} is longer "
-                                                      f"than scrape_interval {values['scrape_interval']}")
+            timeout, interval = parse_duration(values["scrape_timeout"]), parse_duration(values["scrape_interval"])
         except ValueError:
-            pass
+            pass  # already reported
+        else:
+            if timeout > interval and "scrape_timeout" not in body:
+                values["scrape_timeout"] = values["scrape_interval"]  # as Prometheus shortens its own default
+            elif timeout > interval:
+                self.err(path + ("scrape_timeout",), f"scrape_timeout {values['scrape_timeout']} is longer than "
+                                                      f"scrape_interval {values['scrape_interval']} (Prometheus "
+                                                      "refuses it)")
         return m.PrometheusSettings(
             **values, external_labels=tuple(sorted((body.get("external_labels") or {}).items())),
             blackbox_exporter=body.get("blackbox_exporter", defaults.blackbox_exporter),
@@ -519,15 +663,34 @@ class _Builder:
         bh = body.get("business_hours")
         hours = None
         if bh:
+            bp = path + ("business_hours",)
+            problem = timezone_problem(bh.get("location", "UTC"))
+            if problem:
+                self.err(bp + ("location",), problem)
+            for j, days in enumerate(bh["weekdays"]):
+                first, _, last = days.partition(":")
+                if last and WEEKDAYS.index(first) > WEEKDAYS.index(last):
+                    halves = ((first, "saturday"), ("sunday", last))
+                    split = " and ".join(f"{a}:{b}" if a != b else a for a, b in halves)
+                    self.err(bp + ("weekdays", j), f"{days} ends before it starts: Alertmanager's week runs from "
+                                                   f"sunday to saturday and it refuses this range; write {split}")
             for j, t in enumerate(bh["times"]):
                 if t["start"] >= t["end"]:
-                    self.err(path + ("business_hours", "times", j), f"start {t['start']} is not before end {t['end']}")
+                    midnight = (f"; across midnight write two ranges, {t['start']}-24:00 and 00:00-{t['end']}"
+                                if t["start"] > t["end"] else "")
+                    self.err(bp + ("times", j), f"start {t['start']} is not before end {t['end']} "
+                                                f"(Alertmanager refuses it){midnight}")
             hours = m.BusinessHours(location=bh.get("location", "UTC"), weekdays=tuple(bh["weekdays"]),
                                     times=tuple((t["start"], t["end"]) for t in bh["times"]))
+        group_by = body.get("group_by", m.AlertmanagerSettings().group_by)
+        for j, label in enumerate(group_by):
+            if label in group_by[:j]:
+                self.err(path + ("group_by", j), f"label {label!r} is listed twice (Alertmanager refuses a "
+                                                 "duplicated label in group_by)")
+        resolve_timeout = self.duration(body.get("resolve_timeout"), path + ("resolve_timeout",), positive=True)
         return m.AlertmanagerSettings(
-            resolve_timeout=self.duration(body.get("resolve_timeout"), path + ("resolve_timeout",)) or "5m",
-            default_priority=default_priority,
-            group_by=tuple(body.get("group_by", m.AlertmanagerSettings().group_by)), business_hours=hours)
+            resolve_timeout=resolve_timeout or "5m", default_priority=default_priority,
+            group_by=tuple(group_by), business_hours=hours)
 
     def service(self, i: int, body: dict) -> m.Service:
         path = ("services", i)
@@ -660,7 +823,9 @@ class _Builder:
             self.err(path + ("service",), f"service {body['service']!r} is not defined under services")
         if body.get("service") and body.get("service_label"):
             self.err(path + ("service_label",), "give service or service_label, not both")
-        self.duration(body.get("for"), path + ("for",))
+        self.duration(body.get("for"), path + ("for",))  # 0s: fire at once, as Prometheus allows
+        for key in ("summary", "description"):
+            self.template(body.get(key), path + (key,))
         return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"], kind=kind,
                        params=params, for_=body.get("for"), description=body.get("description", ""),
                        service=body.get("service"), service_label=body.get("service_label"),
@@ -668,7 +833,7 @@ class _Builder:
 
     def alert_params(self, kind: str, b, path: tuple) -> tuple:
         if kind == "expr":
-            self.expr(b, path)
+            self.alert_expr(b, path)
             return (("expr", b),)
         if kind == "target_down":
             for j, name in enumerate(b["services"]):
@@ -679,7 +844,7 @@ class _Builder:
             errors = self.selector(b["errors"], path + ("errors",))
             total = self.selector(b["total"], path + ("total",))
             return (("errors", errors), ("total", total), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
         if kind == "quantile":
             metric = self.metrics.get(b["metric"])
             if metric is None or metric.type != "histogram":
@@ -692,9 +857,155 @@ class _Builder:
                 if extra:
                     sel = extra.renamed(b["metric"] + "_bucket")
             return (("selector", sel), ("quantile", float(b["quantile"])), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
         if kind == "rate":
             counter = self.selector(b["metric"], path + ("metric",))
             return (("selector", counter), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",)) or "5m"))
+                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
         raise AssertionError(kind)
+
+
+# ---- Alertmanager time intervals ---------------------------------------------------------------
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # Alertmanager's order
+
+
+def timezone_problem(name: str) -> str | None:
+    """Alertmanager loads `location` from the IANA time zone database and refuses a name it
+    lacks. None when the zone exists, or when this machine has no database to tell."""
+    if name == "Local":
+        return ("'Local' is whatever zone the Alertmanager container runs in; name the zone, "
+                "e.g. Europe/Berlin or UTC")
+    try:
+        ZoneInfo(name)
+        return None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    try:
+        ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None  # no time zone database on this machine (pip install tzdata): cannot tell
+    return f"unknown time zone {name!r}: Alertmanager would refuse it (an IANA name such as Europe/Berlin or UTC)"
+
+
+# ---- PromQL the pinned Prometheus would refuse -------------------------------------------------
+_TYPE_NAMES = {"vector": "instant vector", "matrix": "range vector", "scalar": "scalar", "string": "string"}
+
+
+def value_type(node) -> str:
+    """What a parsed PromQL expression evaluates to: vector, matrix, scalar or string."""
+    if isinstance(node, promql_parser.VectorSelector | promql_parser.AggregateExpr):
+        return "vector"
+    if isinstance(node, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
+        return "matrix"
+    if isinstance(node, promql_parser.NumberLiteral):
+        return "scalar"
+    if isinstance(node, promql_parser.StringLiteral):
+        return "string"
+    if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr):
+        return value_type(node.expr)
+    if isinstance(node, promql_parser.BinaryExpr):
+        return "vector" if "vector" in (value_type(node.lhs), value_type(node.rhs)) else "scalar"
+    if isinstance(node, promql_parser.Call):
+        return str(node.func.return_type).rsplit(".", 1)[-1].lower()
+    return "vector"
+
+
+# Prometheus v2.53's PromQL functions (promql/parser/functions.go at v2.53.2), without the
+# experimental ones, which need --enable-feature=promql-experimental-functions (the generated
+# stack does not set it), and its aggregation operators (promql/parser/lex.go).
+PROMETHEUS_2_FUNCTIONS = frozenset("""
+    abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp clamp_max
+    clamp_min cos cosh count_over_time days_in_month day_of_month day_of_week day_of_year deg delta deriv exp
+    floor histogram_avg histogram_count histogram_sum histogram_stddev histogram_stdvar histogram_fraction
+    histogram_quantile holt_winters hour idelta increase irate label_replace label_join last_over_time ln log10
+    log2 max_over_time min_over_time minute month pi predict_linear present_over_time quantile_over_time rad
+    rate resets round scalar sgn sin sinh sort sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time
+    tan tanh time timestamp vector year""".split())
+PROMETHEUS_2_EXPERIMENTAL = frozenset({"mad_over_time", "sort_by_label", "sort_by_label_desc"})
+PROMETHEUS_2_AGGREGATIONS = frozenset(
+    "sum avg count min max group stddev stdvar topk bottomk count_values quantile".split())
+# Experimental in Prometheus 3 (functions.go on main): refused there too, as the flag is not set.
+PROMETHEUS_3_EXPERIMENTAL = frozenset("""
+    double_exponential_smoothing end first_over_time histogram_quantiles info integral limitk limit_ratio
+    mad_over_time range sort_by_label sort_by_label_desc start step ts_of_first_over_time ts_of_last_over_time
+    ts_of_max_over_time ts_of_min_over_time""".split())
+_BRACKETS = re.compile(r"\[([^\]]*)\]")
+_OFFSET = re.compile(r"\boffset\s*-?\s*([0-9][0-9A-Za-z.+]*)")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
+
+
+def _pinned(version: tuple[int, int, int]) -> str:
+    return f"Prometheus v{'.'.join(map(str, version))}, the version the stack pins"
+
+
+def _unpanicked(fn, text: str):
+    """promql_parser panics (a BaseException, pyo3_runtime.PanicException) on some numbers, e.g.
+    x[1.5e300]: that is a refusal as well."""
+    try:
+        return fn(text)
+    except PromQLError:
+        raise
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise PromQLError(str(exc)) from None
+
+
+_MAX_SECONDS = (2**63 - 1) / 1e9  # a Go time.Duration
+
+
+def duration_problems(text: str, version: tuple[int, int, int] | None) -> list[str]:
+    """The durations of ranges, subqueries and offsets, read from the text: Prometheus 2 wants
+    a unit on each (the in-process parser takes a bare number as seconds, as Prometheus 3 does)
+    and no version takes one past ~292 years."""
+    out: list[str] = []
+    bare = _QUOTED.sub(" ", text)
+    found = [part.strip() for inside in _BRACKETS.findall(bare) for part in inside.split(":")]
+    for duration in found + _OFFSET.findall(bare):
+        if not duration:
+            continue
+        try:
+            parse_duration(duration)
+            continue
+        except ValueError as exc:
+            problem = str(exc)
+        try:
+            seconds = float(duration)
+        except ValueError:
+            out.append(f"in a range or offset: {problem}")
+            continue
+        if version is not None and version[0] < 3:
+            out.append(f"duration {duration!r} needs a unit (such as 5m or 30s) in {_pinned(version)}")
+        elif not math.isfinite(seconds) or seconds > _MAX_SECONDS:
+            out.append(f"duration {duration!r} is out of range (Prometheus durations end at about 292 years)")
+    return sorted(set(out))
+
+
+def unsupported_functions(node, version: tuple[int, int, int]) -> set[str]:
+    """The functions and aggregations of a parsed expression the given Prometheus version lacks
+    or has only behind a feature flag."""
+    out: set[str] = set()
+    pinned = _pinned(version)
+    flag = "needs --enable-feature=promql-experimental-functions, which the stack does not set"
+
+    def visit(n, *_):
+        if isinstance(n, promql_parser.Call):
+            name, what = n.func.name, "function"
+        elif isinstance(n, promql_parser.AggregateExpr):
+            name, what = str(n.op), "aggregation"
+        else:
+            return True
+        if name in (PROMETHEUS_2_EXPERIMENTAL if version[0] < 3 else PROMETHEUS_3_EXPERIMENTAL):
+            out.add(f"{what} {name}() is experimental in {pinned}: it {flag}")
+        elif version[0] < 3 and name not in PROMETHEUS_2_FUNCTIONS | PROMETHEUS_2_AGGREGATIONS:
+            out.add(f"{what} {name}() does not exist in {pinned}")
+        return True
+
+    promql_parser.walk(node, visit)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _default_images() -> dict[str, str]:
+    text = resources.files("lukhas_obs.data").joinpath("images.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}

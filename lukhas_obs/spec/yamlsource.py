@@ -32,12 +32,29 @@ class LineMap:
         return self._lines.get((), 1)
 
 
+# Budgets for what one spec may expand to. YAML aliases share a node, so a few lines can stand
+# for billions of nodes ("billion laughs") and an alias inside its own anchor for an infinite
+# structure; a real spec uses a handful of aliases, a few thousand nodes and a nesting depth
+# below ten.
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
 def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
     """Parse one YAML document with the safe loader. Duplicate keys are errors (PyYAML would
-    silently keep the last one)."""
+    silently keep the last one). Aliases are expanded within the budgets above: past them, or
+    for an alias inside its own anchor, the spec is refused at the line of the alias."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     lines = LineMap()
     problems: list[Problem] = []
+    seen: set[int] = set()     # nodes built once already: reaching one again is an alias use
+    active: set[int] = set()   # nodes being built now: reaching one of them is a cycle
+    count = {"nodes": 0, "aliases": 0}
+
+    def refuse(line: int, path: tuple, message: str) -> SpecError:
+        return SpecError([Problem(filename, line, render_path(path), message)])
+
     try:
         try:
             node = loader.get_single_node()
@@ -51,32 +68,59 @@ def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
         if node is None:
             raise SpecError([Problem(filename, 1, "", "the spec is empty")])
 
-        def build(n: yaml.Node, path: tuple) -> object:
-            lines.record(path, n.start_mark.line + 1)
-            if isinstance(n, yaml.MappingNode):
-                out: dict = {}
-                for key_node, value_node in n.value:
-                    if not isinstance(key_node, yaml.ScalarNode):
-                        problems.append(Problem(filename, key_node.start_mark.line + 1,
-                                                render_path(path), "keys must be plain scalars"))
-                        continue
-                    key = loader.construct_object(key_node)
-                    if not isinstance(key, str):
-                        key = str(key)
-                    child = path + (key,)
-                    if key in out:
-                        problems.append(Problem(filename, key_node.start_mark.line + 1,
-                                                render_path(child), "duplicate key"))
-                        continue
-                    out[key] = build(value_node, child)
-                    lines.record(child, value_node.start_mark.line + 1, key_node.start_mark.line + 1)
-                return out
-            if isinstance(n, yaml.SequenceNode):
-                return [build(item, path + (i,)) for i, item in enumerate(n.value)]
+        def build(n: yaml.Node, path: tuple, where: int, expanding: bool) -> object:
+            """`where` is the line of the spec text being built: inside an alias's expansion
+            the nodes' own marks point at the anchor, not at the alias being expanded."""
+            if id(n) in active:
+                raise refuse(where, path, "a YAML alias refers to the node that contains it: "
+                                          "the structure would be infinite")
+            if id(n) in seen and not expanding:
+                expanding = True
+                count["aliases"] += 1
+                if count["aliases"] > MAX_ALIASES:
+                    raise refuse(where, path, f"more than {MAX_ALIASES} YAML alias uses; a spec needs "
+                                              "far fewer (an alias bomb?)")
+            count["nodes"] += 1
+            if count["nodes"] > MAX_NODES:
+                raise refuse(where, path, f"the spec expands to more than {MAX_NODES} YAML nodes "
+                                          "(aliases of aliases: an alias bomb?)")
+            if len(path) > MAX_DEPTH:
+                raise refuse(where, path[:8], f"the spec nests deeper than {MAX_DEPTH} levels")
+            if not expanding:
+                where = n.start_mark.line + 1
+            seen.add(id(n))
+            lines.record(path, where)
+            if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+                active.add(id(n))
+                try:
+                    return build_collection(n, path, where, expanding)
+                finally:
+                    active.discard(id(n))
             return loader.construct_object(n)
 
+        def build_collection(n: yaml.Node, path: tuple, where: int, expanding: bool) -> object:
+            if isinstance(n, yaml.SequenceNode):
+                return [build(item, path + (i,), where, expanding) for i, item in enumerate(n.value)]
+            out: dict = {}
+            for key_node, value_node in n.value:
+                key_line = where if expanding else key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(Problem(filename, key_line, render_path(path), "keys must be plain scalars"))
+                    continue
+                key = loader.construct_object(key_node)
+                if not isinstance(key, str):
+                    key = str(key)
+                child = path + (key,)
+                if key in out:
+                    problems.append(Problem(filename, key_line, render_path(child), "duplicate key"))
+                    continue
+                alias = expanding or id(value_node) in seen
+                out[key] = build(value_node, child, key_line, expanding)
+                lines.record(child, key_line if alias else value_node.start_mark.line + 1, key_line)
+            return out
+
         try:
-            data = build(node, ())
+            data = build(node, (), 1, False)
         except yaml.constructor.ConstructorError as exc:
             mark = exc.problem_mark
             raise SpecError([Problem(filename, (mark.line + 1) if mark else 1, "",

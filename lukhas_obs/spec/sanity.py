@@ -1,0 +1,87 @@
+"""Checks on the built model that no schema can express: what the spec asks for must be able to
+work. Two things may not map to one file, job or object name; an SLO must be able to have data;
+every SLO alert must be able to fire, and none may fire below the sustainable burn rate.
+
+Each problem is reported through `err(path, message)` at the spec line it comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lukhas_obs import model as m
+
+Err = Callable[[tuple, str], None]
+
+
+def check(spec: m.Spec, err: Err) -> None:
+    _names(spec, err)
+    for i, svc in enumerate(spec.services):
+        for j, slo in enumerate(svc.slos):
+            path = ("services", i, "slos", j)
+            _has_data(spec, svc, slo, path, err)
+            _can_fire(slo, path, err)
+
+
+def _names(spec: m.Spec, err: Err) -> None:
+    """SLO ids name files (slo-<service>-<slo>.rules.yml), rule groups, Kubernetes objects,
+    Mimir namespaces and OpenSLO documents: `api` + `gateway-errors` and `api-gateway` +
+    `errors` would overwrite each other. Service names are scrape job names."""
+    from lukhas_obs.generate.scrape import BLACKBOX_JOB
+
+    seen: dict[str, tuple] = {}
+    for i, svc in enumerate(spec.services):
+        if svc.name == BLACKBOX_JOB:
+            err(("services", i, "name"), f"{svc.name!r} is the job name of the generated health probes: "
+                                         "choose another service name")
+        for j, slo in enumerate(svc.slos):
+            path = ("services", i, "slos", j, "name")
+            first = seen.get(slo.id)
+            if first is not None:
+                other = spec.services[first[1]].name
+                err(path, f"SLO {svc.name}/{slo.name} and SLO {other}/{spec.services[first[1]].slos[first[3]].name} "
+                          f"(services[{first[1]}].slos[{first[3]}]) both become {slo.id!r}: their rule files, groups "
+                          "and objects would overwrite each other; rename one")
+            else:
+                seen[slo.id] = path
+
+
+def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -> None:
+    """An SLI read from the service's own series needs the service scraped, and a metric whose
+    catalogue entry lists the services that emit it must list this one."""
+    from lukhas_obs.generate import slo as engine
+
+    sli = slo.sli
+    if sli.kind == "availability" and sli.source == "probe":
+        if not svc.health_url:
+            err(path + ("sli",), f"a probe availability SLI needs a health endpoint, and {svc.name} has none")
+        return
+    if not svc.scrape:
+        err(path + ("sli",), f"service {svc.name} is not scraped (scrape: false), so this SLI, read from "
+                             f"job={svc.name!r}, can never have data")
+        return
+    if sli.kind == "availability":
+        return
+    metric = spec.metric(engine.total_selector(slo).metric.removesuffix("_count"))
+    if metric is not None and metric.services and svc.name not in metric.services:
+        err(path + ("sli",), f"metric {metric.name} is emitted by {', '.join(metric.services)} (metrics."
+                             f"{metric.name}.services), not by {svc.name}: this SLI can never have data")
+
+
+def _can_fire(slo: m.SLO, path: tuple, err: Err) -> None:
+    """Every burn-rate window needs a threshold an error ratio can exceed (below 100 %), and none
+    may fire while the budget is spent no faster than it lasts the period (factor >= 1)."""
+    from lukhas_obs.generate import slo as engine
+
+    windows = [(kind, w) for kind in ("page", "ticket") for w in engine.burn_windows(slo, kind)]
+    for kind, w in windows:
+        if w.factor < 1:
+            err(path + ("period",), f"the {kind} alert over {w.short}/{w.long} would fire at {w.factor:g}x the "
+                                    "sustainable burn rate, while the budget is not being overspent")
+    unreachable = [(kind, w) for kind, w in windows if w.threshold(slo) >= 1]
+    if unreachable:
+        kind, w = max(unreachable, key=lambda kw: kw[1].factor)
+        lowest = (1 - 1 / w.factor) * 100
+        err(path + ("objective",), f"an objective of {slo.objective:g} % leaves a {slo.error_budget * 100:g} % error "
+                                   f"budget: the {kind} alert over {w.short}/{w.long} needs more than {w.factor:g} x "
+                                   f"{slo.error_budget * 100:g} % = {w.threshold(slo) * 100:g} % errors, which cannot "
+                                   f"happen; objectives must be above {lowest:.4g} %")
