@@ -311,7 +311,7 @@ def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, b
         basic = (user, password)
     client = PromClient(prometheus_url, timeout=deadline, retries=retries, headers=headers, ca_file=ca_file,
                         basic_auth=basic)
-    return spec, client, list(services) or None
+    return spec, client, list(dict.fromkeys(services)) or None  # --service twice is one service
 
 
 @main.group("slo-gate", help=GATE_HELP, invoke_without_command=True)

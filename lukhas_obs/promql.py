@@ -145,15 +145,22 @@ def increase(sel: Selector | str, window: str) -> str:
     return f"increase({sel}[{window}])"
 
 
-def events(sel: Selector, window: str, by: tuple[str, ...] | list[str] = ()) -> str:
+def events(sel: Selector, window: str, by: tuple[str, ...] | list[str] = (), lookback: str = "1h") -> str:
     """How many events a counter counted over `window`, summed `by` labels, the same on
-    Prometheus and VictoriaMetrics: `increase()` for the series that already existed when the
-    window opened, and the last value of each series born inside it (a counter starts at 0, so
-    that value is all it counted). Prometheus' `increase()` alone reads a series born at 1 and
-    never incremented as 0 errors: the first errors of a fresh canary would be invisible."""
-    existed = f"{sel} offset {window}"
+    Prometheus and VictoriaMetrics:
+    - `increase()` for the series seen in the `lookback` before the window opened (a scrape gap
+      inside that hour does not make a running counter new);
+    - the last value of each series born inside the window (a counter starts at 0, so that value
+      is all it counted): Prometheus' `increase()` alone reads a series born at 1 and never
+      incremented as 0 errors, so the first errors of a fresh canary would be invisible;
+    - but plain `increase()` for everything while Prometheus itself holds no `up` from before the
+      window (freshly started, or --at before its history): then a counter's first value is its
+      whole lifetime, not what it counted in the window."""
+    existed = f"last_over_time({sel}[{lookback}] offset {window})"
+    history = f"count(last_over_time(up[{lookback}] offset {window})) > 0"
     inner = (f"({increase(sel, window)} and {existed})\nor\n"
-             f"(last_over_time({sel}[{window}]) unless {existed})")
+             f"((last_over_time({sel}[{window}]) unless {existed}) and on () ({history}))\nor\n"
+             f"(({increase(sel, window)} unless {existed}) unless on () ({history}))")
     return agg("sum", inner, by)
 
 

@@ -19,7 +19,7 @@ BUCKETS = (0.1, 0.25, 1.0, 5.0, 10.0)
 @dataclass
 class Effect:
     """From `start` to `end` seconds before the scenario's end, set `what` for `service`/`track`."""
-    what: str                    # rps, errors, slow, slowish, down, pool, stop, absent
+    what: str                    # rps, errors, slow, slowish, down, pool, stop, absent, unlabelled
     value: float
     service: str | None = None   # None: every app
     track: str | None = None     # None: both tracks
@@ -72,6 +72,12 @@ SCENARIOS = [
     Scenario("no-threshold-bucket", [Effect("slow", 0.02, "lukhas-core")], buckets=(0.1, 1.0, 5.0, 10.0)),
     # 30 % of lukhas-core's requests take 0.25-1 s: 30x its latency budget, p99 still under 5 s
     Scenario("latency-fast-burn", [Effect("slowish", 0.30, "lukhas-core")]),
+    # lukhas-core was not scraped from 11 to 4 minutes before the end, after an hour at 0.5 %
+    # errors: the window's events are those after the gap, not the counters' whole lives
+    Scenario("scrape-gap", [Effect("errors", 0.005, "lukhas-core", end=660),
+                            Effect("stop", 1, "lukhas-core", start=660, end=240)]),
+    # the stable pods carry no track label: nothing to compare the canary with
+    Scenario("unlabelled-baseline", [Effect("unlabelled", 1, None, "baseline")]),
 ]
 
 
@@ -137,6 +143,8 @@ def openmetrics() -> str:
                     slowish = sc.value("slowish", 0.0, svc, track, before_end)
                     n = rps * STEP
                     lab = dict(job=svc, instance=tinst, track=track)
+                    if sc.value("unlabelled", 0, svc, track, before_end):
+                        del lab["track"]
                     e = bump(f"{svc}{track}500", n * err)
                     ok = bump(f"{svc}{track}200", n * (1 - err))
                     add("lukhas_http_requests", "counter",

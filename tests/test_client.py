@@ -154,8 +154,13 @@ MALFORMED = [
     ("metric-null", vec({"metric": None, "value": [1, "1"]}), "metric must be an object"),
     ("label-number", vec({"metric": {"job": 1}, "value": [1, "1"]}), "metric.job must be a string"),
     ("label-null", vec({"metric": {"job": None}, "value": [1, "1"]}), "metric.job must be a string"),
-    ("second-item-bad", vec({"metric": {}, "value": [1, "1"]}, {"metric": {}, "value": [1, "x"]}),
+    ("second-item-bad", vec({"metric": {}, "value": [1, "1"]}, {"metric": {"job": "b"}, "value": [1, "x"]}),
      r"data.result\[1\].value"),
+    ("duplicate-series", vec({"metric": {"job": "a"}, "value": [1, "1"]}, {"metric": {"job": "a"}, "value": [1, "0"]}),
+     "repeats the label set"),
+    ("overflowing-value", vec({"metric": {}, "value": [1, "1e999"]}), "sample value that is not a number"),
+    ("matrix-to-an-instant-query", ok("matrix", [{"metric": {}, "values": [[1, "1"]]}]),
+     "not what an instant query answers"),
     ("matrix-no-values", ok("matrix", [{"metric": {}}]), "has no 'values'"),
     ("matrix-value-not-values", ok("matrix", [{"metric": {}, "value": [1, "1"]}]), "has no 'values'"),
     ("matrix-values-object", ok("matrix", [{"metric": {}, "values": {}}]), "values must be a list"),
@@ -479,3 +484,11 @@ def test_concurrent_queries_run_in_parallel(serve):
     assert fake.requests == 8
     assert took < 4, took  # 8 one-second answers one after another would take 8 s
     assert len({id(s) for s in sessions}) == 8  # one session per thread
+
+
+def test_a_label_value_that_cannot_be_printed_is_made_printable(serve):
+    """JSON may carry a lone surrogate ("\\ud800"): it must not crash the text report later."""
+    fake = serve(answer('{"status":"success","data":{"resultType":"vector","result":'
+                        '[{"metric":{"instance":"\\ud800bad"},"value":[1,"0"]}]}}'))
+    (sample,) = PromClient(fake.url, timeout=5).query("up", 1).samples
+    sample.labels["instance"].encode("utf-8")  # would raise UnicodeEncodeError before

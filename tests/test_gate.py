@@ -91,6 +91,11 @@ CASES = [
     ("no-threshold-bucket", "canary", CORE, 3, "le=0.25"),
     # the fast burn of a latency SLO rolls back like an availability one
     ("latency-fast-burn", "rollback", [], 1, "fast burn latency"),
+    # found by the audit: a scrape gap is not a newborn counter; an unlabelled baseline is not a
+    # routing error; --canary-weight 0 still checks the routing
+    ("scrape-gap", "smoke", CORE, 0, "PASS"),
+    ("unlabelled-baseline", "canary", APPS + ["--canary-weight", "5"], 3, "nothing to compare with"),
+    ("canary-routing", "canary", APPS + ["--canary-weight", "0"], 1, "routing error"),
 ]
 
 

@@ -50,7 +50,14 @@ def to_text(result: Backtest) -> str:
     head = (f"slo-gate backtest {result.mode} from {iso(result.start)} to {iso(result.end)} every "
             f"{result.step:g}s: {len(result.points)} evaluations, "
             + ", ".join(f"{n} {o.value}" for o, n in counts.items() if n))
-    head += f"\nwould have failed first at {iso(first.at)}" if first else "\nwould never have failed"
+    unmeasured = counts[Outcome.ERROR] + counts[Outcome.INCONCLUSIVE]
+    if first:
+        head += f"\nwould have failed first at {iso(first.at)}"
+    elif unmeasured:
+        head += (f"\nwould not have failed where it could measure; {unmeasured} of {len(result.points)} evaluations "
+                 "could not tell (ERROR or INCONCLUSIVE)")
+    else:
+        head += "\nwould never have failed"
     lines = [head, "", f"{'TIME':<24}  {'OUTCOME':<12}  WHY"]
     for p in result.points:
         lines.append(f"{iso(p.at):<24}  {p.outcome.value:<12}  {_why(p)}")

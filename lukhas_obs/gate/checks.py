@@ -238,10 +238,11 @@ def _judge_targets(ctx: Context, name: str, service: str, targets: list[Target],
     limit = parse_duration(ctx.g.max_staleness)
     fresh = [t for t in targets if t.age <= limit]
     stale = [t for t in targets if t.age > limit]
-    if any(math.isnan(t.value) for t in fresh):
-        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the value is NaN: the answer is not a measurement",
-                           query=query, threshold=threshold, evidence=ev)
-    down = sorted(t.labels.get(what, "?") for t in fresh if t.value != 1)
+    odd = [t for t in fresh if t.value not in (0.0, 1.0)]
+    if odd:
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, f"the value is {odd[0].value!r}, neither 0 nor 1: the "
+                           "answer is not a measurement of up or down", query=query, threshold=threshold, evidence=ev)
+    down = sorted(t.labels.get(what, "?") for t in fresh if t.value == 0)
     if down:
         return CheckResult(name, service, Outcome.FAIL, f"{len(down)} of {len(targets)} down at the last scrape: "
                            f"{', '.join(down)}", query=query, threshold=threshold, evidence=ev)
@@ -393,10 +394,10 @@ def _canary_range(ctx: Context, starts: dict[str, float]) -> tuple[float, float]
     """(start, step) of the range queries that read the canary's life in batches: anchored at the
     earliest start, so every look of a pipeline reads the same batches plus the new ones."""
     first = min(starts.values())
-    step = STEP
-    while (ctx.at - first) / step > 10_000:  # Prometheus answers at most 11,000 points a series
-        step *= 2
-    return first + step, step
+    # Prometheus answers at most 11,000 points a series: past 10,000 minutes, start later on the
+    # same grid (a week-old canary is judged on its last week)
+    skip = max(0, math.ceil((ctx.at - first) / STEP) - 10_000)
+    return first + (skip + 1) * STEP, STEP
 
 
 def _batches(ctx: Context, name: str, service: str, sig: Signal, starts: dict[str, float]):
@@ -419,6 +420,10 @@ def _batches(ctx: Context, name: str, service: str, sig: Signal, starts: dict[st
     cb, bb = series.get(("bad", g.canary_value), {}), series.get(("bad", g.baseline_value), {})
     if sig.bad_is_good and ct and not cb:
         raise _Failed(CheckResult(name, service, Outcome.INCONCLUSIVE, _no_bucket(ctx), query=query))
+    if ct and not bt:
+        raise _Failed(CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {g.canary_label}={g.baseline_value!r} "
+                                  f"series for {service}: the canary has nothing to compare with (is the stable "
+                                  f"track labelled {g.canary_label}={g.baseline_value!r}?)", query=query))
     served = [t for t, n in ct.items() if n > 0]
     if served and ctx.at - max(served) > max(parse_duration(g.max_staleness), 2 * step):
         raise _Failed(CheckResult(name, service, Outcome.INCONCLUSIVE, f"the canary has served no request since "
@@ -559,23 +564,27 @@ def canary_share(ctx: Context, service: str) -> CheckResult:
     sig = _signals(ctx)[0]
     by = ("job", g.canary_label)
     expr = promql.events(sig.total, ctx.window, by)
-    samples = _q(ctx, name, service, expr).samples
-    nc = _pick(samples, {"job": service, g.canary_label: g.canary_value}) or 0.0
-    nb = _pick(samples, {"job": service, g.canary_label: g.baseline_value}) or 0.0
-    threshold = f"share within x0.5-x2 of {weight:.0%} (or within 2 pp)"
-    ev = [Evidence({g.canary_label: g.canary_value}, nc), Evidence({g.canary_label: g.baseline_value}, nb)]
-    if math.isnan(nc + nb) or nc + nb < g.min_requests:
+    every = promql.events(sig.total, ctx.window, ("job",))
+    _prefetch(ctx, expr, every)
+    nc = _pick(_q(ctx, name, service, expr).samples, {"job": service, g.canary_label: g.canary_value}) or 0.0
+    total = _pick(_q(ctx, name, service, every).samples, {"job": service}) or 0.0
+    query = f"{expr}\n{every}"
+    threshold = f"share of all the service's requests within x0.5-x2 of {weight:.0%} (or within 2 pp)"
+    ev = [Evidence({g.canary_label: g.canary_value}, nc), Evidence({"job": service}, total)]
+    if math.isnan(nc + total) or total < g.min_requests:
         return CheckResult(name, service, Outcome.INCONCLUSIVE, f"too little traffic in {ctx.window} to measure the "
-                           f"canary's share ({nc + nb:.0f} requests)", query=expr, threshold=threshold, evidence=ev)
-    share = nc / (nc + nb)
-    detail = f"the canary served {share:.1%} of {nc + nb:.0f} requests in {ctx.window}; --canary-weight is {weight:.0%}"
+                           f"canary's share ({total:.0f} requests)", query=query, threshold=threshold, evidence=ev)
+    share = min(nc / total, 1.0)
+    detail = (f"the canary served {share:.1%} of the service's {total:.0f} requests in {ctx.window}; "
+              f"--canary-weight is {weight:.0%}")
     if share > max(2 * weight, weight + 0.02):
         return CheckResult(name, service, Outcome.FAIL, f"{detail}: routing error, more users on the canary than "
-                           "intended", query=expr, threshold=threshold, evidence=ev)
+                           "intended", query=query, threshold=threshold, evidence=ev)
     if share < min(weight / 2, weight - 0.02):
         return CheckResult(name, service, Outcome.INCONCLUSIVE, f"{detail}: the canary gets less traffic than "
-                           "intended, so its verdict rests on too little", query=expr, threshold=threshold, evidence=ev)
-    return CheckResult(name, service, Outcome.PASS, detail, query=expr, threshold=threshold, evidence=ev)
+                           "intended, so its verdict rests on too little", query=query, threshold=threshold,
+                           evidence=ev)
+    return CheckResult(name, service, Outcome.PASS, detail, query=query, threshold=threshold, evidence=ev)
 
 
 def next_weight(ctx: Context) -> int | None:
@@ -642,7 +651,7 @@ def services_down(ctx: Context) -> CheckResult:
     down: list[str] = []
     unknown: list[str] = []
     for app in apps:
-        fresh = [t for t in targets if t.labels.get("job") == app and t.age <= limit and not math.isnan(t.value)]
+        fresh = [t for t in targets if t.labels.get("job") == app and t.age <= limit and t.value in (0.0, 1.0)]
         if any(t.value == 1 for t in fresh):
             continue
         (down if fresh else unknown).append(app)
@@ -787,7 +796,7 @@ def plan(ctx: Context, mode: str) -> list:
     elif mode == "canary":
         for svc in apps:
             jobs.append(lambda s=svc: canary_targets(ctx, s))
-            if ctx.canary_weight:
+            if ctx.canary_weight is not None:
                 jobs.append(lambda s=svc: canary_share(ctx, s))
             jobs.append(lambda s=svc: canary_errors(ctx, s))
             if latency_on:

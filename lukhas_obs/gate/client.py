@@ -224,7 +224,7 @@ class _Attempt:
             except (ValueError, RecursionError) as exc:
                 return "retry", f"the answer is not JSON ({_short(str(exc))}): {_preview(body)}"
             try:
-                return "ok", _parse(doc)
+                return "ok", _parse(doc, range_query=self.url.endswith("query_range"))
             except QueryError as exc:
                 return "fail", str(exc)
             except RecursionError:
@@ -333,7 +333,7 @@ def _bad(where: str, what: str) -> QueryError:
     return QueryError(f"malformed answer: {where} {what}")
 
 
-def _parse(doc: object) -> list[Sample]:
+def _parse(doc: object, range_query: bool = False) -> list[Sample]:
     if not isinstance(doc, dict):
         raise _bad("the body", f"must be a JSON object, got {_show(doc)}")
     status = doc.get("status")
@@ -362,11 +362,16 @@ def _parse(doc: object) -> list[Sample]:
     if not isinstance(result, list):
         raise _bad("data.result", f"must be a list for a {kind}, got {_show(result)}")
     out = []
+    seen: set[tuple] = set()
     for i, item in enumerate(result):
         where = f"data.result[{i}]"
         if not isinstance(item, dict):
             raise _bad(where, f"must be an object, got {_show(item)}")
         labels = _labels(item.get("metric", {}), where + ".metric")
+        key_labels = tuple(sorted(labels.items()))
+        if key_labels in seen:
+            raise _bad(where + ".metric", "repeats the label set of an earlier series: one series, two answers")
+        seen.add(key_labels)
         key = "value" if kind == "vector" else "values"
         if key not in item:
             native = "histogram" if kind == "vector" else "histograms"
@@ -380,6 +385,9 @@ def _parse(doc: object) -> list[Sample]:
                 raise _bad(where + ".values", f"must be a list, got {_show(pairs)}")
             values = [_pair(p, f"{where}.values[{j}]") for j, p in enumerate(pairs)]
             out.append(Sample(labels, values[-1][1] if values else math.nan, values))
+    if (kind == "matrix") != range_query:
+        raise _bad("data.resultType", f"{kind} is not what a{' range' if range_query else 'n instant'} query "
+                                      "answers")
     return out
 
 
@@ -389,7 +397,12 @@ def _labels(metric: object, where: str) -> dict[str, str]:
     for name, value in metric.items():
         if not isinstance(value, str):
             raise _bad(f"{where}.{name}", f"must be a string, got {_show(value)}")
-    return dict(metric)
+    # a lone surrogate (invalid UTF-16 in the JSON) cannot be printed or written: show it as '?'
+    return {_printable(k): _printable(v) for k, v in metric.items()}
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _pair(pair: object, where: str) -> tuple[float, float]:
@@ -420,7 +433,10 @@ def _number(v: object) -> float | None:
         if isinstance(v, (int, float)):
             return float(v)
         if isinstance(v, str) and _NUMBER.fullmatch(v):
-            return float(v)
+            out = float(v)
+            if math.isinf(out) and "inf" not in v.lower():
+                return None  # "1e999": a finite notation that overflows is not a value Prometheus sends
+            return out
     except OverflowError:   # an integer beyond float range
         return None
     return None
