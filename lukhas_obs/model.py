@@ -141,10 +141,29 @@ class Service:
         return self.exporter.metrics_path if self.exporter else self.metrics_path
 
     @property
+    def network_host(self) -> str:
+        """The name other containers reach the service by. A loopback `host` (`localhost`,
+        127.0.0.0/8, ::1, 0.0.0.0) is right for Prometheus scraping itself inside its own
+        container, but from anywhere else it is the caller itself: then the service's name,
+        which is its compose service name on the stack's network."""
+        import ipaddress
+
+        host = self.host.lower().rstrip(".")
+        if host in ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback") or \
+                host.endswith(".localhost"):
+            return self.name
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return self.host
+        return self.name if address.is_loopback or address.is_unspecified else self.host
+
+    @property
     def health_url(self) -> str | None:
+        """What the blackbox exporter probes, from its own container: never a loopback host."""
         if not self.health or not self.port:
             return None
-        return f"http://{self.host}:{self.port}{self.health}"
+        return f"http://{self.network_host}:{self.port}{self.health}"
 
 
 @dataclass(frozen=True)

@@ -16,23 +16,62 @@ from conftest import SHARED, SPEC, free_port, wait_until
 
 SCHEMAS = [SHARED / "schemas" / "grafana-dashboard.jsonschema.json",
            SHARED / "schemas" / "grafana-dashboard.v11.6.x.jsonschema.json"]
-VARIABLES = {"$__rate_interval": "1m", "$service": ".*", "$instance": ".*"}
 UIDS = ["lukhas-overview", "lukhas-constellation", "lukhas-external-api", "lukhas-infrastructure", "lukhas-slos"]
+
+# Grafana's variable syntax (variableRegex in public/app/features/variables/utils.ts): $var,
+# [[var]] and [[var:format]] (deprecated), ${var}, ${var.field}, ${var:format}.
+GRAFANA_VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^\}]+))?(?::([^\}]+))?\}")
+# Grafana's own variables the dashboards use, with what Grafana would put there for a 15 s scrape
+# interval (the datasource's timeInterval) and the dashboards' 6 h range.
+BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "6h"}
+# the `label_values` forms of Grafana's Prometheus variable queries
+LABEL_VALUES = re.compile(r"^label_values\((?:(.+),\s*)?([a-zA-Z_$][a-zA-Z0-9_]*)\)\s*$")
+ALL = "$__all"
+MAX_VALUES = 5  # values tried per variable, in the variable's sort order (the spec has 5 applications)
 
 
 def dashboards(generated):
     return {p.stem: json.loads(p.read_text()) for p in sorted((generated / "grafana" / "dashboards").glob("*.json"))}
 
 
+def references(text: str) -> list[str]:
+    """The variable names a string refers to, in Grafana's syntax."""
+    return [m.group(1) or m.group(2) or m.group(4) for m in GRAFANA_VARIABLE.finditer(text)]
+
+
+def interpolate(text: str, values: dict[str, str], strict: bool = True) -> str:
+    """Grafana's template replacement: `values` maps a variable to its already formatted text."""
+
+    def one(m: re.Match) -> str:
+        name, fmt = m.group(1) or m.group(2) or m.group(4), m.group(3) or m.group(6)
+        assert fmt is None and not m.group(5), f"{m.group(0)}: formats and fields are not modelled by this test"
+        if name in values:
+            return values[name]
+        if name in BUILTINS:
+            return BUILTINS[name]
+        assert not strict, f"{m.group(0)} in {text!r} names no variable the dashboard defines"
+        return m.group(0)  # Grafana leaves an unknown variable as it is
+
+    return GRAFANA_VARIABLE.sub(one, text)
+
+
+def defined(dash) -> set[str]:
+    return {v["name"] for v in dash["templating"]["list"]}
+
+
 def queries(dash, kind="prometheus"):
+    """(panel title, query as written) for every target of a datasource kind."""
     for panel in dash["panels"]:
         for target in panel.get("targets", []):
-            if target["datasource"]["type"] != kind:
-                continue
-            expr = target["expr"]
-            for var, value in VARIABLES.items():
-                expr = expr.replace(var, value)
-            yield panel["title"], expr
+            if target["datasource"]["type"] == kind:
+                yield panel["title"], target["expr"]
+
+
+def any_values(dash, kind="prometheus"):
+    """Every query with each variable the dashboard defines matching anything, for the static checks."""
+    every = {name: ".*" for name in defined(dash)}
+    for title, expr in queries(dash, kind):
+        yield title, interpolate(expr, every, strict=False)
 
 
 def test_the_five_dashboards_exist_with_stable_uids(generated_lukhas):
@@ -64,7 +103,7 @@ def test_every_query_parses_and_names_only_known_metrics(generated_lukhas):
     histograms = {m.name for m in spec.metrics if m.type == "histogram"}
     problems = []
     for uid, dash in dashboards(generated_lukhas).items():
-        for title, expr in queries(dash):
+        for title, expr in any_values(dash):
             promql.parse(expr)
             for name in promql.metric_names(expr):
                 base = re.sub(r"_(bucket|count|sum)$", "", name)
@@ -86,8 +125,141 @@ def test_provisioning_references_the_uids_dashboards_use(generated_lukhas):
     assert providers["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
+def test_every_variable_a_dashboard_uses_is_one_it_defines(generated_lukhas):
+    """A query naming a variable the dashboard does not define reaches Prometheus as `$service`
+    and matches nothing, for good. Checked in queries, panel titles, links and row repeats."""
+    problems = []
+    for uid, dash in dashboards(generated_lukhas).items():
+        known = defined(dash) | set(BUILTINS)
+        texts = [(f"variable {v['name']}", v["query"]) for v in dash["templating"]["list"]]
+        for panel in dash["panels"]:
+            texts += [(panel["title"], panel["title"])]
+            texts += [(panel["title"], t["expr"]) for t in panel.get("targets", [])]
+            texts += [(panel["title"], link.get(k, "")) for link in panel.get("links", []) for k in ("title", "url")]
+            if "repeat" in panel:
+                texts.append((panel["title"], "$" + panel["repeat"]))
+        problems += [f"{uid} / {where}: ${name} in {text}" for where, text in texts
+                     for name in references(text) if name not in known]
+    assert not problems, "undefined variables:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("where", ["query", "title"])
+@pytest.mark.parametrize("ref", ["$region", "${region}", "[[region]]", "${region:regex}"])
+def test_generate_refuses_a_panel_naming_an_undefined_variable(monkeypatch, where, ref):
+    from lukhas_obs.errors import GenerateError
+    from lukhas_obs.generate import dashboards as gen
+
+    build = gen.external
+
+    def external_with_a_stray_variable(spec):
+        dash = build(spec)
+        panel = next(p for p in dash["panels"] if p.get("targets"))
+        if where == "query":
+            panel["targets"][0]["expr"] = panel["targets"][0]["expr"].replace("[$__rate_interval]",
+                                                                            f'{{region=~"{ref}"}}[$__rate_interval]', 1)
+        else:
+            panel["title"] += f" in {ref}"
+        return dash
+
+    monkeypatch.setattr(gen, "external", external_with_a_stray_variable)
+    with pytest.raises(GenerateError) as err:
+        gen.dashboards(load_spec(SPEC))
+    message = str(err.value)
+    assert "lukhas-external-api" in message and "openai requests by status" in message and "region" in message
+
+
+def test_grafanas_own_variables_and_defined_ones_pass_the_check():
+    from lukhas_obs.generate import dashboards as gen
+
+    dash = gen.overview(load_spec(SPEC))
+    panel = next(p for p in dash["panels"] if p.get("targets"))
+    panel["title"] += " ($service, ${instance}, [[service]], over $__range)"
+    panel["targets"][0]["expr"] += " * 0 + scalar(count_over_time(vector(1)[$__range:$__interval]))"
+    gen.check_variables(dash)  # no error
+
+
+def _regex_escape(value: str) -> str:
+    """Grafana's prometheusSpecialRegexEscape: a value of a multi-value or include-All variable,
+    escaped for RE2 inside a PromQL string (backslashes doubled again for the string)."""
+    return re.sub(r"[$^*{}\[\]+?.()|]", lambda m: "\\\\" + m.group(0), value.replace("\\", "\\\\\\\\"))
+
+
+def _plain_escape(value: str) -> str:
+    """Grafana's prometheusRegularEscape, for a single-value variable."""
+    return value.replace("\\", "\\\\").replace("'", "\\\\'")
+
+
+def grafana_text(variable: dict, chosen: list[str] | str, every: list[str]) -> str:
+    """What Grafana's Prometheus datasource writes into a query for a selection (interpolateQueryExpr)."""
+    if chosen == ALL:
+        if variable.get("allValue"):
+            return variable["allValue"]  # a custom all value goes in verbatim
+        chosen = every  # otherwise All is every value, as a multi-value selection
+    if not variable.get("multi") and not variable.get("includeAll"):
+        return _plain_escape(chosen[0])
+    escaped = [_regex_escape(v) for v in chosen]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+def test_grafana_formatting_of_variable_values():
+    multi = {"multi": True, "includeAll": True, "allValue": ".*"}
+    assert grafana_text(multi, ["127.0.0.1:8080"], []) == r"127\\.0\\.0\\.1:8080"
+    assert grafana_text(multi, ["a", "b.c"], []) == r"(a|b\\.c)"
+    assert grafana_text(multi, ALL, ["a"]) == ".*"
+    assert grafana_text({"includeAll": True}, ALL, ["a", "b"]) == "(a|b)"
+    assert grafana_text({}, ["it's"], []) == r"it\\'s"
+
+
+def label_values(prom, query: str, start: float, end: float, sort: int) -> list[str]:
+    """A `label_values` variable query as Grafana's Prometheus datasource runs it."""
+    m = LABEL_VALUES.match(query)
+    assert m, f"variable query {query!r} is not label_values(...): this test cannot resolve it"
+    selector, label = m.groups()
+    params = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
+    if selector:
+        params["match[]"] = selector
+    out = prom.get(f"/api/v1/label/{label}/values", **params)
+    assert out["status"] == "success", out
+    assert sort in (0, 1, 2), f"variable sort {sort} is not modelled by this test"
+    return sorted(out["data"], reverse=sort == 2) if sort else list(out["data"])
+
+
+def variable_settings(prom, dash, start: float, end: float):
+    """Every selection the test tries, as (description, {variable: text}): each of the first
+    MAX_VALUES values alone, the first two together for a multi-value variable, and All; chained
+    variables are resolved with the selection of the ones before them. Also returns the variables
+    whose values query found nothing."""
+    settings: list[tuple[str, dict[str, str]]] = [("", {})]
+    empty = []
+    for var in dash["templating"]["list"]:
+        assert var["type"] == "query", f"{dash['uid']}: {var['name']} is a {var['type']} variable"
+        grown = []
+        for described, chosen in settings:
+            query = interpolate(var["query"], chosen)
+            values = label_values(prom, query, start, end, var.get("sort", 0))
+            if not values:
+                empty.append(f"{dash['uid']}: variable {var['name']} has no values: {query}")
+                continue
+            options: list[list[str] | str] = [[v] for v in values[:MAX_VALUES]]
+            if var.get("multi") and len(values) > 1:
+                options.append(values[:2])
+            if var.get("includeAll"):
+                options.append(ALL)
+            for option in options:
+                shown = "All" if option == ALL else "+".join(option)
+                grown.append(((described + ", " if described else "") + f"{var['name']}={shown}",
+                              {**chosen, var["name"]: grafana_text(var, option, values)}))
+        settings = grown
+    return settings, empty
+
+
 @pytest.mark.integration
-def test_every_panel_query_runs_on_a_real_prometheus_and_live_ones_return_data(tmp_path, generated_lukhas):
+def test_every_panel_query_returns_data_for_every_value_of_its_variables(tmp_path, generated_lukhas):
+    """What an operator sees: each dashboard's variables resolved on a real Prometheus scraping
+    the synthetic workload as Grafana resolves them, and every panel query, for every selection,
+    returning data."""
+    import time
+
     from promserver import Prometheus, local_config, start_workload
 
     workload, address = start_workload(SPEC, tmp_path / "workload.log", rps=100)
@@ -96,20 +268,32 @@ def test_every_panel_query_runs_on_a_real_prometheus_and_live_ones_return_data(t
         port = free_port()
         prom = Prometheus(local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port),
                           tmp_path / "data", port=port)
-        every = [(uid, title, expr)
-                 for uid, dash in dashboards(generated_lukhas).items() for title, expr in queries(dash)]
+        dashes = dashboards(generated_lukhas)
         # 70 seconds of scrapes and 1-second rule evaluations, so rates and recorded windows have data
         wait_until(lambda: prom.query('slo:sli_error:ratio_rate1h{service="lukhas-core"}'), timeout=60,
                    what="recorded SLO windows")
+        tried: dict[str, int] = {}
 
-        def empty_ones():
-            return [(uid, title, expr) for uid, title, expr in every if not prom.query(expr)]
+        def problems():
+            now = time.time()
+            found = []
+            for uid, dash in dashes.items():
+                settings, empty = variable_settings(prom, dash, now - 6 * 3600, now)
+                found += empty
+                tried[uid] = len(settings)
+                for described, chosen in settings:
+                    for title, expr in queries(dash):
+                        query = interpolate(expr, chosen)
+                        if not prom.query(query):
+                            found.append(f"{uid} / {title} [{described or 'no variables'}]: {query}")
+            return found
 
         try:
-            wait_until(lambda: not empty_ones(), timeout=60, interval=2, what="every panel query returns data")
+            wait_until(lambda: not problems(), timeout=60, interval=2, what="every panel query returns data")
         except AssertionError:
-            missing = "\n".join(f"{u} / {t}: {e}" for u, t, e in empty_ones())
-            raise AssertionError(f"panels with no data on live traffic:\n{missing}") from None
+            raise AssertionError("panels with no data on live traffic:\n" + "\n".join(problems())) from None
+        # the variables were exercised: every application, and All, on the Overview
+        assert tried["lukhas-overview"] >= 10, tried
     finally:
         if prom:
             prom.stop()
@@ -133,7 +317,7 @@ def test_many_services_get_one_repeated_slo_row_not_megabytes(tmp_path):
     assert all(p.get("repeat") == "slo" for p in dash["panels"] if p["type"] != "row")
     assert len(json.dumps(dash)) < 50_000
     assert [v["name"] for v in dash["templating"]["list"]] == ["service", "slo"]
-    for _, expr in queries(dash):
+    for _, expr in any_values(dash):
         promql.parse(expr)
     schema = SCHEMAS[0]
     if schema.exists():

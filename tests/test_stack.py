@@ -141,6 +141,60 @@ def test_compose_is_secure_by_default(generated_lukhas):
         assert before in doc["services"][svc]["depends_on"]
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.lower().rstrip(".")
+    if host in ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _probes(prometheus_yml: dict) -> list[tuple[str, str]]:
+    job = next(j for j in prometheus_yml["scrape_configs"] if j["job_name"] == "blackbox-health")
+    return [(sc["labels"]["service"], t) for sc in job["static_configs"] for t in sc["targets"]]
+
+
+def test_blackbox_probes_reach_services_by_their_network_name(generated_lukhas):
+    """The blackbox exporter runs in its own container: `localhost` there is the exporter itself,
+    so a loopback probe target fails on every deploy (issue 13). Every target names the service's
+    host on the stack's network, and a service of the compose stack by its compose service name."""
+    from urllib.parse import urlsplit
+
+    probes = _probes(yaml.safe_load((generated_lukhas / "prometheus/prometheus.yml").read_text()))
+    stack = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]
+    assert len(probes) >= 9
+    for service, url in probes:
+        host = urlsplit(url).hostname or ""
+        assert not _loopback(host), f"{service}: the blackbox exporter would probe itself at {url}"
+        if service in stack:
+            assert host == service, f"{service}: {url} is not the compose service's name on the network"
+    assert ("prometheus", "http://prometheus:9090/-/healthy") in probes
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.1.1", "0.0.0.0", "LOCALHOST",
+                                  "localhost.localdomain", "ip6-localhost"])
+def test_a_loopback_host_is_scraped_as_written_but_probed_by_service_name(host):
+    """`host: localhost` is right for Prometheus scraping itself inside its own container, never
+    for a probe sent from the blackbox exporter's: the probe goes to the service's name."""
+    from lukhas_obs.generate.scrape import prometheus_config
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = (ROOT / "specs" / "lukhas.yaml").read_text()
+    assert "    host: localhost\n" in text
+    spec = load_spec_text(text.replace("    host: localhost\n", f"    host: {host}\n"), "lukhas.yaml")
+    cfg = prometheus_config(spec)
+    probes = dict(_probes(cfg))
+    assert probes["prometheus"] == "http://prometheus:9090/-/healthy"
+    assert not any(_loopback(url.split("/")[2].rsplit(":", 1)[0]) for url in probes.values())
+    scrape = next(j for j in cfg["scrape_configs"] if j["job_name"] == "prometheus")
+    assert scrape["static_configs"] == [{"targets": [f"{host}:9090"]}]
+
+
 def test_generated_configs_start_as_the_stack_mounts_them(tmp_path, generated_lukhas):
     """Prometheus and Alertmanager run with the very files compose mounts (only the listen
     addresses differ: loopback and free ports)."""

@@ -4,13 +4,17 @@ SLO engine's recording rules.
 Plain dicts in Grafana's current dashboard model (schemaVersion 39), validated in the tests
 against Grafana's own JSON schema (grafana-foundation-sdk). A section whose metrics the spec does
 not declare is left out, never filled with a placeholder. PromQL comes from lukhas_obs.promql;
-`$service`, `$instance` and `$__rate_interval` are Grafana variables."""
+`$service`, `$instance` and `$__rate_interval` are Grafana variables, and a dashboard whose panels
+name a variable it does not define is a generate-time error (Grafana would send `$service` to
+Prometheus as written: a panel that never shows data)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from lukhas_obs import promql
+from lukhas_obs.errors import GenerateError
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import Spec
 from lukhas_obs.promql import Matcher, Selector
@@ -21,6 +25,15 @@ LOKI = {"type": "loki", "uid": "lukhas-loki"}
 RATE = "$__rate_interval"
 UIDS = {"overview": "lukhas-overview", "constellation": "lukhas-constellation",
         "external": "lukhas-external-api", "infrastructure": "lukhas-infrastructure", "slos": "lukhas-slos"}
+# Grafana's variable syntax (variableRegex, public/app/features/variables/utils.ts): $var,
+# [[var]] and [[var:format]] (deprecated), ${var}, ${var.field}, ${var:format}.
+VARIABLE_REF = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^\}]+))?(?::([^\}]+))?\}")
+# Grafana's global variables, defined on every dashboard (and those of data links).
+BUILTIN_VARIABLES = frozenset({
+    "__interval", "__interval_ms", "__rate_interval", "__rate_interval_ms", "__range", "__range_s", "__range_ms",
+    "__from", "__to", "__timezone", "__dashboard", "__org", "__user", "__name", "timeFilter", "__timeFilter",
+    "__url_time_range", "__all_variables", "__series", "__field", "__value", "__data",
+})
 
 
 class _Layout:
@@ -144,8 +157,7 @@ def _rate_by(metric_sel: Selector, by=("job",)) -> str:
     return promql.agg("sum", promql.rate(metric_sel, RATE), by)
 
 
-def _quantiles(spec: Spec, metric: str, by=("job",)) -> list[tuple[str, str]]:
-    sel = _svc(metric + "_bucket")
+def _quantiles(sel: Selector, by=("job",)) -> list[tuple[str, str]]:
     return [(promql.histogram_quantile(q, sel, RATE, by), f"p{int(q * 100)} {{{{job}}}}") for q in (0.5, 0.95, 0.99)]
 
 
@@ -178,7 +190,7 @@ def overview(spec: Spec) -> dict | None:
         lay.row("Latency")
         thr = g.latency_threshold or 0.25
         lay.add(timeseries("Latency p50 / p95 / p99 (histogram)",
-                           _quantiles(spec, "lukhas_http_request_duration_seconds"),
+                           _quantiles(_svc("lukhas_http_request_duration_seconds_bucket")),
                            "s", thresholds=_thresholds((thr, "red"))), w=24)
     usage = (("lukhas_identity_active_sessions", "Active sessions", "short"),
              ("lukhas_memory_storage_bytes", "Memory storage used", "bytes"))
@@ -187,7 +199,10 @@ def overview(spec: Spec) -> dict | None:
         lay.row("Usage")
         for name, title, unit in extra:
             lay.add(timeseries(title, [(f"sum by (job) ({Selector(name)})", "{{job}}")], unit))
-    instance = _var("instance", 'label_values(up{job=~"$service"}, instance)', "Instance")
+    # the application targets only: with service=All, `up{job=~".*"}` would also offer the
+    # exporters', Prometheus's and the blackbox probes' instances, where no panel has data
+    app_targets = up.plus(Matcher("job", "=~", "$service"))
+    instance = _var("instance", f"label_values({app_targets}, instance)", "Instance")
     return _dashboard(spec, "overview", "LUKHAS Overview", lay,
                       [_service_var(spec, "lukhas_http_requests_total"), instance],
                       "Service health, traffic, errors and latency of the LUKHAS services (runbook 4.2).")
@@ -206,7 +221,9 @@ def constellation(spec: Spec) -> dict | None:
                                [(_rate_by(Selector("lukhas_identity_auth_failures_total"), ("reason",)), "{{reason}}")],
                                "ops"))
         if _has(spec, "lukhas_identity_auth_duration_seconds"):
-            auth = _quantiles(spec, "lukhas_identity_auth_duration_seconds", ())
+            # one service exports it and every panel here sums over all of its instances, as
+            # the P2 alert does: no variable (the dashboard defines none)
+            auth = _quantiles(Selector("lukhas_identity_auth_duration_seconds_bucket"), ())
             lay.add(timeseries("Auth latency", [(q, legend.replace(" {{job}}", "")) for q, legend in auth],
                                "s", thresholds=_thresholds((0.1, "orange"), (0.2, "red")),
                                description="Target p99 < 100 ms; the P2 alert fires above 200 ms."), w=24)
@@ -253,7 +270,8 @@ def external(spec: Spec) -> dict | None:
                            "reqps"))
         if _has(spec, lat):
             lay.add(timeseries(f"{name} latency",
-                               [(q, legend.replace(" {{job}}", "")) for q, legend in _quantiles(spec, lat, ())], "s"))
+                               [(q, legend.replace(" {{job}}", ""))
+                                for q, legend in _quantiles(Selector(lat + "_bucket"), ())], "s"))
         if _has(spec, f"lukhas_{name}_rate_limits_total"):
             lay.add(timeseries(f"{name} rate limits (HTTP 429)",
                                [(_rate_by(Selector(f"lukhas_{name}_rate_limits_total"), ()), "429/s")], "ops",
@@ -313,12 +331,14 @@ def slos(spec: Spec) -> dict | None:
     if not spec.slos:
         return None
     owners = [svc for svc in spec.services if svc.slos]
-    service_var = _var("service", "label_values(slo:objective:ratio, service)", "Service")
     description = "Per SLO: objective, SLI, error budget left, burn rate per alert window, firing alerts."
     if len(owners) > STATIC_SLO_ROWS_UP_TO:
+        service_var = _var("service", "label_values(slo:objective:ratio, service)", "Service")
         return _dashboard(spec, "slos", "LUKHAS SLOs", _repeated_slo_rows(spec),
                           [service_var, _var("slo", 'label_values(slo:objective:ratio{service=~"$service"}, slo)',
                                              "SLO")], description)
+    # One static row per service, each naming its service: a `service` variable could only blank
+    # the other rows (choosing lukhas-core would leave every lukhas-identity panel empty).
     lay = _Layout()
     for svc in owners:
         lay.row(svc.name)
@@ -326,16 +346,16 @@ def slos(spec: Spec) -> dict | None:
             _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period, s.error_budget,
                         engine.alert_windows(s),
                         engine.burn_windows(s, "page")[0].factor, s.description)
-    return _dashboard(spec, "slos", "LUKHAS SLOs", lay, [service_var], description)
+    return _dashboard(spec, "slos", "LUKHAS SLOs", lay, [], description)
 
 
 def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, period: str, budget: float | None,
                 windows: list[str], page_factor: float, description: str = "") -> None:
-    """One SLO's row of panels. `labels` are exact values (static rows) or variables (repeated
-    rows); the service label also honours the `service` variable."""
+    """One SLO's row of panels. `labels` are exact values (static rows) or the `service` and
+    `slo` variables (repeated rows)."""
 
     def sel(name: str) -> Selector:
-        return Selector(name).where(**labels).plus(Matcher("service", "=~", "$service"))
+        return Selector(name).where(**labels)
 
     lay.add(stat(f"{title}: objective", [(str(sel(engine.OBJECTIVE)), "objective")], "percentunit",
                  description=description), w=4, h=5)
@@ -344,7 +364,7 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
                  thresholds=sli_thresholds), w=4, h=5)
     lay.add(stat(f"{title}: budget left ({period})", [(str(sel(engine.BUDGET_REMAINING)), "left")],
                  "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)
-    firing = Selector("ALERTS").where(alertstate="firing", **labels).plus(Matcher("service", "=~", "$service"))
+    firing = Selector("ALERTS").where(alertstate="firing", **labels)
     lay.add(stat(f"{title}: alerts firing", [(f"count({firing}) or vector(0)", "firing")], "none",
                  thresholds=_thresholds((1, "red"))), w=4, h=5)
     # the budget is known per SLO in static rows; repeated rows read it from the objective record
@@ -368,12 +388,56 @@ def _repeated_slo_rows(spec: Spec) -> _Layout:
     return lay
 
 
+def variable_references(text: str) -> list[str]:
+    """The variable names a query, title or link refers to, in Grafana's syntax."""
+    return [m.group(1) or m.group(2) or m.group(4) for m in VARIABLE_REF.finditer(text)]
+
+
+def _panels(panels: list[dict]):
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels", []))  # a collapsed row holds its panels
+
+
+def check_variables(dash: dict) -> None:
+    """Every variable a panel's queries, title, links or repeat name, and every variable a
+    variable's own query names, is one the dashboard defines or one of Grafana's own; otherwise
+    GenerateError naming the dashboard and the panel."""
+    uid = dash["uid"]
+    defined = {v["name"] for v in dash["templating"]["list"]}
+    names = ", ".join(f"${n}" for n in sorted(defined)) or "none"
+
+    def check(where: str, what: str, text: str) -> None:
+        for name in variable_references(text):
+            if name not in defined and name not in BUILTIN_VARIABLES:
+                raise GenerateError(f"dashboard {uid}: {where}: {what} uses ${name}, which the dashboard does not "
+                                    f"define (its variables: {names}); Grafana would send it to the datasource as "
+                                    "written and the panel would never show data")
+
+    for var in dash["templating"]["list"]:
+        check(f"variable {var['name']!r}", "its query", var.get("query", ""))
+    for panel in _panels(dash["panels"]):
+        where = f"panel {panel.get('title', '')!r}"
+        check(where, "the title", panel.get("title", ""))
+        for target in panel.get("targets", []):
+            check(where, f"query {target.get('refId', '')}", target.get("expr", ""))
+        for link in panel.get("links", []):
+            check(where, "a link", f"{link.get('title', '')} {link.get('url', '')}")
+        if "repeat" in panel:
+            check(where, "the repeat", "$" + panel["repeat"])
+    for link in dash.get("links", []):
+        check("dashboard links", "a link", f"{link.get('title', '')} {link.get('url', '')}")
+    for annotation in dash.get("annotations", {}).get("list", []):
+        check(f"annotation {annotation.get('name', '')!r}", "its query", annotation.get("expr", ""))
+
+
 def dashboards(spec: Spec) -> dict[str, dict]:
     out = {}
     for key, build in (("overview", overview), ("constellation", constellation), ("external", external),
                        ("infrastructure", infrastructure), ("slos", slos)):
         dash = build(spec)
         if dash is not None:
+            check_variables(dash)
             out[UIDS[key]] = dash
     return out
 

@@ -55,7 +55,8 @@ def objects(spec: Spec, rule_files: dict[str, dict], dashboards: dict[str, str])
     for svc in spec.services:
         if svc.scrape_address and svc.name != "prometheus":
             out[f"servicemonitor-{svc.name}.yaml"] = service_monitor(spec, svc)
-        if svc.health_url and svc.host != "localhost":  # Prometheus probing itself means nothing in a cluster
+        # a loopback host (Prometheus probing itself) means nothing in a cluster
+        if svc.health_url and svc.network_host == svc.host:
             out[f"probe-{svc.name}.yaml"] = probe(spec, svc)
     for uid, text in dashboards.items():
         out[f"configmap-dashboard-{uid}.yaml"] = dashboard_configmap(spec, uid, text)
