@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.promql import Selector
 
+# The generated compose stack runs Alertmanager with this --data.retention (its own default): a
+# notification log entry older than this is gone, so a longer repeat_interval would repeat every
+# retention period anyway, and Alertmanager warns about it at every start. The spec refuses one.
+ALERTMANAGER_DATA_RETENTION = "120h"
+
 
 @dataclass(frozen=True)
 class Severity:
@@ -194,6 +199,7 @@ class PrometheusSettings:
     external_labels: tuple[tuple[str, str], ...] = ()
     blackbox_exporter: str = "blackbox-exporter:9115"
     alertmanagers: tuple[str, ...] = ("alertmanager:9093",)
+    external_url: str | None = None        # --web.external-url: links in alerts and the UI
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,7 @@ class AlertmanagerSettings:
     default_priority: str | None = None
     group_by: tuple[str, ...] = ("alertname", "service", "slo")
     business_hours: BusinessHours | None = None
+    external_url: str | None = None        # --web.external-url: links in notifications
 
 
 @dataclass(frozen=True)
@@ -214,17 +221,10 @@ class LogQuery:
 
 
 @dataclass(frozen=True)
-class LogRecord:
-    record: str
-    expr: str
-
-
-@dataclass(frozen=True)
 class LogsSettings:
     retention: str = "30d"
     queries: tuple[LogQuery, ...] = ()
     alerts: tuple[Alert, ...] = ()          # kind logql, for the Loki ruler
-    records: tuple[LogRecord, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,11 @@ CASES = [
      "prometheus.scrape_timeout", "scrape_timeout: 45s", "longer than scrape_interval 30s"),
     ("zero-repeat-interval", mutate("repeat_interval: 1h", "repeat_interval: 0s"), "severities.P1.repeat_interval",
      "P1:", "Alertmanager refuses a zero repeat_interval"),
+    ("repeat-beyond-alertmanager-retention", mutate("repeat_interval: 1h", "repeat_interval: 7d"),
+     "severities.P1.repeat_interval", "P1:", "longer than Alertmanager's data retention (120h"),
+    ("loki-recording-rule", BASE + "logs:\n  records:\n    - {record: 'job:errors:rate5m', "
+     "expr: 'sum by (job) (rate({job=\"checkout\"} |= \"error\" [5m]))'}\n", "logs.records", "records:",
+     "Loki recording rules are not generated"),
     ("zero-group-interval", mutate("receiver: quiet}", "receiver: quiet, group_interval: 0h}"),
      "severities.P3.group_interval", "P3:", "Alertmanager refuses a zero group_interval"),
     ("zero-gate-window", BASE + "gates:\n  window: 0s\n", "gates.window", "window: 0s", "must be longer than 0s"),
@@ -359,6 +364,7 @@ ACCEPTED = [
         "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > "
         "scalar(clamp_max(predict_linear(http_requests_total[1h], 3600), 1))")),
     ("short-scrape-interval", mutate("  scrape_interval: 30s", "  scrape_interval: 5s")),
+    ("repeat-at-alertmanager-retention", mutate("repeat_interval: 1h", "repeat_interval: 5d")),
 ]
 
 

@@ -4,6 +4,7 @@ the Compose schema and the security defaults, and the configurations it mounts s
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,68 @@ def logql_parser():
 
 def test_every_logql_expression_parses_with_grafanas_grammar(generated_lukhas, logql_parser):
     exprs = logql_expressions(generated_lukhas)
-    assert len(exprs) >= 7  # 4 runbook queries on dashboards, 1 record, 2 alerts
+    assert len(exprs) >= 6  # 4 runbook queries on dashboards, 2 alerts
     bad = [r for r in logql_parser(exprs) if r["errors"]]
     assert not bad, bad
+
+
+STREAM_SELECTOR = re.compile(r'\{\s*((?:[A-Za-z_]\w*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*,?\s*)+)\}')
+MATCHER = re.compile(r'([A-Za-z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether a LogQL stream selector selects a stream with these labels (regexes anchored, as
+    in Loki; a label the stream lacks is the empty string)."""
+    for name, op, raw in MATCHER.findall(selector):
+        value, want = labels.get(name, ""), json.loads(f'"{raw}"')
+        hit = {"=": value == want, "!=": value != want, "=~": re.fullmatch(want, value) is not None,
+               "!~": re.fullmatch(want, value) is None}[op]
+        if not hit:
+            return False
+    return True
+
+
+def log_selectors(generated: Path) -> list[str]:
+    page = (generated / "loki" / "queries.md").read_text()
+    exprs = logql_expressions(generated) + re.findall(r"```logql\n(.*?)\n```", page, re.S)
+    return [m.group(0) for e in exprs for m in STREAM_SELECTOR.finditer(e)]
+
+
+def test_no_log_selector_matches_a_monitoring_container(generated_lukhas):
+    """Promtail sets job = the container name, and the monitoring stack's containers are named
+    lukhas-* too: the runbook's {job=~"lukhas-.+"} paged Prometheus' and Loki's own error lines as
+    service="lukhas-prometheus" (issue 13). Every selector names application services only."""
+    stack = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]
+    monitoring = set(stack) | {svc["container_name"] for svc in stack.values()}
+    assert {"lukhas-prometheus", "lukhas-loki", "lukhas-grafana", "prometheus"} <= monitoring
+    selectors = log_selectors(generated_lukhas)
+    assert len(selectors) >= 10
+    for selector in selectors:
+        assert 'job' in selector, f"{selector} selects every container"
+        wrong = sorted(n for n in monitoring if selects(selector, {"job": n}))
+        assert not wrong, f"{selector} selects the monitoring containers {wrong}"
+    burst = next(s for s in selectors if "lukhas-memory" in s)
+    assert all(selects(burst, {"job": s}) for s in ("lukhas-core", "lukhas-identity", "lukhas-memory",
+                                                       "lukhas-consciousness", "lukhas-governance"))
+
+
+def test_the_selector_check_can_fail():
+    assert selects('{job=~"lukhas-.+"}', {"job": "lukhas-prometheus"})
+    assert not selects('{job=~"lukhas-core|lukhas-memory"}', {"job": "lukhas-prometheus"})
+    assert not selects('{job="lukhas-core", level!="debug"}', {"job": "lukhas-core", "level": "debug"})
+    assert STREAM_SELECTOR.findall('{job="a"} | line_format "{{.x}}"') == ['job="a"']
+
+
+def test_loki_gets_no_recording_rule_it_would_discard(generated_lukhas):
+    """The generated Loki ruler does not remote-write, so a recording rule would be evaluated and
+    thrown away (issue 13): none is generated, and the spec refuses logs.records."""
+    loki = yaml.safe_load((generated_lukhas / "loki/loki.yml").read_text())
+    assert "remote_write" not in loki["ruler"]
+    rules = [r for f in (generated_lukhas / "loki" / "rules").rglob("*.yml")
+             for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"]]
+    assert rules and all("alert" in r and "record" not in r for r in rules)
+    prom = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]["prometheus"]["command"]
+    assert "--web.enable-remote-write-receiver" not in prom
 
 
 def test_the_grammar_check_can_fail(logql_parser):
@@ -225,6 +285,141 @@ def test_generated_configs_start_as_the_stack_mounts_them(tmp_path, generated_lu
     finally:
         prom.stop()
         am.stop()
+
+
+RETENTION_WARNING = "repeat_interval is greater than the data retention period"
+
+
+def _alertmanager_log(tmp_path: Path, config: Path, command: list[str]) -> str:
+    """Start Debian's Alertmanager with the compose file's own command line (only the config and
+    storage paths and the listen addresses differ) and return its log once it is ready."""
+    tmp_path.mkdir(exist_ok=True)
+    port = free_port()
+    keep = [a for a in command if not a.startswith(("--config.file=", "--storage.path=", "--web.listen-address=",
+                                                     "--cluster.listen-address="))]
+    am_bin = shutil.which("prometheus-alertmanager") or tool("alertmanager")
+    am = Process([am_bin, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", *keep],
+                 tmp_path / "am.log")
+    try:
+        import urllib.request
+
+        def ready():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
+                return r.status == 200
+
+        wait_until(ready, timeout=30, what="Alertmanager ready")
+        assert am.proc.poll() is None
+        return am.output()
+    finally:
+        am.stop()
+
+
+def test_alertmanager_starts_without_a_repeat_interval_beyond_its_retention(tmp_path, generated_lukhas):
+    """P4's 7d repeat_interval was longer than the retention the stack runs Alertmanager with
+    (120h), so it warned at every start (issue 13): the spec refuses that now."""
+    command = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]["alertmanager"]["command"]
+    assert "--data.retention=120h" in command
+    config = generated_lukhas / "alertmanager/alertmanager.yml"
+    log = _alertmanager_log(tmp_path / "ok", config, command)
+    assert "Completed loading of configuration file" in log, log
+    assert RETENTION_WARNING not in log, log
+    # the check can fail: the old 7d, as the stack runs Alertmanager, is warned about
+    (tmp_path / "old").mkdir()
+    old = tmp_path / "old" / "alertmanager.yml"
+    old.write_text(config.read_text().replace("repeat_interval: 5d", "repeat_interval: 7d"))
+    assert RETENTION_WARNING in _alertmanager_log(tmp_path / "old", old, command)
+
+
+def test_pagerduty_events_carry_the_level_links_and_external_url(tmp_path, generated_lukhas):
+    """Debian's Alertmanager, with the generated receivers and the compose command line, sends a P1
+    to a local PagerDuty sink: PagerDuty severity `critical` (it was `error`), the runbook and
+    dashboard as links, and client_url at the spec's external URL, not the container's hostname."""
+    import http.server
+    import threading
+    import urllib.request
+
+    events: list[dict] = []
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.end_headers()
+            self.wfile.write(b'{"status":"success"}')
+
+        def log_message(self, *args):
+            pass
+
+    sink = http.server.HTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    key = tmp_path / "routing_key"
+    key.write_text("0123456789abcdef0123456789abcdef")
+    cfg = yaml.safe_load((generated_lukhas / "alertmanager/alertmanager.yml").read_text())
+    pd = next(r for r in cfg["receivers"] if r["name"] == "pagerduty")["pagerduty_configs"][0]
+    pd.update(routing_key_file=str(key), url=f"http://127.0.0.1:{sink.server_port}/v2/enqueue")
+    for route in cfg["route"]["routes"]:
+        route["group_wait"] = "1s"
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(cfg))
+    stack = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]
+    command = stack["alertmanager"]["command"]
+    assert "--web.external-url=https://alertmanager.lukhas.ai" in command
+    assert "--web.external-url=https://prometheus.lukhas.ai" in stack["prometheus"]["command"]
+    port = free_port()
+    keep = [a for a in command if a.startswith("--web.") or a.startswith("--data.")]
+    am_bin = shutil.which("prometheus-alertmanager") or tool("alertmanager")
+    am = Process([am_bin, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", *keep], tmp_path / "am.log")
+    try:
+        def ready():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
+                return r.status == 200
+
+        wait_until(ready, timeout=30, what="Alertmanager ready")
+        alert = [{"labels": {"alertname": "LUKHASServiceDown", "priority": "P1", "severity": "critical",
+                             "service": "lukhas-core"},
+                  "annotations": {"summary": "down", "runbook_url": "https://runbooks.lukhas.ai/ga#service-down",
+                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}}]
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alert).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(req, timeout=5).close()
+        wait_until(lambda: events, timeout=30, what="the PagerDuty event")
+    finally:
+        am.stop()
+        sink.shutdown()
+    event = events[0]
+    assert event["payload"]["severity"] == "critical", event
+    assert event["client_url"].startswith("https://alertmanager.lukhas.ai/"), event
+    assert {(link["href"], link["text"]) for link in event["links"]} == {
+        ("https://runbooks.lukhas.ai/ga#service-down", "Runbook"),
+        ("https://grafana.lukhas.ai/d/lukhas-overview", "Dashboard")}, event
+
+
+@pytest.mark.parametrize("url, flags", [
+    ("https://am.example", ["--web.external-url=https://am.example"]),
+    ("https://ops.example/alertmanager/", ["--web.external-url=https://ops.example/alertmanager/",
+                                           "--web.route-prefix=/"]),
+])
+def test_external_urls_reach_the_command_lines(url, flags):
+    """A path behind a reverse proxy keeps the routes at /, where the healthchecks, the scrapes
+    and the stack's peers look for them."""
+    from lukhas_obs.generate.compose import compose
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = (ROOT / "specs" / "lukhas.yaml").read_text()
+    old = "  external_url: https://alertmanager.lukhas.ai"
+    assert old in text
+    doc = compose(load_spec_text(text.replace(old, f"  external_url: {url}"), "lukhas.yaml"))
+    command = doc["services"]["alertmanager"]["command"]
+    assert [a for a in command if a.startswith("--web.")] == flags
+
+
+def test_pagerduty_severity_follows_the_spec_level(generated_lukhas):
+    cfg = yaml.safe_load((generated_lukhas / "alertmanager/alertmanager.yml").read_text())
+    pd = next(r for r in cfg["receivers"] if r["name"] == "pagerduty")["pagerduty_configs"][0]
+    for level, word in (("critical", "critical"), ("high", "error"), ("medium", "warning"), ("low", "info")):
+        assert f'eq .CommonLabels.severity "{level}" }}}}{word}{{{{' in pd["severity"]
 
 
 def test_log_alert_expressions_are_not_promql():

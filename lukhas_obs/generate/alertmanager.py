@@ -19,12 +19,37 @@ def _timing(sev: Severity) -> dict:
             "repeat_interval": sev.repeat_interval}
 
 
-def _receiver(r: Receiver) -> dict:
+# PagerDuty's Events API v2 knows four severities; the spec's levels map onto them (without a
+# mapping Alertmanager sends every event as `error`, a P1 page included).
+PAGERDUTY_SEVERITY = {"critical": "critical", "high": "error", "error": "error", "medium": "warning",
+                      "warning": "warning", "low": "info", "info": "info"}
+
+
+def _pagerduty_severity(levels: list[str]) -> str:
+    """A template choosing the PagerDuty severity from the alerts' `severity` label; a level
+    PagerDuty has no word for (or a group without one common level) goes out as `error`."""
+    known = [lv for lv in levels if lv in PAGERDUTY_SEVERITY]
+    if not known:
+        return "error"
+    branches = "{{ else if ".join(f'eq .CommonLabels.severity {quote(lv)} }}}}{PAGERDUTY_SEVERITY[lv]}'
+                                  for lv in known)
+    return "{{ if " + branches + "{{ else }}error{{ end }}"
+
+
+def _link(annotation: str) -> str:
+    # an alert without the annotation still gets a working link: Alertmanager's own page
+    return f"{{{{ with .CommonAnnotations.{annotation} }}}}{{{{ . }}}}{{{{ else }}}}{{{{ .ExternalURL }}}}{{{{ end }}}}"
+
+
+def _receiver(r: Receiver, levels: list[str]) -> dict:
     out: dict = {"name": r.name}
     if r.kind == "pagerduty":
         cfg = {"routing_key_file": r.get("routing_key_file"), "send_resolved": True,
                "description": "{{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}: "
-                              "{{ .CommonAnnotations.summary }}"}
+                              "{{ .CommonAnnotations.summary }}",
+               "severity": _pagerduty_severity(levels),
+               "links": [{"href": _link("runbook_url"), "text": "Runbook"},
+                         {"href": _link("dashboard_url"), "text": "Dashboard"}]}
         if r.get("url"):
             cfg["url"] = r.get("url")
         out["pagerduty_configs"] = [cfg]
@@ -74,5 +99,5 @@ def alertmanager_config(spec: Spec) -> dict:
             "target_matchers": [_matcher("severity", "=~", "|".join(lower))],
             "equal": ["service"],
         }]
-    out["receivers"] = [_receiver(r) for r in spec.receivers]
+    out["receivers"] = [_receiver(r, levels) for r in spec.receivers]
     return out

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from urllib.parse import urlsplit
 
 import yaml
 
 from lukhas_obs.errors import GenerateError
-from lukhas_obs.model import Spec
+from lukhas_obs.model import ALERTMANAGER_DATA_RETENTION, Spec
 
 GEN = "../generated"   # the output folder seen from the compose file's folder, by default
 FILE = "docker-compose.observability.yml"
@@ -43,6 +44,16 @@ def _tcp(port: int) -> dict:
 def _binary(path: str) -> dict:
     # scratch images have no shell: the best available check is that the binary runs
     return _health(["CMD", path, "--version"], interval="30s")
+
+
+def _external(url: str | None) -> list[str]:
+    """--web.external-url, so links in notifications and the UI point where users reach the
+    program, not at its container's hostname. A URL with a path (behind a reverse proxy that strips
+    it) keeps the routes at / so the healthchecks, scrapes and peers in the stack still reach them."""
+    if not url:
+        return []
+    path = urlsplit(url).path
+    return [f"--web.external-url={url}"] + (["--web.route-prefix=/"] if path.strip("/") else [])
 
 
 def _after(*names: str) -> dict:
@@ -89,13 +100,14 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
     svc("nginx-exporter", {"command": ["--nginx.scrape-uri=http://lukhas-gateway:8080/stub_status"],
                            "expose": ["9113"], "healthcheck": _binary("/usr/bin/nginx-prometheus-exporter")})
     svc("alertmanager", {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
-                                     "--cluster.listen-address="],
+                                     f"--data.retention={ALERTMANAGER_DATA_RETENTION}", "--cluster.listen-address=",
+                                     *_external(spec.alertmanager.external_url)],
                          "volumes": [f"{gen}/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
                                      f"{secrets}/alertmanager:/etc/alertmanager/secrets:ro",
                                      "alertmanager-data:/alertmanager"],
                          "ports": [f"{bind}:9093:9093"], "healthcheck": _wget("http://localhost:9093/-/healthy")})
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
-                                   "--storage.tsdb.retention.time=30d"],
+                                   "--storage.tsdb.retention.time=30d", *_external(spec.prometheus.external_url)],
                        "volumes": [f"{gen}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                        "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
                        "depends_on": _after("alertmanager", "blackbox-exporter", "postgres-exporter", "redis-exporter",

@@ -14,10 +14,11 @@ RULES_DIR = "/etc/loki/rules"
 
 def ruler_rules(spec: Spec) -> dict | None:
     logs = spec.logs
-    if not (logs.alerts or logs.records):
+    # Alerts only: a recording rule would be evaluated and discarded, since this Loki's ruler does
+    # not remote-write (the spec refuses logs.records).
+    if not logs.alerts:
         return None
-    rules: list[dict] = [{"record": r.record, "expr": r.expr} for r in logs.records]
-    rules += [rule(spec, a) for a in logs.alerts]  # the same labels and annotations as the Prometheus alerts
+    rules = [rule(spec, a) for a in logs.alerts]  # the same labels and annotations as the Prometheus alerts
     return {"groups": [{"name": f"{spec.project}-logs", "interval": "1m", "rules": rules}]}
 
 

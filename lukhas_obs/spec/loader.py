@@ -417,6 +417,17 @@ class _Builder:
             self.duration(body.get("group_wait"), path + ("group_wait",))  # 0s: send at once
             for key in ("group_interval", "repeat_interval"):
                 self.duration(body.get(key), path + (key,), positive=True, why=f"Alertmanager refuses a zero {key}")
+            repeat = body.get("repeat_interval")
+            try:
+                too_long = parse_duration(repeat) > parse_duration(m.ALERTMANAGER_DATA_RETENTION)
+            except (TypeError, ValueError):
+                too_long = False  # reported above
+            if too_long:
+                self.err(path + ("repeat_interval",),
+                         f"repeat_interval {repeat} is longer than Alertmanager's data retention "
+                         f"({m.ALERTMANAGER_DATA_RETENTION}, as the generated stack runs it): the notification log "
+                         f"forgets the alert after {m.ALERTMANAGER_DATA_RETENTION}, so it would repeat then "
+                         f"anyway, and Alertmanager warns at every start; use at most {m.ALERTMANAGER_DATA_RETENTION}")
             severities.append(m.Severity(
                 priority=prio, level=body["level"], receiver=body["receiver"], page=body.get("page", False),
                 description=body.get("description", ""), notify_within=body.get("notify_within"),
@@ -565,7 +576,7 @@ class _Builder:
 
     def logs(self, body: dict, prom_alert_names: set[str]) -> m.LogsSettings:
         path = ("logs",)
-        queries, alerts, records = [], [], []
+        queries, alerts = [], []
         seen: set[str] = set()
         for i, q in enumerate(body.get("queries") or []):
             if q["name"] in seen:
@@ -593,13 +604,16 @@ class _Builder:
                                   description=a.get("description", ""), service=a.get("service"),
                                   service_label=a.get("service_label"), runbook=a.get("runbook"),
                                   dashboard=a.get("dashboard")))
-        for i, r in enumerate(body.get("records") or []):
-            self.logql(r["expr"], path + ("records", i, "expr"))
-            records.append(m.LogRecord(record=r["record"], expr=r["expr"]))
+        if body.get("records"):
+            self.err(path + ("records",),
+                     "Loki recording rules are not generated: the stack's Loki ruler does not remote-write "
+                     "(that would open an unauthenticated write path into the Prometheus the deploy gate "
+                     "trusts), so a record would be evaluated and discarded; put the LogQL in logs.queries "
+                     "(a dashboard panel) or logs.alerts")
         retention = self.duration(body.get("retention"), path + ("retention",), positive=True,
                                   why="Loki reads 0s as keep forever")
         return m.LogsSettings(retention=retention or "30d",
-                              queries=tuple(queries), alerts=tuple(alerts), records=tuple(records))
+                              queries=tuple(queries), alerts=tuple(alerts))
 
     def stack(self, body: dict) -> m.StackSettings:
         for name, image in (body.get("images") or {}).items():
@@ -653,7 +667,8 @@ class _Builder:
         return m.PrometheusSettings(
             **values, external_labels=tuple(sorted((body.get("external_labels") or {}).items())),
             blackbox_exporter=body.get("blackbox_exporter", defaults.blackbox_exporter),
-            alertmanagers=tuple(body.get("alertmanagers", defaults.alertmanagers)))
+            alertmanagers=tuple(body.get("alertmanagers", defaults.alertmanagers)),
+            external_url=body.get("external_url"))
 
     def alertmanager(self, body: dict) -> m.AlertmanagerSettings:
         path = ("alertmanager",)
@@ -690,7 +705,7 @@ class _Builder:
         resolve_timeout = self.duration(body.get("resolve_timeout"), path + ("resolve_timeout",), positive=True)
         return m.AlertmanagerSettings(
             resolve_timeout=resolve_timeout or "5m", default_priority=default_priority,
-            group_by=tuple(group_by), business_hours=hours)
+            group_by=tuple(group_by), business_hours=hours, external_url=body.get("external_url"))
 
     def service(self, i: int, body: dict) -> m.Service:
         path = ("services", i)
