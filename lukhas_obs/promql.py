@@ -88,10 +88,16 @@ class Selector:
 
 
 def parse(expr: str):
-    """Parse PromQL in-process; raises PromQLError with the parser's message."""
+    """Parse PromQL in-process; raises PromQLError with the parser's message. promql_parser
+    panics (pyo3's PanicException, a BaseException) on some numbers, e.g. x[1.5e300]: that is a
+    refusal as well, never a crash."""
     try:
         return promql_parser.parse(expr)
     except ValueError as exc:
+        raise PromQLError(str(exc)) from None
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
         raise PromQLError(str(exc)) from None
 
 
@@ -145,7 +151,7 @@ def increase(sel: Selector | str, window: str) -> str:
     return f"increase({sel}[{window}])"
 
 
-def events(sel: Selector, window: str, by: tuple[str, ...] | list[str] = (), lookback: str = "1h") -> str:
+def events(sel: Selector, window: str, by: tuple[str, ...] | list[str], lookback: str) -> str:
     """How many events a counter counted over `window`, summed `by` labels, the same on
     Prometheus and VictoriaMetrics:
     - `increase()` for the series seen in the `lookback` before the window opened (a scrape gap

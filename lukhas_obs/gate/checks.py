@@ -23,7 +23,7 @@ from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Matcher, Selector
 
-LOOKBACK = "1h"          # how far back a target's last scrape is looked for ("stale since" vs "never")
+LOOKBACK = "1h"          # how far back a series is looked for: "stale since" vs "never", running vs newborn
 STEP = 60.0              # the canary's life is read in batches of this many seconds
 
 
@@ -176,7 +176,7 @@ def _counts(ctx: Context, name: str, service: str, sig: Signal, match: dict[str,
     `match`: counts, not rates, so that the evidence says how many requests a verdict rests on.
     `bad` is None when it cannot be known (a latency histogram without the threshold's bucket)."""
     by = tuple(sorted(match))
-    bq, tq = promql.events(sig.bad, ctx.window, by), promql.events(sig.total, ctx.window, by)
+    bq, tq = promql.events(sig.bad, ctx.window, by, LOOKBACK), promql.events(sig.total, ctx.window, by, LOOKBACK)
     _prefetch(ctx, bq, tq)
     t = _pick(_q(ctx, name, service, tq).samples, match)
     b = _pick(_q(ctx, name, service, bq).samples, match)
@@ -368,7 +368,18 @@ def _track(ctx: Context, value: str) -> Matcher:
 
 def canary_starts(ctx: Context, name: str) -> dict[str, float]:
     """When the current canary of each service started: `--since`, or the first minute of the
-    latest unbroken run of its request series within gates.canary.max_age."""
+    latest unbroken run of its request series within gates.canary.max_age. Worked out once per
+    gate run, however many canary checks ask."""
+    with ctx._lock:
+        known = ctx._cache.get("canary starts")
+    if known is None:
+        known = _canary_starts(ctx, name)
+        with ctx._lock:
+            ctx._cache["canary starts"] = known
+    return known
+
+
+def _canary_starts(ctx: Context, name: str) -> dict[str, float]:
     apps = traffic_services(ctx)
     if ctx.since is not None:
         return {s: ctx.since for s in apps}
@@ -406,8 +417,8 @@ def _batches(ctx: Context, name: str, service: str, sig: Signal, starts: dict[st
     since = starts[service]
     start, step = _canary_range(ctx, starts)
     by = ("job", g.canary_label)
-    bq = promql.events(sig.bad, format_duration(step), by)
-    tq = promql.events(sig.total, format_duration(step), by)
+    bq = promql.events(sig.bad, format_duration(step), by, LOOKBACK)
+    tq = promql.events(sig.total, format_duration(step), by, LOOKBACK)
     ctx.submit(bq, start, step)
     ctx.submit(tq, start, step)
     series: dict[tuple[str, str], dict[float, float]] = {}
@@ -563,8 +574,8 @@ def canary_share(ctx: Context, service: str) -> CheckResult:
     weight = (ctx.canary_weight or 0) / 100
     sig = _signals(ctx)[0]
     by = ("job", g.canary_label)
-    expr = promql.events(sig.total, ctx.window, by)
-    every = promql.events(sig.total, ctx.window, ("job",))
+    expr = promql.events(sig.total, ctx.window, by, LOOKBACK)
+    every = promql.events(sig.total, ctx.window, ("job",), LOOKBACK)
     _prefetch(ctx, expr, every)
     nc = _pick(_q(ctx, name, service, expr).samples, {"job": service, g.canary_label: g.canary_value}) or 0.0
     total = _pick(_q(ctx, name, service, every).samples, {"job": service}) or 0.0

@@ -232,14 +232,19 @@ def _text_problem(text: str, multiline: bool) -> str | None:
 
 
 def text_problems(data) -> dict[tuple, tuple[tuple, str]]:
-    """Names, labels and settings are one line of visible text: a newline or other control
-    character in them would end up in file names, label values and configs.
-    {path of the text: (path to report at, message)}; a bad key is reported at its mapping, as
+    """What no value of a spec may be, checked in one walk of the document:
+    - names, labels and settings are one line of visible text: a newline or other control
+      character in them would end up in file names, label values and configs;
+    - YAML's .nan and .inf are numbers to the JSON Schema (every comparison with NaN is false),
+      but no threshold, objective or ratio can be one.
+    {path of the value: (path to report at, message)}; a bad key is reported at its mapping, as
     the key itself cannot be part of a one-line key path."""
     problems: dict[tuple, tuple[tuple, str]] = {}
 
     def walk(node, path: tuple, key) -> None:
-        if isinstance(node, str):
+        if isinstance(node, float) and not math.isfinite(node):
+            problems[path] = (path, f"{node!r} is not a finite number")
+        elif isinstance(node, str):
             msg = _text_problem(node, key in MULTILINE_KEYS)
             if msg:
                 problems[path] = (path, msg)
@@ -326,7 +331,7 @@ class _Builder:
 
     def selector(self, text: str, path: tuple, want_types=("counter",)) -> Selector | None:
         try:
-            sel = _unpanicked(parse_selector, text)
+            sel = parse_selector(text)
         except PromQLError as exc:
             self.err(path, f"invalid PromQL selector {text!r}: {exc}")
             return None
@@ -354,11 +359,11 @@ class _Builder:
 
     def expr(self, text: str, path: tuple):
         try:
-            node = _unpanicked(parse, text)
+            node = parse(text)
         except PromQLError as exc:
             self.err(path, f"invalid PromQL: {exc}")
             return None
-        for name in sorted(_unpanicked(metric_names, text)):
+        for name in sorted(metric_names(text)):
             self.check_metric(name, path)
         return node
 
@@ -390,21 +395,8 @@ class _Builder:
         return None if found is None else (int(found[1]), int(found[2]), int(found[3]))
 
     # ---- sections ---------------------------------------------------------------------------
-    def finite(self, node, path: tuple = ()) -> None:
-        """YAML's .nan and .inf are numbers to the JSON Schema (every comparison with NaN is
-        false), but no threshold, objective or ratio can be one: refuse them wherever they are."""
-        if isinstance(node, float) and not math.isfinite(node):
-            self.err(path, f"{node!r} is not a finite number")
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                self.finite(value, path + (key,))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                self.finite(value, path + (i,))
-
     def build(self) -> m.Spec:
         d = self.data
-        self.finite(d)
         self.metrics = {name: self.metric(name, body) for name, body in (d.get("metrics") or {}).items()}
         receivers = tuple(self.receiver(n, b) for n, b in sorted((d.get("receivers") or {}).items()))
         receiver_names = {r.name for r in receivers}
@@ -951,19 +943,6 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
 
 def _pinned(version: tuple[int, int, int]) -> str:
     return f"Prometheus v{'.'.join(map(str, version))}, the version the stack pins"
-
-
-def _unpanicked(fn, text: str):
-    """promql_parser panics (a BaseException, pyo3_runtime.PanicException) on some numbers, e.g.
-    x[1.5e300]: that is a refusal as well."""
-    try:
-        return fn(text)
-    except PromQLError:
-        raise
-    except BaseException as exc:
-        if type(exc).__name__ != "PanicException":
-            raise
-        raise PromQLError(str(exc)) from None
 
 
 _MAX_SECONDS = (2**63 - 1) / 1e9  # a Go time.Duration

@@ -48,8 +48,6 @@ def _names(spec: m.Spec, err: Err) -> None:
 def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -> None:
     """An SLI read from the service's own series needs the service scraped, and a metric whose
     catalogue entry lists the services that emit it must list this one."""
-    from lukhas_obs.generate import slo as engine
-
     sli = slo.sli
     if sli.kind == "availability" and sli.source == "probe":
         if not svc.health_url:
@@ -61,7 +59,8 @@ def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -
         return
     if sli.kind == "availability":
         return
-    metric = spec.metric(engine.total_selector(slo).metric.removesuffix("_count"))
+    counted = sli.total or sli.metric   # the catalogue entry the SLI counts (a histogram by its base name)
+    metric = spec.metric(counted.metric) if counted else None
     if metric is not None and metric.services and svc.name not in metric.services:
         err(path + ("sli",), f"metric {metric.name} is emitted by {', '.join(metric.services)} (metrics."
                              f"{metric.name}.services), not by {svc.name}: this SLI can never have data")
