@@ -1,26 +1,41 @@
 #!/usr/bin/env bash
-# Make promtool, amtool and the prometheus/alertmanager binaries (and, as root, VictoriaMetrics)
-# available to the tests.
+# Make promtool, amtool and the prometheus/alertmanager binaries (and, as root, the optional real
+# programs some tests run) available to the tests.
 # 1. already on PATH: nothing to do;
-# 2. running as root: install Debian's prometheus and prometheus-alertmanager;
+# 2. running as root: install Debian's packages;
 # 3. a Docker engine answers: use wrappers that run the official images (scripts/docker/);
 # 4. otherwise: say exactly what to install, and fail.
 set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
-# optional: a second, independent Prometheus-compatible engine for the gate (tests skip without it)
-if [ "$(id -u)" = 0 ] && ! command -v victoria-metrics >/dev/null 2>&1; then
-  need+=(victoria-metrics)
+if [ "$(id -u)" = 0 ]; then
+  # optional, as root only (tests that need one skip with the reason where it is absent):
+  # a second Prometheus-compatible engine for the gate; a headless browser for the HTML report;
+  # the real exporters and the servers behind them for the end-to-end stack test.
+  command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need+=(prometheus-blackbox-exporter)
+  command -v prometheus-postgres-exporter >/dev/null 2>&1 || need+=(prometheus-postgres-exporter)
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || need+=(prometheus-redis-exporter)
+  command -v prometheus-nginx-exporter >/dev/null 2>&1 || need+=(prometheus-nginx-exporter)
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: installing ${need[*]} from Debian (as root)" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # The packages would start their services on install where an init system runs; the tests
+  # start their own, on ports they pick. Forbid service starts for the length of the install.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [ -e "$policy" ] && had_policy=1
+  if [ $had_policy = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; fi
+  trap '[ $had_policy = 0 ] && rm -f "$policy"' EXIT
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # The Debian packages start services on install where systemd runs; the tests start their own.
   exit 0
 fi
 
