@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lukhas_obs.durations import parse_duration
-from lukhas_obs.promql import Selector
+from lukhas_obs.promql import Matcher, Selector
 
 # The generated compose stack runs Alertmanager with this --data.retention (its own default): a
 # notification log entry older than this is gone, so a longer repeat_interval would repeat every
@@ -111,11 +111,19 @@ class SLO:
         return parse_duration(self.period)
 
 
+# The exporters the stack knows how to run, and the metric each sets to 0 when it cannot reach
+# the thing it exports (its own `up` stays 1: the exporter answered).
+EXPORTER_BACKEND_UP = {"postgres": "pg_up", "redis": "redis_up", "nginx": "nginx_up"}
+
+
 @dataclass(frozen=True)
 class Exporter:
     host: str
     port: int
     metrics_path: str = "/metrics"
+    type: str | None = None    # one of EXPORTER_BACKEND_UP: the compose stack runs it
+    up: str | None = None      # 1 while the exporter reaches the service behind it
+    target: str | None = None  # what it reads: a stub_status URL, a DSN, a Redis address
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,13 @@ class Service:
             return f"{self.exporter.host}:{self.exporter.port}"
         port = self.metrics_port or self.port
         return f"{self.host}:{port}" if port else None
+
+    def down_selectors(self) -> tuple[Selector, ...]:
+        """What is 0 when the service is down: its target's `up`, and for an exporter the metric
+        saying the service behind it is unreachable (the exporter's own `up` stays 1 then)."""
+        job = (Matcher("job", "=", self.name),)
+        return (Selector("up", job),) + ((Selector(self.exporter.up, job),) if self.exporter and self.exporter.up
+                                         else ())
 
     @property
     def scrape_path(self) -> str:

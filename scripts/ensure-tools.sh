@@ -22,6 +22,7 @@ if [ "$(id -u)" = 0 ]; then
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)   # the compose file checked by 1.29 too
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

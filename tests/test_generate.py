@@ -217,3 +217,38 @@ def test_yaml_writer_round_trips_random_strings():
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         doc = {"k": value, "l": [value, {"v": value}]}
         assert yaml.safe_load(dump(doc)) == doc, repr(value)
+
+
+BACKEND_DOWN = [  # (alert, job, the exporter's "service behind me is up" metric)
+    ("LUKHASPostgresDown", "postgres", "pg_up"),
+    ("LUKHASRedisDown", "redis", "redis_up"),
+    ("LUKHASGatewayDown", "lukhas-gateway", "nginx_up"),
+]
+
+
+@pytest.mark.parametrize("alert,job,backend", BACKEND_DOWN, ids=[a for a, _, _ in BACKEND_DOWN])
+def test_a_service_behind_a_live_exporter_pages_when_it_is_down(tmp_path, generated_lukhas, alert, job, backend):
+    """The exporter answers (its `up` is 1) while the database behind it is down: the alert fires
+    after its `for`, as it does when the exporter itself is down; a healthy pair stays silent."""
+    rules = generated_lukhas / "prometheus" / "rules" / "alerts.rules.yml"
+    rule = next(r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"] if r.get("alert") == alert)
+    assert rule["for"] == "1m" and rule["labels"]["service"] == job
+    assert "{{" not in str(rule["annotations"])  # promtool compares them as written
+
+    def case(up: str, backend_up: str, firing: bool) -> dict:
+        fired = [{"exp_labels": {"job": job, "instance": "x:1", **rule["labels"]},
+                  "exp_annotations": rule["annotations"]}]
+        return {"interval": "15s", "input_series": [
+            {"series": f'up{{job="{job}", instance="x:1"}}', "values": up},
+            {"series": f'{backend}{{job="{job}", instance="x:1"}}', "values": backend_up}],
+            "alert_rule_test": [{"eval_time": "3m", "alertname": alert, "exp_alerts": fired if firing else []}]}
+
+    tests = {"rule_files": [str(rules)], "evaluation_interval": "15s", "tests": [
+        case("1x20", "0x20", True),    # database down behind a live exporter
+        case("0x20", "_x20", True),    # the exporter itself is down: no backend metric at all
+        case("1x20", "1x20", False),   # both up
+    ]}
+    path = tmp_path / "backend.test.yml"
+    path.write_text(yaml.safe_dump(tests))
+    r = subprocess.run([tool("promtool"), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -37,6 +37,11 @@ def summary(text: str) -> str:
     return mutate('    summary: "checkout is down"', "    summary: '" + text.replace("'", "''") + "'")
 
 
+def exporter(flow: str) -> str:
+    """The base spec with its database's exporter replaced by this flow mapping."""
+    return mutate("    exporter: {host: db-exporter, port: 9187}", "    exporter: " + flow)
+
+
 # A billion laughs: nine levels of nine aliases, 9**9 strings once expanded.
 ALIAS_BOMB = 'x-lol:\n  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"  {chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
@@ -253,6 +258,18 @@ CASES = [
      "alerts[0].rate.above", "rate:", "is above 1000000000000000"),
     ("p99-range", BASE + "gates:\n  rollback:\n    p99_seconds: 86400\n", "gates.rollback.p99_seconds",
      "p99_seconds:", "is above 3600"),
+    ("exporter-up-not-in-catalogue",
+     exporter("{type: postgres, host: db-exporter, port: 9187, target: 'postgresql://shop@db:5432/shop'}"),
+     "services[1].exporter.type", "exporter:", "'pg_up' (1 while the exporter reaches db) is not in the metrics"),
+    ("exporter-up-is-a-counter", exporter("{host: db-exporter, port: 9187, up: http_requests_total}"),
+     "services[1].exporter.up", "exporter:", "is a counter; an exporter's up metric is a gauge"),
+    ("exporter-target-password", exporter("{type: redis, host: db-exporter, port: 9187, "
+                                          "target: 'redis://:hunter2@db:6379'}"),
+     "services[1].exporter.target", "exporter:", "holds a password: secrets never go in the spec"),
+    ("exporter-needs-target", exporter("{type: nginx, host: db-exporter, port: 9187}"),
+     "services[1].exporter", "exporter:", "a nginx exporter needs the target it reads"),
+    ("exporter-target-scheme", exporter("{type: nginx, host: db-exporter, port: 9187, target: 'db:8080/status'}"),
+     "services[1].exporter.target", "exporter:", "is not a http or https:// URL with a host"),
 ]
 
 

@@ -4,10 +4,12 @@ the Compose schema and the security defaults, and the configurations it mounts s
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -169,6 +171,61 @@ def test_compose_validates_with_docker_compose_where_installed(generated_lukhas)
     assert r.returncode == 0, r.stderr
 
 
+def _secrets_check(compose: dict, secrets: Path) -> subprocess.CompletedProcess:
+    """Run the stack's secrets-check entrypoint as its image does: as the user the compose file
+    names, with `$$` read as `$` (compose's interpolation) and the secrets folder at its mount
+    point (a path prefix here, since this runs without a container)."""
+    body = compose["services"]["secrets-check"]
+    uid, gid = body["user"].split(":")
+    mount = next(v.split(":")[1] for v in body["volumes"])
+    shell, flag, script, *args = body["entrypoint"]
+    args = [a.replace(mount, str(secrets), 1) for a in args]
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", shell, flag,
+                           script.replace("$$", "$"), *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to act as "
+                    "the image's user")
+def test_the_stack_refuses_to_start_without_a_readable_secret(generated_lukhas):
+    compose = yaml.safe_load(compose_file(generated_lukhas).read_text())
+    check = compose["services"]["secrets-check"]
+    # everything that reads a secret waits for the check to succeed
+    for name, body in compose["services"].items():
+        if any("/secrets" in v or "/run/secrets/" in v for v in body.get("volumes", [])) and name != "secrets-check":
+            assert body["depends_on"]["secrets-check"] == {"condition": "service_completed_successfully"}, name
+    files = list(check["entrypoint"][4:])
+    assert {Path(f).name for f in files} >= {"pagerduty_routing_key", "slack_oncall_url", "slack_alerts_url",
+                                             "postgres_password", "redis_passwords.json"}
+    # pytest's tmp_path sits in a folder only root may enter; the image's user needs a path it can walk
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        Path(folder).chmod(0o755)
+        _refuses_without_a_readable_secret(compose, files, Path(folder) / "secrets")
+
+
+def _refuses_without_a_readable_secret(compose: dict, files: list[str], secrets: Path) -> None:
+    secrets.mkdir(mode=0o755)
+
+    def write_all(mode: int = 0o644) -> None:
+        for f in files:
+            path = secrets / f.removeprefix("/secrets/")
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.write_text("s3cret")
+            path.chmod(mode)
+
+    write_all()
+    ok = _secrets_check(compose, secrets)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (secrets / "alertmanager" / "pagerduty_routing_key").unlink()
+    (secrets / "postgres_password").chmod(0o600)        # created under umask 077, owned by root
+    (secrets / "redis_passwords.json").write_text("")
+    bad = _secrets_check(compose, secrets)
+    assert bad.returncode == 1
+    assert "pagerduty_routing_key is missing" in bad.stdout
+    assert "postgres_password is not readable by uid 65534" in bad.stdout
+    assert "redis_passwords.json is empty" in bad.stdout
+    assert "slack_oncall_url" not in bad.stdout
+
+
 def test_compose_is_secure_by_default(generated_lukhas):
     path = compose_file(generated_lukhas)
     text = path.read_text()
@@ -177,13 +234,17 @@ def test_compose_is_secure_by_default(generated_lukhas):
     for name, svc in doc["services"].items():
         image = svc["image"]
         assert ":" in image.split("/")[-1] and not image.endswith(":latest"), f"{name}: {image} is not pinned"
-        assert "healthcheck" in svc, name
+        one_shot = svc["restart"] == "no"
+        assert one_shot or "healthcheck" in svc, name
         for port in svc.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
-        for dep in (svc.get("depends_on") or {}).values():
-            assert dep == {"condition": "service_healthy"}
+        for dep_name, dep in (svc.get("depends_on") or {}).items():
+            ran = doc["services"][dep_name]["restart"] == "no"
+            assert dep == {"condition": "service_completed_successfully" if ran else "service_healthy"}
         for vol in svc.get("volumes", []):
             src, dst, *mode = vol.split(":")
+            if "secrets" in src:
+                assert mode == ["ro"], f"{name}: {vol} is not read-only"
             if src.startswith("../generated/"):
                 assert mode == ["ro"], f"{name}: {vol} is not read-only"
                 assert (path.parent / src).exists(), f"{name} mounts {src}, which generate does not write"

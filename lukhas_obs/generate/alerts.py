@@ -12,8 +12,12 @@ def alert_expr(alert: Alert) -> str:
     if kind in ("expr", "logql"):
         return alert.param("expr")
     if kind == "target_down":
-        sel = Selector("up", (Matcher("job", "=~", promql.any_of(alert.param("services"))),))
-        return f"{sel} == 0"
+        # the targets' `up`, one selector for all; then each exporter's "service behind me is up"
+        services = alert.param("services")
+        up = Selector("up", (Matcher("job", "=~", promql.any_of(services)),) if len(services) > 1
+                      else (Matcher("job", "=", services[0]),))
+        backends = [sel for sel in alert.param("down") if sel.metric != "up"]
+        return " or ".join(f"{sel} == 0" for sel in (up, *backends))
     window = alert.param("window")
     if kind == "error_ratio":
         ratio = promql.ratio(promql.agg("sum", promql.rate(alert.param("errors"), window), ("job",)),

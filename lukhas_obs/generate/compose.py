@@ -56,6 +56,50 @@ def _external(url: str | None) -> list[str]:
     return [f"--web.external-url={url}"] + (["--web.route-prefix=/"] if path.strip("/") else [])
 
 
+# Secret files, seen from the one-shot container that checks them, and the user that must read
+# them: the Alertmanager and postgres_exporter images run as nobody; redis_exporter is run as it.
+SECRETS_SEEN_AS = "/secrets"
+SECRETS_UID = 65534
+ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets"   # where the stack mounts <secrets_dir>/alertmanager
+SECRETS_CHECK = (
+    'rc=0; for f in "$$@"; do '
+    'if [ ! -e "$$f" ]; then '
+    'echo "secrets-check: $$f is missing (or its folder is not readable by uid $$(id -u))"; rc=1; '
+    'elif [ ! -r "$$f" ]; then '
+    'echo "secrets-check: $$f is not readable by uid $$(id -u) (chown it to that uid)"; rc=1; '
+    'elif [ ! -s "$$f" ]; then echo "secrets-check: $$f is empty"; rc=1; fi; done; exit $$rc')
+
+
+def receiver_secret_files(spec: Spec) -> list[str]:
+    """Every file a receiver reads its secret from, as Alertmanager sees it."""
+    return sorted(value for r in spec.receivers for key, value in r.settings if key.endswith("_file") and value)
+
+
+def _exporter(service, secrets: str) -> tuple[dict, list[str]]:
+    """The compose service of an exporter the spec names by type, and the secret files it reads
+    (as the secrets check sees them). Its target comes from the spec, its password from a file."""
+    e = service.exporter
+    assert e is not None and e.target is not None and e.type is not None
+    url = urlsplit(e.target)
+    if e.type == "postgres":
+        secret = f"{service.name}_password"
+        location = url.netloc.rpartition("@")[2] + url.path + (f"?{url.query}" if url.query else "")
+        return {"environment": {"DATA_SOURCE_URI": location, "DATA_SOURCE_USER": url.username,
+                                "DATA_SOURCE_PASS_FILE": f"/run/secrets/{secret}"},
+                "volumes": [f"{secrets}/{secret}:/run/secrets/{secret}:ro"], "expose": [str(e.port)],
+                "healthcheck": _wget(f"http://localhost:{e.port}/metrics")}, [f"{SECRETS_SEEN_AS}/{secret}"]
+    if e.type == "redis":
+        # redis_exporter reads passwords from a JSON map of address to password
+        secret = f"{service.name}_passwords.json"
+        return {"command": [f"--redis.addr={e.target}", f"--redis.password-file=/run/secrets/{secret}",
+                            f"--web.listen-address=:{e.port}"],
+                "user": f"{SECRETS_UID}:{SECRETS_UID}",
+                "volumes": [f"{secrets}/{secret}:/run/secrets/{secret}:ro"], "expose": [str(e.port)],
+                "healthcheck": _binary("/redis_exporter")}, [f"{SECRETS_SEEN_AS}/{secret}"]
+    return {"command": [f"--nginx.scrape-uri={e.target}", f"--web.listen-address=:{e.port}"],
+            "expose": [str(e.port)], "healthcheck": _binary("/usr/bin/nginx-prometheus-exporter")}, []
+
+
 def _after(*names: str) -> dict:
     return {n: {"condition": "service_healthy"} for n in names}
 
@@ -74,8 +118,10 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
     services: dict[str, dict] = {}
 
     def svc(name: str, body: dict) -> None:
-        body = {"image": images[name], "container_name": f"{spec.project}-{name}", **body,
-                "restart": "unless-stopped", "networks": [network]}
+        body = {"image": images[name], "container_name": f"{spec.project}-{name}", **body}
+        body.setdefault("restart", "unless-stopped")
+        if "network_mode" not in body:
+            body["networks"] = [network]
         body.setdefault("read_only", False)
         if not body["read_only"]:
             body.pop("read_only")
@@ -89,16 +135,14 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
     svc("blackbox-exporter", {"command": ["--config.file=/etc/blackbox_exporter/config.yml"],
                               "volumes": [f"{gen}/blackbox/blackbox.yml:/etc/blackbox_exporter/config.yml:ro"],
                               "expose": ["9115"], "healthcheck": _wget("http://localhost:9115/-/healthy")})
-    svc("postgres-exporter", {"environment": {
-        "DATA_SOURCE_URI": "postgres:5432/lukhas?sslmode=disable", "DATA_SOURCE_USER": "lukhas",
-        "DATA_SOURCE_PASS_FILE": "/run/secrets/postgres_password"},
-        "volumes": [f"{secrets}/postgres_password:/run/secrets/postgres_password:ro"],
-        "expose": ["9187"], "healthcheck": _wget("http://localhost:9187/metrics")})
-    svc("redis-exporter", {"environment": {"REDIS_ADDR": "redis://redis:6379",
-                                           "REDIS_PASSWORD": "${REDIS_PASSWORD:?set REDIS_PASSWORD (runbook 1.2)}"},
-                           "expose": ["9121"], "healthcheck": _binary("/redis_exporter")})
-    svc("nginx-exporter", {"command": ["--nginx.scrape-uri=http://lukhas-gateway:8080/stub_status"],
-                           "expose": ["9113"], "healthcheck": _binary("/usr/bin/nginx-prometheus-exporter")})
+    checked: list[str] = []   # secret files the stack refuses to start without
+    exporters = []
+    for service in spec.services:
+        if service.exporter and service.exporter.type:
+            body, needs = _exporter(service, secrets)
+            svc(service.exporter.host, {**body, "image": images[f"{service.exporter.type}-exporter"]})
+            exporters.append(service.exporter.host)
+            checked += needs
     svc("alertmanager", {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                                      f"--data.retention={ALERTMANAGER_DATA_RETENTION}", "--cluster.listen-address=",
                                      *_external(spec.alertmanager.external_url)],
@@ -106,12 +150,18 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
                                      f"{secrets}/alertmanager:/etc/alertmanager/secrets:ro",
                                      "alertmanager-data:/alertmanager"],
                          "ports": [f"{bind}:9093:9093"], "healthcheck": _wget("http://localhost:9093/-/healthy")})
+    for path in receiver_secret_files(spec):
+        # a receiver's file outside the mounted folder is mounted by itself, from the same folder
+        inside = path.startswith(ALERTMANAGER_SECRETS + "/")
+        name = path.removeprefix(ALERTMANAGER_SECRETS + "/") if inside else path.rsplit("/", 1)[-1]
+        if not inside:
+            services["alertmanager"]["volumes"].insert(-1, f"{secrets}/alertmanager/{name}:{path}:ro")
+        checked.append(f"{SECRETS_SEEN_AS}/alertmanager/{name}")
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
                                    "--storage.tsdb.retention.time=30d", *_external(spec.prometheus.external_url)],
                        "volumes": [f"{gen}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                        "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
-                       "depends_on": _after("alertmanager", "blackbox-exporter", "postgres-exporter", "redis-exporter",
-                                            "nginx-exporter", "jaeger")})
+                       "depends_on": _after("alertmanager", "blackbox-exporter", *exporters, "jaeger")})
     grafana_env = {
         "GF_SECURITY_ADMIN_USER": "admin",
         "GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_PASSWORD:?set GRAFANA_PASSWORD (runbook 1.2); there is no default}",
@@ -136,8 +186,19 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
                                  "/var/run/docker.sock:/var/run/docker.sock:ro",
                                  "promtail-positions:/var/lib/promtail"],
                      "expose": ["9080"], "healthcheck": _tcp(9080), "depends_on": _after("loki")})
+    if checked:
+        # One-shot: every secret file exists, is not empty and is readable by the user the images
+        # run as. Alertmanager would start healthy without one and lose every page at send time.
+        svc("secrets-check", {
+            "user": f"{SECRETS_UID}:{SECRETS_UID}", "read_only": True, "network_mode": "none", "restart": "no",
+            "volumes": [f"{secrets}:{SECRETS_SEEN_AS}:ro"],
+            "entrypoint": ["sh", "-c", SECRETS_CHECK, "secrets-check", *sorted(set(checked))]})
+        for name in ("alertmanager", *exporters):
+            if any(v.startswith(f"{secrets}/") for v in services[name].get("volumes", [])):
+                services[name]["depends_on"] = {"secrets-check": {"condition": "service_completed_successfully"}}
+    # No top-level `name:` (Debian's docker-compose 1.29 refuses it): the README starts the stack
+    # with `-p <project>-observability`.
     return {
-        "name": f"{spec.project}-observability",
         "services": services,
         "networks": {network: {"external": True, "name": network}},
         "volumes": {v: {} for v in ("alertmanager-data", "grafana-data", "loki-data", "prometheus-data",

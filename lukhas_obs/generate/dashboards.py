@@ -291,8 +291,18 @@ def external(spec: Spec) -> dict | None:
 def infrastructure(spec: Spec) -> dict | None:
     lay = _Layout()
     lay.row("Targets")
-    lay.add(stat("Target health", [("min by (job) (up)", "{{job}}")], "none",
-                 thresholds=_thresholds((1, "green"), base="red")), w=24, h=5)
+    # an exporter's own `up` says the exporter answered; for the service behind it, its "backend
+    # up" metric (pg_up, ...) counts, and the exporter's `up` only when that is missing
+    backed = [svc for svc in spec.services if svc.scrape and svc.exporter and svc.exporter.up]
+    plain = Selector("up", (Matcher("job", "!~", promql.any_of(s.name for s in backed)),) if backed else ())
+    health = [(f"min by (job) ({plain})", "{{job}}")]
+    for svc in backed:
+        up, backend = svc.down_selectors()
+        health.append((f"min by (job) ({backend} or {up})", f"{{{{job}}}} ({backend.metric})"))
+    lay.add(stat("Target health", health, "none", thresholds=_thresholds((1, "green"), base="red"),
+                 description="1 = up. For a service behind an exporter (PostgreSQL, Redis, nginx) this is the "
+                             "exporter's own view of it, not only whether the exporter answered."),
+            w=24, h=5)
     if _has(spec, "pg_stat_database_numbackends"):
         lay.row("PostgreSQL")
         lay.add(timeseries("Connections", [("sum(pg_stat_database_numbackends)", "connections")]
@@ -310,7 +320,9 @@ def infrastructure(spec: Spec) -> dict | None:
         if _has(spec, "redis_keyspace_hits_total", "redis_keyspace_misses_total"):
             hits = promql.agg("sum", promql.rate(Selector("redis_keyspace_hits_total"), RATE))
             misses = promql.agg("sum", promql.rate(Selector("redis_keyspace_misses_total"), RATE))
-            lay.add(timeseries("Hit rate", [(f"{hits} / ({hits} + {misses})", "hit rate")], "percentunit"))
+            # no lookups is no hit rate (empty), not 0/0 = NaN
+            lay.add(timeseries("Hit rate", [(f"{hits} / ({hits} + {misses} > 0)", "hit rate")], "percentunit",
+                               description="Empty while Redis serves no lookups."))
     lay.row("Processes")
     lay.add(timeseries("CPU by job", [(_rate_by(Selector("process_cpu_seconds_total"), ("job",)), "{{job}}")],
                        "percentunit",

@@ -10,6 +10,7 @@ import math
 import re
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -440,6 +441,7 @@ class _Builder:
                 self.err(("services", i, "name"), f"duplicate service name {svc['name']!r}")
             self.service_names.add(svc["name"])
         services = tuple(self.service(i, body) for i, body in enumerate(d["services"]))
+        self.services_by_name = {svc.name: svc for svc in services}
         self.check_ports(services)
         for name, metric in self.metrics.items():
             for j, svc in enumerate(metric.services):
@@ -701,10 +703,7 @@ class _Builder:
 
     def service(self, i: int, body: dict) -> m.Service:
         path = ("services", i)
-        exporter = None
-        if "exporter" in body:
-            e = body["exporter"]
-            exporter = m.Exporter(host=e["host"], port=e["port"], metrics_path=e.get("metrics_path", "/metrics"))
+        exporter = self.exporter(body["name"], body["exporter"], path + ("exporter",)) if "exporter" in body else None
         svc = m.Service(
             name=body["name"], kind=body["kind"], host=body.get("host", body["name"]), port=body.get("port"),
             description=body.get("description", ""), health=body.get("health"),
@@ -724,6 +723,39 @@ class _Builder:
             if slo:
                 slos.append(slo)
         return m.Service(**{**svc.__dict__, "slos": tuple(slos)})
+
+    # what each exporter type reads, as the spec writes it (the compose stack passes it on)
+    _TARGET_SCHEMES = {"postgres": ("postgresql", "postgres"), "redis": ("redis", "rediss"), "nginx": ("http", "https")}
+
+    def exporter(self, service: str, e: dict, path: tuple) -> m.Exporter:
+        kind = e.get("type")
+        up = e.get("up") or m.EXPORTER_BACKEND_UP.get(kind or "")
+        target = e.get("target")
+        if up is not None:
+            metric = self.metrics.get(up)
+            if metric is None:
+                self.err(path + ("up" if "up" in e else "type",),
+                         f"metric {up!r} (1 while the exporter reaches {service}) is not in the metrics catalogue")
+            elif metric.type != "gauge":
+                self.err(path + ("up",), f"metric {up!r} is a {metric.type}; an exporter's up metric is a gauge")
+            elif metric.services and service not in metric.services:
+                self.err(path + ("up",), f"metric {up!r} does not list service {service!r} under its services")
+        if kind and target is None:
+            self.err(path, f"a {kind} exporter needs the target it reads (target: "
+                           f"{self._TARGET_SCHEMES[kind][0]}://...), which the compose stack passes to it")
+        if kind and target is not None:
+            url = urlsplit(target)
+            if url.scheme not in self._TARGET_SCHEMES[kind] or not url.hostname:
+                self.err(path + ("target",), f"{target!r} is not a {' or '.join(self._TARGET_SCHEMES[kind])}:// "
+                                             "URL with a host")
+            elif url.password is not None:
+                self.err(path + ("target",), "holds a password: secrets never go in the spec; the compose stack "
+                                             "reads it from a file under stack.secrets_dir")
+            elif kind == "postgres" and not url.username:
+                self.err(path + ("target",), "names no user (postgresql://USER@host:port/db); the password "
+                                             "comes from a file under stack.secrets_dir")
+        return m.Exporter(host=e["host"], port=e["port"], metrics_path=e.get("metrics_path", "/metrics"),
+                          type=kind, up=up, target=target)
 
     def check_ports(self, services: tuple[m.Service, ...]) -> None:
         seen: dict[tuple[str, int], str] = {}
@@ -846,7 +878,9 @@ class _Builder:
             for j, name in enumerate(b["services"]):
                 if name not in self.service_names:
                     self.err(path + ("services", j), f"service {name!r} is not defined under services")
-            return (("services", tuple(b["services"])),)
+            down = tuple(sel for name in b["services"] if name in self.services_by_name
+                         for sel in self.services_by_name[name].down_selectors())
+            return (("services", tuple(b["services"])), ("down", down))
         if kind == "error_ratio":
             errors = self.selector(b["errors"], path + ("errors",))
             total = self.selector(b["total"], path + ("total",))

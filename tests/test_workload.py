@@ -1,0 +1,44 @@
+"""The synthetic workload the demo and the tests run: its healthy mode is healthy by every SLO of
+the LUKHAS spec (the demo's healthy phase must not page), its bad modes are bad."""
+
+from __future__ import annotations
+
+import pytest
+
+from lukhas_obs.spec.loader import load_spec
+from lukhas_obs.workload import Workload
+
+from conftest import SPEC
+
+SAMPLES = 20_000
+
+
+def _bad_share(workload: Workload, slo) -> float:
+    sli = slo.sli
+    if sli.kind == "ratio":
+        return workload.error_ratio(slo.service, "baseline")
+    if sli.kind == "latency":
+        return sum(workload.latency(slo.service) > sli.threshold for _ in range(SAMPLES)) / SAMPLES
+    if sli.kind == "threshold":
+        value = workload.gauge_value(sli.metric.metric)
+        inside = (sli.min is None or value >= sli.min) and (sli.max is None or value <= sli.max)
+        return 0.0 if inside else 1.0
+    return 0.0 if not workload.down(slo.service) else 1.0   # availability: up or not
+
+
+SLOS = load_spec(SPEC).slos
+
+
+@pytest.mark.parametrize("slo", SLOS, ids=[f"{s.service}/{s.name}" for s in SLOS])
+def test_healthy_mode_spends_under_a_quarter_of_every_budget(slo):
+    budget = 1 - slo.target
+    assert _bad_share(Workload(load_spec(SPEC), seed=11), slo) <= budget / 4
+
+
+def test_degraded_mode_breaks_the_targets_latency_and_error_slos():
+    workload = Workload(load_spec(SPEC), seed=11)
+    workload.set_mode("degraded")
+    broken = [s for s in SLOS if s.service == workload.target and s.sli.kind in ("ratio", "latency")]
+    assert broken
+    for slo in broken:
+        assert _bad_share(workload, slo) > 10 * (1 - slo.target)
