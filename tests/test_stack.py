@@ -392,19 +392,22 @@ def test_alertmanager_starts_without_a_repeat_interval_beyond_its_retention(tmp_
     assert RETENTION_WARNING in _alertmanager_log(tmp_path / "old", old, command)
 
 
-def test_pagerduty_events_carry_the_level_links_and_external_url(tmp_path, generated_lukhas):
+def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas):
     """Debian's Alertmanager, with the generated receivers and the compose command line, sends a P1
     to a local PagerDuty sink: PagerDuty severity `critical` (it was `error`), the runbook and
-    dashboard as links, and client_url at the spec's external URL, not the container's hostname."""
+    dashboard as links, and client_url at the spec's external URL, not the container's hostname;
+    and a P2 to on-call's Slack with the runbook and dashboard as buttons."""
     import http.server
     import threading
     import urllib.request
 
     events: list[dict] = []
+    slack: list[dict] = []
 
     class Sink(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            (slack if self.path == "/slack" else events).append(body)
             self.send_response(202)
             self.end_headers()
             self.wfile.write(b'{"status":"success"}')
@@ -419,6 +422,9 @@ def test_pagerduty_events_carry_the_level_links_and_external_url(tmp_path, gener
     cfg = yaml.safe_load((generated_lukhas / "alertmanager/alertmanager.yml").read_text())
     pd = next(r for r in cfg["receivers"] if r["name"] == "pagerduty")["pagerduty_configs"][0]
     pd.update(routing_key_file=str(key), url=f"http://127.0.0.1:{sink.server_port}/v2/enqueue")
+    hook = tmp_path / "slack_url"
+    hook.write_text(f"http://127.0.0.1:{sink.server_port}/slack")
+    next(r for r in cfg["receivers"] if r["name"] == "oncall")["slack_configs"][0]["api_url_file"] = str(hook)
     for route in cfg["route"]["routes"]:
         route["group_wait"] = "1s"
     config = tmp_path / "alertmanager.yml"
@@ -441,11 +447,15 @@ def test_pagerduty_events_carry_the_level_links_and_external_url(tmp_path, gener
         alert = [{"labels": {"alertname": "LUKHASServiceDown", "priority": "P1", "severity": "critical",
                              "service": "lukhas-core"},
                   "annotations": {"summary": "down", "runbook_url": "https://runbooks.lukhas.ai/ga#service-down",
+                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}},
+                 {"labels": {"alertname": "LUKHASHighErrorRate", "priority": "P2", "severity": "high",
+                             "service": "lukhas-memory"},   # not lukhas-core: the P1 would inhibit it
+                  "annotations": {"summary": "errors", "runbook_url": "https://runbooks.lukhas.ai/ga#high-error-rate",
                                   "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}}]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alert).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(req, timeout=5).close()
-        wait_until(lambda: events, timeout=30, what="the PagerDuty event")
+        wait_until(lambda: events and slack, timeout=30, what="the PagerDuty event and the Slack message")
     finally:
         am.stop()
         sink.shutdown()
@@ -455,6 +465,10 @@ def test_pagerduty_events_carry_the_level_links_and_external_url(tmp_path, gener
     assert {(link["href"], link["text"]) for link in event["links"]} == {
         ("https://runbooks.lukhas.ai/ga#service-down", "Runbook"),
         ("https://grafana.lukhas.ai/d/lukhas-overview", "Dashboard")}, event
+    attachment = slack[0]["attachments"][0]
+    assert [(a["type"], a["text"], a["url"]) for a in attachment["actions"]] == [
+        ("button", "Runbook", "https://runbooks.lukhas.ai/ga#high-error-rate"),
+        ("button", "Dashboard", "https://grafana.lukhas.ai/d/lukhas-overview")], attachment
 
 
 @pytest.mark.parametrize("url, flags", [

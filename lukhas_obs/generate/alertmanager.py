@@ -60,6 +60,8 @@ def _receiver(r: Receiver, levels: list[str]) -> dict:
                      ' ({{ .CommonLabels.service }})',
             "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
                     'Runbook: {{ .Annotations.runbook_url }}\nDashboard: {{ .Annotations.dashboard_url }}\n{{ end }}',
+            "actions": [{"type": "button", "text": "Runbook", "url": _link("runbook_url")},
+                        {"type": "button", "text": "Dashboard", "url": _link("dashboard_url")}],
         }]
     elif r.kind == "webhook":
         out["webhook_configs"] = [{"url_file": r.get("url_file"), "send_resolved": True}]
