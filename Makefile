@@ -5,6 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SPEC   ?= specs/lukhas.yaml
 OUT    ?= generated
+# Most tests wait on real servers rather than compute: three workers on two cores halve the run.
+TEST_WORKERS ?= 3
 
 .PHONY: generate check test tools bench golden clean help demo
 
@@ -33,7 +35,7 @@ tools:
 	@scripts/ensure-tools.sh
 
 test: $(VENV)/.installed tools
-	. scripts/tool-env.sh && $(PY) -m pytest -q -ra
+	. scripts/tool-env.sh && $(PY) -m pytest -q -ra -n $(TEST_WORKERS)
 
 golden: $(VENV)/.installed
 	$(PY) -m pytest -q tests/test_golden.py --update-golden

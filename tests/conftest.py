@@ -23,6 +23,12 @@ def pytest_addoption(parser):
                      help="rewrite tests/golden/*/expected from the current generator (then read the diff)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long end-to-end stack run goes first, so that with several workers (`make test` runs
+    pytest -n) it overlaps the rest of the suite instead of ending it."""
+    items.sort(key=lambda item: item.get_closest_marker("stack") is None)
+
+
 def run_cli(*args: str, cwd: Path | str = ROOT, timeout: float = 120, env: dict | None = None):
     """Run `python -m lukhas_obs ARGS` in a subprocess, as a pipeline would."""
     return subprocess.run([sys.executable, "-m", "lukhas_obs", *args], cwd=cwd, capture_output=True,

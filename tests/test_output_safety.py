@@ -211,7 +211,7 @@ def bind_sources(compose: Path) -> list[str]:
     for svc in doc["services"].values():
         for vol in svc.get("volumes", []):
             src = vol.split(":")[0]
-            if src.startswith((".", "/")) and not src.startswith(secrets) and src != "/var/run/docker.sock":
+            if src.startswith((".", "/")) and not (src + "/").startswith(secrets) and src != "/var/run/docker.sock":
                 out.append(src)
     return out
 
