@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,11 +10,13 @@ import pytest
 import yaml
 
 from lukhas_obs.generate import slo as engine
+from lukhas_obs.generate.slotests import regex_example
 from lukhas_obs.spec import load_spec
 
-from conftest import ROOT, tool
+from conftest import ROOT, run_cli, tool
 
 SPEC = load_spec(ROOT / "specs" / "lukhas.yaml")
+SMALL = ROOT / "tests" / "golden" / "small" / "spec.yaml"
 
 
 def slo(service: str, name: str):
@@ -120,3 +123,39 @@ def test_promtool_tests_catch_a_broken_rule(generated_lukhas, tmp_path):
     rules.write_text(rules.read_text().replace("> 0.0144", "> 0.144").replace("> 0.006\n", "> 0.06\n"))
     _, r = _promtool_test(tmp_path / "slo-lukhas-core-availability.test.yml")
     assert r.returncode != 0 and "total outage pages" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("pattern", ["5..", "[5]{3}", r"5\d\d", "(5|4)..", "error|fail", "[^2]..", r"\w{2,}",
+                                     "(?:50[0-4])", "[a-c]?z", ".*", "x{3,5}"])
+def test_a_label_regex_gets_a_value_it_matches(pattern):
+    value = regex_example(pattern)
+    assert value is not None and re.fullmatch(pattern, value), value
+
+
+@pytest.mark.parametrize("pattern", ["a^b", "(", "x$y"])
+def test_a_regex_nothing_matches_gets_no_example(pattern):
+    assert regex_example(pattern) is None
+
+
+def test_any_valid_selector_regex_generates_tests_promtool_passes(tmp_path):
+    """`code=~"[5]{3}"` made generate crash; it now finds "555" and the generated tests pass."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SMALL.read_text().replace("""code=~"5.." """.strip(), 'code=~"[5]{3}"'))
+    assert '[5]{3}' in spec.read_text()
+    out = tmp_path / "generated"
+    r = run_cli("generate", "--spec", str(spec), "--out", str(out), "--deployment-out", str(tmp_path / "dep"))
+    assert r.returncode == 0, r.stderr
+    tests = sorted((out / "prometheus" / "rules").glob("*.test.yml"))
+    assert any('"555"' in t.read_text() for t in tests)
+    p = subprocess.run([tool("promtool"), "test", "rules", *map(str, tests)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_selector_no_series_can_match_is_exit_2_not_a_crash(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SMALL.read_text().replace("""code=~"5.." """.strip(), 'code=~"a^b"'))
+    r = run_cli("generate", "--spec", str(spec), "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert 'code=~"a^b"' in r.stderr

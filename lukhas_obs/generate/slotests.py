@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.errors import GenerateError
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Selector
@@ -26,8 +27,8 @@ SAMPLE_VALUES = ("500", "503", "error", "failure", "fail", "false", "0", "1", "t
 OTHER_VALUES = ("200", "ok", "success", "true", "1", "0", "good", "fast", "y")
 
 
-class TestGenerationError(ValueError):
-    pass
+class TestGenerationError(GenerateError):
+    """No label value could be found for a scenario: exit 2 naming the matcher, not a crash."""
 
 
 # ---- label sets that satisfy the SLI's selectors -------------------------------------------
@@ -45,8 +46,65 @@ def _candidates(m: promql.Matcher):
     if m.op == "=":
         yield m.value
         return
+    example = regex_example(m.value)
     derived = re.sub(r"[\^$()?:]", "", m.value.split("|")[0]).replace(".", "0").replace("\\", "")
-    yield from (derived, *SAMPLE_VALUES, *OTHER_VALUES)
+    yield from ((example,) if example is not None else ()) + (derived, *SAMPLE_VALUES, *OTHER_VALUES)
+
+
+def regex_example(pattern: str) -> str | None:
+    """A short string the whole of `pattern` matches (`5..` -> "500", `[5]{3}` -> "555",
+    `a|b` -> "a"), read from Python's own regex parse tree; None when there is none to build."""
+    from re import _parser  # type: ignore[attr-defined]  # stable since 3.11, the parser re uses
+
+    try:
+        tree = _parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+    def char_in(items) -> str | None:
+        negate = any(op is _parser.NEGATE for op, _ in items)
+        allowed = set()
+        for op, arg in items:
+            if op is _parser.LITERAL:
+                allowed.add(chr(arg))
+            elif op is _parser.RANGE:
+                allowed.update(chr(c) for c in range(arg[0], min(arg[1], arg[0] + 64) + 1))
+            elif op is _parser.CATEGORY:
+                allowed.update({"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(arg), ""))
+        if not negate:
+            return min(allowed) if allowed else None
+        return next((c for c in "0a_A-x9" if c not in allowed), None)
+
+    def build(nodes) -> str | None:
+        out = []
+        for op, arg in nodes:
+            if op is _parser.LITERAL:
+                piece: str | None = chr(arg)
+            elif op is _parser.NOT_LITERAL:
+                piece = "a" if chr(arg) != "a" else "b"
+            elif op is _parser.ANY:
+                piece = "0"
+            elif op is _parser.IN:
+                piece = char_in(arg)
+            elif op in (_parser.MAX_REPEAT, _parser.MIN_REPEAT, getattr(_parser, "POSSESSIVE_REPEAT", None)):
+                low, _high, sub = arg
+                one = build(sub)
+                piece = None if one is None else one * min(low, 64)
+            elif op is _parser.SUBPATTERN:
+                piece = build(arg[-1])
+            elif op is _parser.BRANCH:
+                piece = next((b for b in (build(branch) for branch in arg[1]) if b is not None), None)
+            elif op is _parser.AT:
+                piece = ""
+            else:
+                return None
+            if piece is None:
+                return None
+            out.append(piece)
+        return "".join(out)
+
+    found = build(tree)
+    return found if found is not None and re.fullmatch(pattern, found) else None
 
 
 def _labels_for(sel: Selector, base: dict[str, str], also: Selector | None = None) -> dict[str, str]:
