@@ -159,3 +159,61 @@ def test_a_selector_no_series_can_match_is_exit_2_not_a_crash(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert 'code=~"a^b"' in r.stderr
+
+
+ALLOWED_DAYS = range(5, 91)
+
+
+@pytest.mark.parametrize("kind", ["page", "ticket"])
+def test_every_allowed_period_gets_windows_that_make_sense(kind):
+    """For every whole-day period the spec accepts: short windows of at least 5m, a long window
+    at least twice the short one and shorter than the period, and a factor that means the same
+    share of the budget as at 30 days, never below 1x (an alert for a budget not overspent)."""
+    import dataclasses
+
+    from lukhas_obs.durations import parse_duration
+
+    base = slo("lukhas-core", "availability")
+    reference = {(w.budget_consumed, w.factor) for w in engine.burn_windows(base, kind)}
+    for days in ALLOWED_DAYS:
+        windows = engine.burn_windows(dataclasses.replace(base, period=f"{days}d"), kind)
+        assert {(w.budget_consumed, w.factor) for w in windows} == reference, days
+        for w in windows:
+            short, long = parse_duration(w.short), parse_duration(w.long)
+            assert 300 <= short and 2 * short <= long < days * 86400 and w.factor >= 1, (days, w)
+
+
+@pytest.mark.parametrize("period, problem", [
+    ("4d", "outside the periods whose burn-rate windows make sense (5d to 90d)"),
+    ("91d", "outside the periods"), ("13w", "outside the periods"), ("7d30s", "not a whole number of minutes"),
+    ("0d", "longer than 0s"), ("7 days", "does not match"),
+])
+def test_a_period_without_sensible_windows_is_refused(tmp_path, period, problem):
+    from lukhas_obs.errors import SpecError
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = SMALL.read_text().replace("period: 7d", f"period: {period}")
+    with pytest.raises(SpecError) as err:
+        load_spec_text(text, "spec.yaml")
+    assert any(problem in p.message and p.path.endswith("slos[0].period") for p in err.value.problems), err.value
+
+
+def test_periods_are_compared_as_durations():
+    from lukhas_obs.spec.loader import load_spec_text
+
+    spec = load_spec_text(SMALL.read_text().replace("period: 7d", "period: 1w").replace("period: 28d", "period: 4w"),
+                          "spec.yaml")
+    assert [s.period for s in spec.slos] == ["7d", "28d"]
+
+
+def test_the_shortest_and_longest_periods_generate_tests_promtool_passes(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SMALL.read_text().replace("period: 7d", "period: 90d").replace("period: 28d", "period: 5d"))
+    out = tmp_path / "generated"
+    r = run_cli("generate", "--spec", str(spec), "--out", str(out), "--deployment-out", str(tmp_path / "dep"))
+    assert r.returncode == 0, r.stderr
+    tests = sorted((out / "prometheus" / "rules").glob("*.test.yml"))
+    assert len(tests) == 2
+    p = subprocess.run([tool("promtool"), "test", "rules", *map(str, tests)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr

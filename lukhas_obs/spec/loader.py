@@ -18,7 +18,7 @@ import promql_parser
 import yaml
 
 from lukhas_obs import model as m
-from lukhas_obs.durations import parse_duration
+from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.promql import PromQLError, Selector, metric_names, parse, parse_selector
 from lukhas_obs.spec import sanity
@@ -321,6 +321,28 @@ class _Builder:
         if positive and seconds <= 0:
             self.err(path, f"{path[-1]} must be longer than 0s, not {value}" + (f" ({why})" if why else ""))
         return value
+
+    # An SLO period whose burn-rate windows all make sense: from 5 days every window keeps a long
+    # window at least twice its short one (short windows stay >= 5m for rate()); to 90 days the
+    # ticket's long window (9 days) stays something a rule can sum and promtool can replay.
+    PERIOD_RANGE = (5 * 86400, 90 * 86400)
+
+    def period(self, value, path: tuple) -> str:
+        """An SLO period in canonical form (`1w` and `4w` are `7d` and `28d`: durations compare as
+        durations, and record names carry one spelling)."""
+        if self.duration(value, path, positive=True) is None:
+            return "30d"
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            return "30d"   # reported above
+        low, high = self.PERIOD_RANGE
+        if seconds % 60:
+            self.err(path, f"{value} is not a whole number of minutes")
+        elif not low <= seconds <= high:
+            self.err(path, f"{value} is outside the periods whose burn-rate windows make sense "
+                           f"({format_duration(low)} to {format_duration(high)})")
+        return format_duration(seconds) if seconds > 0 else "30d"
 
     def template(self, text, path: tuple) -> None:
         """Prometheus parses each annotation of an alerting rule as a Go template when it loads
@@ -783,7 +805,8 @@ class _Builder:
         sli = self.sli(svc, path + ("sli",), body["sli"])
         if sli is None:
             return None
-        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=body.get("period", "30d"),
+        period = self.period(body.get("period", "30d"), path + ("period",))
+        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period,
                      page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
                      description=body.get("description", ""))
 
