@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import start_prometheus  # noqa: E402
 
 from lukhas_obs.generate import render  # noqa: E402
+from lukhas_obs.model import SLO_PAGE_ALERT  # noqa: E402
 from lukhas_obs.spec.loader import load_spec_text  # noqa: E402
 
 SPEC = """
@@ -201,7 +202,7 @@ def detection(work: Path) -> list[dict]:
         ]
         times = list(range(warm, warm + burn, ev))
         result = {"burn": label, "workbook_limit_s": round(limit, 1)}
-        sides = (("lukhas_obs", "ours.rules.yml", "SLOFastBurn", None),
+        sides = (("lukhas_obs", "ours.rules.yml", SLO_PAGE_ALERT, None),
                  ("sloth", "sloth.rules.yml", "MyServiceHighErrorRate", 'sloth_severity="page"'))
         for side, rules, alert, pick in sides:
             test = {"rule_files": [rules], "evaluation_interval": f"{ev}s", "tests": [{

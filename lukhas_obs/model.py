@@ -81,6 +81,20 @@ class SLI:
         return self.kind in ("ratio", "latency")
 
 
+# The burn-rate alerts' names when the spec gives none.
+SLO_PAGE_ALERT = "SLOFastBurn"
+SLO_TICKET_ALERT = "SLOSlowBurn"
+
+
+@dataclass(frozen=True)
+class SLOAlert:
+    """One of an SLO's two burn-rate alerts, as the spec adjusts it."""
+    name: str
+    enabled: bool = True
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class SLO:
     service: str
@@ -92,6 +106,10 @@ class SLO:
     sli: SLI
     min_events: int | None = None
     description: str = ""
+    labels: tuple[tuple[str, str], ...] = ()        # on every rule of the SLO
+    annotations: tuple[tuple[str, str], ...] = ()   # on every alert of the SLO
+    page_alert: SLOAlert = SLOAlert(SLO_PAGE_ALERT)
+    ticket_alert: SLOAlert = SLOAlert(SLO_TICKET_ALERT)
 
     @property
     def target(self) -> float:

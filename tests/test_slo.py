@@ -217,3 +217,62 @@ def test_the_shortest_and_longest_periods_generate_tests_promtool_passes(tmp_pat
     p = subprocess.run([tool("promtool"), "test", "rules", *map(str, tests)], capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+SLOTH_KEEPS = """        labels: {team: payments, tier: "1"}
+        annotations: {playbook: "https://wiki.example/checkout"}
+        alerts:
+          page: {name: CheckoutErrorBudgetBurn, labels: {routing_key: payments-oncall},
+                 annotations: {summary: "Checkout is burning its budget"}}
+          ticket: {disable: true}
+"""
+
+
+def _small_with(extra: str) -> str:
+    anchor = "        page: P1\n        ticket: P3\n      - name: latency"
+    text = SMALL.read_text()
+    assert text.count(anchor) == 1
+    return text.replace(anchor, "        page: P1\n        ticket: P3\n" + extra + "      - name: latency")
+
+
+def test_slo_labels_annotations_alert_names_and_a_disabled_alert(tmp_path):
+    """What Sloth users keep: the SLO's labels on every rule, its annotations on every alert, the
+    page alert renamed with labels and annotations of its own, the ticket alert disabled; the
+    generated promtool tests follow (and pass)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(_small_with(SLOTH_KEEPS))
+    out = tmp_path / "generated"
+    r = run_cli("generate", "--spec", str(spec), "--out", str(out), "--deployment-out", str(tmp_path / "dep"))
+    assert r.returncode == 0, r.stderr
+    rules = [r for g in yaml.safe_load((out / "prometheus/rules/slo-checkout-errors.rules.yml").read_text())["groups"]
+             for r in g["rules"]]
+    assert all(r["labels"]["team"] == "payments" and r["labels"]["tier"] == "1" for r in rules)
+    alerts = {r["alert"]: r for r in rules if "alert" in r}
+    assert set(alerts) == {"CheckoutErrorBudgetBurn", "SLOMetricsAbsent"}
+    page = alerts["CheckoutErrorBudgetBurn"]
+    assert page["labels"]["routing_key"] == "payments-oncall" and page["labels"]["priority"] == "P1"
+    assert page["annotations"]["summary"] == "Checkout is burning its budget"
+    assert page["annotations"]["playbook"] == "https://wiki.example/checkout"
+    assert "runbook_url" in page["annotations"]
+    assert alerts["SLOMetricsAbsent"]["annotations"]["playbook"] == "https://wiki.example/checkout"
+    test_file = out / "prometheus/rules/slo-checkout-errors.test.yml"
+    assert "CheckoutErrorBudgetBurn" in test_file.read_text() and "SLOSlowBurn" not in test_file.read_text()
+    p = subprocess.run([tool("promtool"), "test", "rules", str(test_file)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("extra, path, problem", [
+    ("        labels: {severity: low}\n", "slos[0].labels.severity", "is set by lukhas-obs on every rule"),
+    ("        alerts: {ticket: {name: SLOFastBurn}}\n", "slos[0].alerts.ticket.name", "are both 'SLOFastBurn'"),
+    ("        alerts: {page: {name: 'fast burn'}}\n", "slos[0].alerts.page.name", "does not match"),
+    ("        annotations: {x: '{{ .Broken'}\n", "slos[0].annotations.x", "not a valid Go template"),
+    ("        labels: {__meta: x}\n", "slos[0].labels", "should not be valid"),
+])
+def test_slo_alert_settings_prometheus_would_refuse_are_refused(extra, path, problem):
+    from lukhas_obs.errors import SpecError
+    from lukhas_obs.spec.loader import load_spec_text
+
+    with pytest.raises(SpecError) as err:
+        load_spec_text(_small_with(extra), "spec.yaml")
+    assert any(p.path.endswith(path) and problem in p.message for p in err.value.problems), err.value

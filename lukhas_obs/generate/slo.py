@@ -43,8 +43,6 @@ TOTAL_COUNT = "slo:sli_total:count"
 OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
 BURN_RATE = "slo:error_budget:burn_rate1h"
-ALERT_PAGE = "SLOFastBurn"
-ALERT_TICKET = "SLOSlowBurn"
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
@@ -198,7 +196,7 @@ def window_ratio(slo: SLO, window: str) -> str:
 # ---- rules ---------------------------------------------------------------------------------
 
 def _record(name: str, expr: str, slo: SLO) -> dict:
-    return {"record": name, "expr": expr, "labels": slo_labels(slo)}
+    return {"record": name, "expr": expr, "labels": {**slo_labels(slo), **dict(slo.labels)}}
 
 
 def burn_condition(slo: SLO, windows: list[BurnWindow]) -> str:
@@ -257,15 +255,19 @@ ABSENT_FOR = "10m"
 
 
 def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
-    labels = slo_labels(slo)
+    """The page and ticket burn-rate alerts (unless the spec disables one) and the absent alert;
+    the spec's labels and annotations added, the SLO's own first, then the alert's."""
     out = []
-    for kind, name, prio in (("page", ALERT_PAGE, slo.page), ("ticket", ALERT_TICKET, slo.ticket)):
-        out.append({"alert": name, "expr": burn_condition(slo, burn_windows(slo, kind)),
-                    "labels": alert_labels(spec, prio, slo.service, slo=slo.name),
-                    "annotations": alert_annotations(spec, slo, kind)})
+    for kind, alert, prio in (("page", slo.page_alert, slo.page), ("ticket", slo.ticket_alert, slo.ticket)):
+        if alert.enabled:
+            out.append({"alert": alert.name, "expr": burn_condition(slo, burn_windows(slo, kind)),
+                        "labels": {**alert_labels(spec, prio, slo.service, slo=slo.name), **dict(slo.labels),
+                                   **dict(alert.labels)},
+                        "annotations": {**alert_annotations(spec, slo, kind), **dict(slo.annotations),
+                                        **dict(alert.annotations)}})
     out.append({"alert": ALERT_ABSENT, "expr": f"absent({total_selector(slo)})", "for": ABSENT_FOR,
-                "labels": alert_labels(spec, slo.ticket, labels["service"], slo=slo.name),
-                "annotations": absent_annotations(spec, slo)})
+                "labels": {**alert_labels(spec, slo.ticket, slo.service, slo=slo.name), **dict(slo.labels)},
+                "annotations": {**absent_annotations(spec, slo), **dict(slo.annotations)}})
     return out
 
 

@@ -344,6 +344,27 @@ class _Builder:
                            f"({format_duration(low)} to {format_duration(high)})")
         return format_duration(seconds) if seconds > 0 else "30d"
 
+    # labels every generated rule sets itself (and `le`, `quantile`, which mean something else)
+    RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "alertname", "le", "quantile"})
+
+    def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:
+        for key, value in labels.items():
+            if key in self.RESERVED_RULE_LABELS:
+                self.err(path + (key,), f"{key!r} is set by lukhas-obs on every rule (routing, silences and the "
+                                        "gate read it); choose another label name")
+            self.template(value, path + (key,))
+        return tuple(sorted(labels.items()))
+
+    def rule_annotations(self, annotations: dict, path: tuple) -> tuple[tuple[str, str], ...]:
+        for key, value in annotations.items():
+            self.template(value, path + (key,))
+        return tuple(sorted(annotations.items()))
+
+    def slo_alert(self, body: dict, default_name: str, path: tuple) -> m.SLOAlert:
+        return m.SLOAlert(name=body.get("name", default_name), enabled=not body.get("disable", False),
+                          labels=self.rule_labels(body.get("labels") or {}, path + ("labels",)),
+                          annotations=self.rule_annotations(body.get("annotations") or {}, path + ("annotations",)))
+
     def template(self, text, path: tuple) -> None:
         """Prometheus parses each annotation of an alerting rule as a Go template when it loads
         the rule file, and refuses the whole file when one does not parse."""
@@ -806,7 +827,17 @@ class _Builder:
         if sli is None:
             return None
         period = self.period(body.get("period", "30d"), path + ("period",))
-        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period,
+        labels = self.rule_labels(body.get("labels") or {}, path + ("labels",))
+        annotations = self.rule_annotations(body.get("annotations") or {}, path + ("annotations",))
+        alerts = body.get("alerts") or {}
+        page_alert = self.slo_alert(alerts.get("page") or {}, m.SLO_PAGE_ALERT, path + ("alerts", "page"))
+        ticket_alert = self.slo_alert(alerts.get("ticket") or {}, m.SLO_TICKET_ALERT, path + ("alerts", "ticket"))
+        if page_alert.name == ticket_alert.name:
+            self.err(path + ("alerts", "ticket", "name"),
+                     f"the page and the ticket alert are both {page_alert.name!r}; promtool tests and silences "
+                     "need them apart")
+        extra = dict(labels=labels, annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert)
+        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, **extra,
                      page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
                      description=body.get("description", ""))
 
