@@ -18,6 +18,7 @@ from lukhas_obs.importers.common import (
     counter_selector,
     gauge_selector,
     mapping,
+    need_counter,
     need_gauge,
     normalise_name,
     number,
@@ -391,6 +392,9 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
         bad = _counter(r["bad"], index, out, "bad") if "bad" in r and "good" not in r else None
         total = _counter(r["total"], index, out, "total") if "total" in r else None
         if out.blockers or total is None or (good is None and bad is None):
+            for sel, what in ((good, "good"), (bad, "bad"), (total, "total")):
+                if sel is not None and r.get("counter") is not False:
+                    need_counter(sel, out, what)  # its reasons too, all at once
             return None
         return ratio_sli(bad, good, total, service, out)
     if isinstance(ind.get("thresholdMetric"), dict):

@@ -21,6 +21,7 @@ from lukhas_obs.importers.common import (
     counter_selector,
     latency_of,
     mapping,
+    need_counter,
     normalise_name,
     number,
     parse_query,
@@ -192,7 +193,9 @@ def _sli(sli: dict, service: str, k8s: bool, out: Outcome) -> dict | None:
             selectors.append(counter_selector(node, query, out, what))
         except Refused as exc:
             out.blockers.append(exc.blocker)
-    if len(selectors) != 2:
+    if len(selectors) != 2 or out.blockers:
+        for sel in selectors:
+            need_counter(sel, out, "query")  # its reasons too, all at once
         return None
     return ratio_sli(selectors[0], None, selectors[1], service, out)
 
