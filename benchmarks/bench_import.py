@@ -90,6 +90,7 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
     """`promtool`: also run the generated promtool tests of every imported SLO (minutes: each
     test file replays its SLO's whole period); LUKHAS_IMPORT_PROMTOOL=1 turns it on."""
     corpus = corpus or os.environ.get("LUKHAS_IMPORT_CORPUS")
+    corpus = str(Path(corpus)) if corpus else None
     if promtool is None:
         promtool = os.environ.get("LUKHAS_IMPORT_PROMTOOL") == "1"
     if not corpus or not Path(corpus).is_dir():
@@ -101,7 +102,10 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
     by_kind: collections.Counter = collections.Counter()
     only: collections.Counter = collections.Counter()
     crashes: list[str] = []
+    per_repo: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for (folder, kind), files in groups(Path(corpus)).items():
+        repo = per_repo[folder.relative_to(corpus).parts[0]]
+        repo["files"] += len(files)
         totals["files"] += len(files)
         texts = read_files(files)
         try:
@@ -112,6 +116,7 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
             team = team_file(result, kind, base=None, port=8080, team=None, priorities={"P1", "P3"},
                              base_metrics=set())
             totals["validated"] += team.slos
+            repo.update({"slos": len(result.outcomes), "validated": team.slos})
             totals["unplaced"] += len(team.unplaced)
             for o in result.refused:
                 kinds = sorted({b.kind for b in o.blockers})
@@ -132,12 +137,16 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
           + (" (promtool tests not run: LUKHAS_IMPORT_PROMTOOL=1 and promtool)" if totals["promtool_missing"] else "")
           + f", {totals['slo_documents'] - totals['validated']} refused, {len(crashes)} crashes, "
           f"{totals['input_problems']} input problems reported, {time.perf_counter() - t0:.1f} s")
+    print(f"{'repository':24} {'files':>5} {'SLOs':>5} {'imported':>9}")
+    for name, c in sorted(per_repo.items()):
+        print(f"{name:24} {c['files']:5} {c['slos']:5} {c['validated']:9}")
     print(f"{'blocker':16} {'SLOs':>5} {'only reason':>12}  what")
     for kind, n in by_kind.most_common():
         print(f"{kind:16} {n:5} {only[kind]:12}  {BLOCKERS.get(kind, '')}")
     for c in crashes:
         print("CRASH", c)
-    return {**totals, "blockers": dict(by_kind), "only_blocker": dict(only), "crash_details": crashes}
+    return {**totals, "per_repository": {k: dict(v) for k, v in per_repo.items()}, "blockers": dict(by_kind),
+             "only_blocker": dict(only), "crash_details": crashes}
 
 
 if __name__ == "__main__":

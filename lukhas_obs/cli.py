@@ -445,7 +445,8 @@ def import_group() -> None:
     """Read SLOs written in another format."""
 
 
-IMPORT_EXIT = """\b
+IMPORT_EXIT = """
+\b
 Exit codes: 0 imported (notes may follow); 1 every file was read and no SLO could be imported;
 2 a file could not be read or parsed, or holds something that is not an object (the others are
 still imported and written; each problem is named FILE:LINE), or a bad option.

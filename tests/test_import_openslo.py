@@ -114,7 +114,7 @@ CASES = [
      ["calendar", "timeslices", "objectives", "expression", "counter-name"], ["2022-01-01 12:00:00"]),
     ("a Datadog source is not Prometheus", [slo(indicator=ratio(good="sum:requests.ok{*}", total="sum:requests{*}",
                                                                 kind="Datadog"))], ["source"],
-     ["a Datadog source, not Prometheus"]),
+     ["source type Datadog is not Prometheus"]),
     ("two weeks is no period of the spec", [slo(window="timeWindow: [{duration: 2w, isRolling: true}]")], ["period"],
      []),
     ("a rolling month neither", [slo(window="timeWindow: [{duration: 1M, isRolling: true}]")], ["period"], ["month"]),

@@ -257,8 +257,9 @@ def period_of(duration, out: Outcome, rolling_default: str = DEFAULT_PERIOD) -> 
     text = str(duration).strip()
     m = _SHORTHAND.match(text)
     if m and m.group(2) in _CALENDAR_UNITS:
-        out.block("period", f"a rolling window of {text} ({m.group(1)} {_CALENDAR_UNITS[m.group(2)]}s, of "
-                            f"varying length) is not one of the spec's periods {', '.join(PERIODS)}")
+        unit = _CALENDAR_UNITS[m.group(2)] + ("s" if m.group(1) != "1" else "")
+        out.block("period", f"a rolling window of {text} ({m.group(1)} {unit}, of varying length) is not one of the "
+                            f"spec's periods {', '.join(PERIODS)}")
         return None
     try:
         seconds = parse_duration(text)
@@ -331,23 +332,18 @@ def counter_selector(node, query: str, out: Outcome, what: str) -> Selector:
         arg = node.args[0]
         if isinstance(arg, promql_parser.MatrixSelector):
             node = arg.vector_selector
-    if isinstance(node, promql_parser.VectorSelector):
-        try:
-            return promql.selector_of(node)
-        except PromQLError as exc:
-            raise Refused("expression", f"{what} {short(query)}: {exc}") from None
-    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not a counter selector "
-                                "(optionally inside sum() and rate()): expression SLIs are not in the spec yet")
+    return gauge_selector(node, query, what, "a counter selector (optionally inside sum() and rate())")
 
 
-def gauge_selector(node, query: str, what: str) -> Selector:
+def gauge_selector(node, query: str, what: str, wanted: str = "a gauge selector") -> Selector:
+    """The plain selector `node` is, or the reason it cannot be one."""
     node = _unparen(node)
     if isinstance(node, promql_parser.VectorSelector):
         try:
             return promql.selector_of(node)
         except PromQLError as exc:
             raise Refused("expression", f"{what} {short(query)}: {exc}") from None
-    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not a gauge selector: "
+    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}: "
                                 "expression SLIs are not in the spec yet")
 
 
@@ -424,20 +420,28 @@ def latency_of(good: Selector, total: Selector) -> dict | None:
     return out
 
 
+def latency_sli(good: Selector, total: Selector, out: Outcome, what: str) -> dict | None:
+    """The latency SLI `good` over `total` are (latency_of), with the histogram it needs and a note."""
+    latency = latency_of(good, total)
+    if latency is None:
+        return None
+    out.need(latency["metric"], MetricNeed("histogram", {latency["threshold"]},
+                                           {m.name for m in total.matchers if m.name != "job"}))
+    out.notes.append(f"{what} read as a latency SLI: requests within {promql.number(latency['threshold'])} of "
+                     f"histogram {latency['metric']}; the catalogue entry lists only that bucket boundary: add the "
+                     "others")
+    return {"latency": latency}
+
+
 def ratio_sli(errors: Selector | None, good: Selector | None, total: Selector, service: str,
               out: Outcome) -> dict:
     """The spec's SLI for counters: latency when good/total are a histogram's bucket and count,
     a ratio otherwise; the catalogue entries they need are recorded on `out`."""
     if good is not None:
         good, total = scoped(good, service, out, "good"), scoped(total, service, out, "total")
-        latency = latency_of(good, total)
+        latency = latency_sli(good, total, out, f"{good} over {total}")
         if latency is not None:
-            out.need(latency["metric"], MetricNeed("histogram", {latency["threshold"]},
-                                                   {m.name for m in total.matchers if m.name != "job"}))
-            out.notes.append(f"{good} over {total} read as a latency SLI: requests within "
-                             f"{promql.number(latency['threshold'])} of histogram {latency['metric']}; the catalogue "
-                             "entry lists only that bucket boundary: add the others")
-            return {"latency": latency}
+            return latency
         le = le_value(good)
         need_counter(good, out, "good", (le,) if le else ())
         need_counter(total, out, "total")

@@ -145,13 +145,23 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     entry.update({"objective": objective["percent"], "period": period, "sli": sli,
                   "page": _priority(annotations, "page", page, out),
                   "ticket": _priority(annotations, "ticket", ticket, out)})
-    events = annotations.get(f"{ANNOTATION}/min-events")
+    events = _annotation(annotations, "min-events", int, out)
     if events is not None:
-        try:
-            entry["min_events"] = int(events)
-        except (TypeError, ValueError):
-            out.notes.append(f"annotation {ANNOTATION}/min-events {short(events)} is not a whole number; ignored")
+        entry["min_events"] = events
     out.entry = entry
+
+
+def _annotation(annotations: dict, key: str, cast, out: Outcome):
+    """An obs.lukhas.ai/<key> annotation (what export writes) as a number, or None (noted when
+    it is there but not a number)."""
+    value = annotations.get(f"{ANNOTATION}/{key}")
+    if value is None:
+        return None
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        out.notes.append(f"annotation {ANNOTATION}/{key} {short(value)} is not a {cast.__name__}; ignored")
+        return None
 
 
 def _slo_name(name: str, service: str, annotations: dict, out: Outcome) -> str:
@@ -292,7 +302,7 @@ def _query(node, index: _Index, out: Outcome, what: str) -> str | None:
         out.notes.append(f"{what}: the metric source gives no type: read as Prometheus")
         kind = "Prometheus"
     if kind.lower() not in PROMETHEUS_TYPES:
-        out.block("source", f"{what}: a {kind} source, not Prometheus: lukhas-obs reads Prometheus only")
+        out.block("source", f"{what}: source type {kind} is not Prometheus: lukhas-obs reads Prometheus only")
         return None
     if kind.lower() != "prometheus":
         out.notes.append(f"{what}: a {kind} source, read as the Prometheus query API")
@@ -423,12 +433,9 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
             out.notes.append(f"op {op} {at} made inclusive ({op}e): the spec counts a sample at exactly {at} as good")
         if op in ("gt", "gte"):
             body: dict = {"metric": sel.render(), "min": bound}
-            upper = annotations.get(f"{ANNOTATION}/max")
+            upper = _annotation(annotations, "max", float, out)
             if upper is not None:
-                try:
-                    body["max"] = float(upper)
-                except (TypeError, ValueError):
-                    out.notes.append(f"annotation {ANNOTATION}/max {short(upper)} is not a number; ignored")
+                body["max"] = upper
             return {"threshold": body}
         return {"threshold": {"metric": sel.render(), "max": bound}}
     out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric")

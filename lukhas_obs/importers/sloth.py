@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import promql_parser
 
-from lukhas_obs import promql
 from lukhas_obs.importers.common import (
     DEFAULT_PERIOD,
     Doc,
-    MetricNeed,
     Outcome,
     Refused,
     Result,
     counter_selector,
     latency_of,
+    latency_sli,
     mapping,
     need_counter,
     normalise_name,
@@ -217,14 +216,8 @@ def _latency(error_node, total_node, error_q: str, total_q: str, service: str, o
         return None
     if count != total:
         return None
-    good, total = scoped(bucket, service, out, "good"), scoped(total, service, out, "total")
-    latency = latency_of(good, total)
-    if latency is None:
+    if latency_of(bucket, total) is None:
         return None
     out.notes += quiet.notes
-    out.need(latency["metric"], MetricNeed("histogram", {latency["threshold"]},
-                                           {m.name for m in total.matchers if m.name != "job"}))
-    out.notes.append(f"count minus bucket le={promql.number(latency['threshold'])} over count read as a latency SLI "
-                     f"on histogram {latency['metric']}; the catalogue entry lists only that bucket boundary: add the "
-                     "others")
-    return {"latency": latency}
+    good, total = scoped(bucket, service, out, "good"), scoped(total, service, out, "total")
+    return latency_sli(good, total, out, f"count minus {good} over count")
