@@ -414,19 +414,26 @@ def export_group() -> None:
 
 
 @export_group.command("openslo")
-@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
+@click.argument("spec_arg", metavar="[SPEC]", required=False, type=click.Path(exists=True))
+@click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(),
+              help="The spec file, or a folder of team specs with one shared file.")
 @click.option("--out", "out_file", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True))
-def export_openslo(spec_path: str, out_file: str) -> None:
-    """The spec's SLOs as OpenSLO v1 Service and SLO documents (SLIs inline, Prometheus sources)."""
+def export_openslo(spec_arg: str | None, spec_path: str, out_file: str) -> None:
+    """The spec's SLOs as OpenSLO v1 Service and SLO documents (SLIs inline, Prometheus sources),
+    checked against the OpenSLO go-sdk's rules (names, lengths, enums). What had to be shortened to
+    fit them is listed on stderr."""
     from lukhas_obs.openslo import export_text
     from lukhas_obs.spec import load_spec
 
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_arg or spec_path)
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
-    text = export_text(spec)
+    notes: list[str] = []
+    text = export_text(spec, notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     if out_file == "-":
         click.echo(text, nl=False)
     else:
@@ -438,35 +445,129 @@ def import_group() -> None:
     """Read SLOs written in another format."""
 
 
-@import_group.command("openslo")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--page", default="P1", show_default=True, help="Page priority for SLOs that do not say.")
-@click.option("--ticket", default="P3", show_default=True, help="Ticket priority for SLOs that do not say.")
-@click.option("--out", "out_file", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True))
-def import_openslo(files, page: str, ticket: str, out_file: str) -> None:
-    """OpenSLO v1 Service/SLO/SLI documents as spec `services:` entries to merge into a spec.
+IMPORT_EXIT = """
+\b
+Exit codes: 0 imported (notes may follow); 1 every file was read and no SLO could be imported;
+2 a file could not be read or parsed, or holds something that is not an object (the others are
+still imported and written; each problem is named FILE:LINE), or a bad option.
+"""
 
-    \b
-    Everything OpenSLO can say that the spec cannot (calendar windows, timeslices, non-Prometheus
-    sources, queries that are not plain selectors, alert policies) is listed on stderr.
-    Exit codes: 0 imported (notes may follow); 1 nothing could be imported; 2 unreadable input.
-    """
-    from lukhas_obs.openslo import import_docs
 
-    try:
-        result = import_docs([(f, Path(f).read_text(encoding="utf-8")) for f in files], page=page, ticket=ticket)
-    except (OSError, ValueError) as exc:  # yaml errors are ValueErrors
-        click.echo(f"lukhas-obs import: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+def _import_options(fn):
+    decorators = [
+        click.argument("files", nargs=-1, required=True, type=click.Path(exists=True)),
+        click.option("--into", "into", type=click.Path(exists=True), default=None,
+                     help="The spec (file, or folder of team specs) the team file joins: its metrics are not "
+                          "declared again, its severities are checked, and the result is validated with it."),
+        click.option("--team", default=None, help="The team file's `team:` name."),
+        click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+                     help="Port each imported service is scraped on (a placeholder: set the real one)."),
+        click.option("--page", default="P1", show_default=True, help="Page priority for SLOs that do not say."),
+        click.option("--ticket", default="P3", show_default=True, help="Ticket priority for SLOs that do not say."),
+        click.option("--out", "out_file", default="-", show_default=True,
+                     type=click.Path(dir_okay=False, allow_dash=True), help="The team file to write."),
+    ]
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
+    return fn
+
+
+def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> None:
+    import re
+
+    from lukhas_obs.importers.common import read_files, team_file
+    from lukhas_obs.importers.openslo import import_openslo
+    from lukhas_obs.importers.sloth import import_sloth
+
+    for option, value in (("--page", page), ("--ticket", ticket)):
+        if not re.fullmatch(r"P[0-9]", value):
+            raise click.BadParameter(f"{value!r} is not a priority such as P1", param_hint=option)
+    base_metrics: set[str] = set()
+    if into is not None:
+        from lukhas_obs.spec import load_spec
+
+        try:
+            base = load_spec(into)
+        except SpecError as exc:
+            _spec_problems(exc)
+            sys.exit(EXIT_USAGE)
+        known = {s.priority for s in base.severities}
+        for option, value in (("--page", page), ("--ticket", ticket)):
+            if value not in known:
+                raise click.BadParameter(f"{value} is not a severity of {into} ({', '.join(sorted(known))})",
+                                         param_hint=option)
+        base_metrics = {m.name for m in base.metrics}
+    reader = import_openslo if tool == "openslo" else import_sloth
+    result = reader(read_files(files), page=page, ticket=ticket)
+    priorities = {page, ticket} | {o.entry[k] for o in result.imported for k in ("page", "ticket") if o.entry}
+    if into is not None and (unknown := priorities - known):
+        for o in result.imported:
+            assert o.entry is not None, "imported SLOs have an entry"
+            for k in ("page", "ticket"):
+                if o.entry[k] in unknown:
+                    o.block("spec", f"{k} priority {o.entry[k]} is not a severity of {into}")
+    out = team_file(result, tool, base=None if into is None else Path(into), port=port, team=team,
+                    priorities=priorities, base_metrics=base_metrics)
+    for problem in result.problems:
+        click.echo(f"lukhas-obs import: {problem}", err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    count = sum(len(s) for s in result.services.values())
-    if not count:
-        click.echo("lukhas-obs import: no SLO could be imported", err=True)
+    for o in result.outcomes:
+        if o.imported:
+            assert o.entry is not None, "imported SLOs have an entry"
+            click.echo(f"{o.where}: {o.label}: imported as {o.service}/{o.entry['name']}", err=True)
+            for note in o.notes:
+                click.echo(f"  note: {note}", err=True)
+        else:
+            click.echo(f"{o.where}: {o.label}: not imported:", err=True)
+            for b in o.blockers:
+                click.echo(f"  - {b}", err=True)
+    for problem in out.unplaced:
+        click.echo(f"lukhas-obs import: the team file does not validate: {problem}", err=True)
+    if out.slos and not out.unplaced:
+        if out_file == "-":
+            click.echo(out.text, nl=False)
+        else:
+            Path(out_file).write_text(out.text, encoding="utf-8")
+    refused = len(result.refused)
+    click.echo(f"imported {out.slos} of {len(result.outcomes)} SLOs for {out.services} services from "
+               f"{len(result.files)} files; {refused} not imported"
+               + (f"; {len(result.problems)} input problems" if result.problems else ""), err=True)
+    if result.problems or out.unplaced:
+        sys.exit(EXIT_USAGE if result.problems else EXIT_INTERNAL)
+    if not out.slos:
         sys.exit(1)
-    text = result.to_yaml()
-    if out_file == "-":
-        click.echo(text, nl=False)
-    else:
-        Path(out_file).write_text(text, encoding="utf-8")
-    click.echo(f"imported {count} SLOs for {len(result.services)} services", err=True)
+
+
+OPENSLO_HELP = """OpenSLO v1 SLO, SLI, DataSource and Service documents (files or folders of them)
+as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
+
+\b
+Reads single documents, `---` streams and top-level lists of objects; resolves indicatorRef
+and metricSourceRef across every file given. Each SLO is imported with notes on what was
+assumed or changed, or refused with every reason (calendar windows, timeslices, expressions
+that are not selectors, other periods, non-Prometheus sources, ...), listed on stderr.
+""" + IMPORT_EXIT
+
+
+@import_group.command("openslo", help=OPENSLO_HELP)
+@_import_options
+def import_openslo(files, into, team, port, page, ticket, out_file) -> None:
+    _run_import("openslo", files, into, team, port, page, ticket, out_file)
+
+
+SLOTH_HELP = """Sloth specs (`version: prometheus/v1`) and Kubernetes PrometheusServiceLevel
+objects as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
+
+\b
+Event SLIs become ratios of counters (or latency SLIs for count - bucket over count); the
+period is Sloth's default, 30d. Labels, annotations and alert names are listed as notes (the
+spec cannot hold them yet); raw and plugin SLIs, disabled alerts and expressions that are not
+selectors are refused with every reason.
+""" + IMPORT_EXIT
+
+
+@import_group.command("sloth", help=SLOTH_HELP)
+@_import_options
+def import_sloth(files, into, team, port, page, ticket, out_file) -> None:
+    _run_import("sloth", files, into, team, port, page, ticket, out_file)

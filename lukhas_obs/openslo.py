@@ -1,37 +1,63 @@
-"""OpenSLO v1 in and out.
+"""OpenSLO v1 out: every SLO of a spec as an OpenSLO `Service` and `SLO` (with its SLI inline),
+Prometheus queries as the metric sources, the page/ticket priorities kept as annotations.
 
-export: every SLO of a spec as an OpenSLO `Service` and `SLO` (with its SLI inline), Prometheus
-queries as the metric sources, the page/ticket priorities kept as annotations.
-import:  OpenSLO `Service`/`SLO`/`SLI` documents (ratio and threshold metrics, rolling windows,
-Prometheus sources) as spec `services:` entries. Whatever OpenSLO says that the spec cannot
-(calendar windows, timeslices, non-Prometheus sources, queries that are not plain selectors, alert
-policies) is reported, never silently dropped."""
+What OpenSLO tools accept is what the OpenSLO go-sdk validates (`problems()` below: names are RFC
+1123 labels, display names at most 63 characters, descriptions at most 1,050, enums, one time
+window, no op/value on a ratio objective); the export is checked against it before it is written.
+Import lives in lukhas_obs/importers/."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import yaml
+import hashlib
+import re
 
 from lukhas_obs import promql
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
-from lukhas_obs.promql import PromQLError, Selector
 
 API = "openslo/v1"
 ANNOTATION = "obs.lukhas.ai"  # OpenSLO annotation keys carry a DNS prefix, as in Kubernetes
-PERIODS = {"7d", "28d", "30d"}
+NAME_MAX = 63
+DESCRIPTION_MAX = 1050
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_LABEL_KEY = re.compile(r"^[a-zA-Z0-9]([-._a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\Z")
+_ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+                             r"[a-zA-Z0-9]([-._a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\Z")
+_SHORTHAND = re.compile(r"^[1-9][0-9]*[mhdwMQY]\Z")
+KINDS = ("SLO", "SLI", "Service", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
+
+
+def dns_label(name: str) -> str:
+    """`name` as an RFC 1123 label (what OpenSLO names are): unchanged when it is one, otherwise
+    cut to fit with a short hash of the whole name, so two long names stay two names."""
+    if DNS_LABEL.match(name):
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    stem = re.sub(r"[^a-z0-9-]+", "-", name.lower())[: NAME_MAX - len(digest) - 1].strip("-")
+    return f"{stem}-{digest}" if stem else f"x-{digest}"
+
+
+def _fit(text: str, limit: int, what: str, notes: list[str]) -> str:
+    if len(text) <= limit:
+        return text
+    notes.append(f"{what} cut to {limit} characters (OpenSLO's limit; it had {len(text)})")
+    return text[: limit - 3].rstrip() + "..."
 
 
 def _source(query: str) -> dict:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": query}}}
 
 
+def target(slo: SLO) -> float:
+    """The objective as OpenSLO's ratio, without float noise (0.999, not 0.9990000000000001)."""
+    return round(slo.objective / 100, 12)
+
+
 def indicator(slo: SLO) -> tuple[dict, dict]:
     """(indicator spec, objective) for one SLO."""
     sli = slo.sli
-    objective = {"displayName": slo.name, "target": slo.target}
+    objective: dict = {"displayName": slo.name, "target": target(slo)}
     total = str(engine.total_selector(slo))
     if sli.kind == "ratio":
         if sli.errors is not None:
@@ -46,176 +72,197 @@ def indicator(slo: SLO) -> tuple[dict, dict]:
             promql.Matcher("le", "=", promql.number(sli.threshold)))
         return {"ratioMetric": {"counter": True, "good": _source(str(good)), "total": _source(total)}}, objective
     if sli.kind == "availability":
-        sel = engine.total_selector(slo)
-        return {"ratioMetric": {"counter": False, "good": _source(f"sum({sel})"),
-                                "total": _source(f"count({sel})")}}, objective
+        return {"ratioMetric": {"counter": False, "good": _source(f"sum({total})"),
+                                "total": _source(f"count({total})")}}, objective
     objective = {**objective, "op": "gte" if sli.min is not None else "lte",
                  "value": sli.min if sli.min is not None else sli.max}
     return {"thresholdMetric": _source(total)}, objective
 
 
-def export(spec: Spec) -> list[dict]:
+def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
+    """Service and SLO documents; what had to be shortened to fit OpenSLO's limits is added to
+    `notes`."""
+    notes = [] if notes is None else notes
     docs: list[dict] = []
     for svc in spec.services:
         if not svc.slos:
             continue
+        service = dns_label(svc.name)
+        keep = {f"{ANNOTATION}/service": svc.name} if service != svc.name else {}
         docs.append({"apiVersion": API, "kind": "Service",
-                     "metadata": {"name": svc.name, "displayName": svc.name},
-                     "spec": {"description": svc.description or f"{svc.name} ({spec.project})"}})
+                     "metadata": {"name": service, "displayName": svc.name, **({"annotations": keep} if keep else {})},
+                     "spec": {"description": _fit(svc.description or f"{svc.name} ({spec.project})", DESCRIPTION_MAX,
+                                                  f"service {svc.name}: description", notes)}})
         for s in svc.slos:
             ind, objective = indicator(s)
-            annotations = {f"{ANNOTATION}/page": s.page, f"{ANNOTATION}/ticket": s.ticket}
+            annotations = {**keep, f"{ANNOTATION}/slo": s.name, f"{ANNOTATION}/page": s.page,
+                           f"{ANNOTATION}/ticket": s.ticket}
             if s.min_events:
                 annotations[f"{ANNOTATION}/min-events"] = str(s.min_events)
             if s.sli.kind == "threshold" and s.sli.min is not None and s.sli.max is not None:
                 annotations[f"{ANNOTATION}/max"] = promql.number(s.sli.max)  # OpenSLO holds one bound
+            what = f"SLO {s.service}/{s.name}"
+            description = _fit(s.description, DESCRIPTION_MAX, f"{what}: description", notes) if s.description else ""
             docs.append({
                 "apiVersion": API, "kind": "SLO",
-                "metadata": {"name": s.id, "displayName": f"{s.service} {s.name}", "annotations": annotations},
+                "metadata": {"name": dns_label(s.id),
+                             "displayName": _fit(f"{s.service} {s.name}", NAME_MAX, f"{what}: displayName", notes),
+                             "annotations": annotations},
                 "spec": {
-                    **({"description": s.description} if s.description else {}),
-                    "service": s.service,
-                    "indicator": {"metadata": {"name": f"{s.id}-sli"}, "spec": ind},
+                    **({"description": description} if description else {}),
+                    "service": service,
+                    "indicator": {"metadata": {"name": dns_label(f"{s.id}-sli")}, "spec": ind},
                     "timeWindow": [{"duration": s.period, "isRolling": True}],
                     "budgetingMethod": "Occurrences",
                     "objectives": [objective],
                 },
             })
+    for doc in docs:
+        found = problems(doc)
+        assert not found, f"export wrote an invalid OpenSLO document: {found}"
     return docs
 
 
-def export_text(spec: Spec) -> str:
-    return "".join(dump(d, "---") for d in export(spec))
+def export_text(spec: Spec, notes: list[str] | None = None) -> str:
+    return "".join(dump(d, "---") for d in export(spec, notes))
 
 
-# ---- import ----------------------------------------------------------------------------------
+# ---- what the OpenSLO go-sdk accepts -----------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """Safe, and keeps YAML timestamps (calendar startTime) as the strings they were."""
-
-
-_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
-@dataclass
-class Imported:
-    services: dict[str, list[dict]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def to_yaml(self) -> str:
-        doc = {"services": [{"name": name, "kind": "application", "slos": slos}
-                            for name, slos in self.services.items()]}
-        return dump(doc, "# Imported from OpenSLO by lukhas-obs: merge into your spec's services.")
-
-
-def _query(node: dict | None) -> str:
-    src = (node or {}).get("metricSource") or {}
-    if src.get("type", "Prometheus").lower() != "prometheus":
-        raise ValueError(f"metric source type {src.get('type')!r} is not Prometheus")
-    query = (src.get("spec") or {}).get("query")
-    if query is None:
-        raise ValueError("a Prometheus metric source has no query")
-    return query
+def problems(doc) -> list[str]:
+    """Why the OpenSLO go-sdk (pkg/openslo/v1) would refuse an openslo/v1 document: its rules
+    for names, lengths and enums, which the 2022 JSON schemas do not all carry."""
+    out: list[str] = []
+    if not isinstance(doc, dict):
+        return ["not an object"]
+    if doc.get("apiVersion") != API:
+        out.append(f"apiVersion must be {API}")
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        out.append(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    out += _metadata(doc.get("metadata"), "metadata")
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return out + ["spec: required"]
+    if kind in ("Service", "SLO", "SLI"):
+        out += _description(spec, "spec")
+    if kind == "SLI":
+        out += _sli(spec, "spec")
+    if kind == "SLO":
+        out += _slo(spec)
+    return out
 
 
-def _selector(query: str, service: str) -> Selector:
-    try:
-        sel = promql.parse_selector(query)
-    except PromQLError as exc:
-        raise ValueError(f"query {query!r} is not a plain counter selector ({exc})") from None
-    # our engine scopes every SLI to job=<service>; keep only the other matchers
-    return Selector(sel.metric, tuple(m for m in sel.matchers if not (m.name == "job" and m.value == service)))
+def _metadata(meta, where: str) -> list[str]:
+    if not isinstance(meta, dict):
+        return [f"{where}: required"]
+    out = []
+    name = meta.get("name")
+    if not isinstance(name, str) or not DNS_LABEL.match(name):
+        out.append(f"{where}.name {name!r} is not an RFC 1123 label (lower-case letters, digits, '-', at most 63)")
+    display = meta.get("displayName")
+    if display is not None and (not isinstance(display, str) or len(display) > NAME_MAX):
+        out.append(f"{where}.displayName is longer than {NAME_MAX} characters")
+    for key in (meta.get("labels") or {}):
+        if not _LABEL_KEY.match(str(key)):
+            out.append(f"{where}.labels: key {key!r} is not a valid label key")
+    for key in (meta.get("annotations") or {}):
+        if not _ANNOTATION_KEY.match(str(key)) or len(str(key).rpartition("/")[2]) > NAME_MAX:
+            out.append(f"{where}.annotations: key {key!r} is not a valid annotation key")
+    return out
 
 
-def _sli(spec_ind: dict, service: str, objective: dict, annotations: dict) -> dict:
-    if "ratioMetric" in spec_ind:
-        r = spec_ind["ratioMetric"]
-        if not r.get("counter", False):
-            raise ValueError("ratioMetric with counter: false (gauges of good/total) has no lukhas-obs equivalent")
-        total = _selector(_query(r.get("total")), service)
-        if "good" in r:
-            good = _selector(_query(r["good"]), service)
-            le = next((m for m in good.matchers if m.name == "le" and m.op == "="), None)
-            if le and good.metric.endswith("_bucket") and total.metric == good.metric[:-7] + "_count":
-                base = good.metric[:-7]
-                rest = Selector(base, tuple(m for m in good.matchers if m.name != "le"))
-                out = {"metric": base, "threshold": float(le.value)}
-                if rest.matchers:
-                    out["selector"] = rest.render()[len(base):]
-                return {"latency": out}
-            return {"ratio": {"good": good.render(), "total": total.render()}}
-        return {"ratio": {"errors": _selector(_query(r.get("bad")), service).render(), "total": total.render()}}
-    if "thresholdMetric" in spec_ind:
-        sel = _selector(_query(spec_ind["thresholdMetric"]), service)
-        op, value = objective.get("op"), objective.get("value")
-        if op in ("gte", "gt"):
-            out = {"metric": sel.render(), "min": value}
-            if f"{ANNOTATION}/max" in annotations:
-                out["max"] = float(annotations[f"{ANNOTATION}/max"])
-            return {"threshold": out}
-        if op in ("lte", "lt"):
-            return {"threshold": {"metric": sel.render(), "max": value}}
-        raise ValueError("a thresholdMetric objective needs op and value")
-    raise ValueError("the indicator has neither ratioMetric nor thresholdMetric")
+def _description(spec: dict, where: str) -> list[str]:
+    d = spec.get("description")
+    if d is not None and (not isinstance(d, str) or len(d) > DESCRIPTION_MAX):
+        return [f"{where}.description is longer than {DESCRIPTION_MAX} characters"]
+    return []
 
 
-def import_docs(texts: list[tuple[str, str]], page: str = "P1", ticket: str = "P3") -> Imported:
-    out = Imported()
-    docs: list[tuple[str, int, dict]] = []
-    for name, text in texts:
-        for i, doc in enumerate(yaml.load_all(text, Loader=_Loader)):
-            if doc:
-                docs.append((name, i, doc))
-    slis = {d["metadata"]["name"]: d["spec"] for _, _, d in docs if d.get("kind") == "SLI"}
-    for fname, i, doc in docs:
-        where = f"{fname} document {i + 1}"
-        kind = doc.get("kind")
-        if doc.get("apiVersion") != API:
-            out.notes.append(f"{where}: apiVersion {doc.get('apiVersion')!r} is not {API}; skipped")
+def _metric(node, where: str) -> list[str]:
+    source = node.get("metricSource") if isinstance(node, dict) else None
+    if not isinstance(source, dict):
+        return [f"{where}.metricSource: required"]
+    out = []
+    ref = source.get("metricSourceRef")
+    if ref not in (None, "") and not (isinstance(ref, str) and DNS_LABEL.match(ref)):
+        out.append(f"{where}.metricSource.metricSourceRef {ref!r} is not an RFC 1123 label")
+    if not isinstance(source.get("spec"), dict) or not source["spec"]:
+        out.append(f"{where}.metricSource.spec: required, at least one key")
+    return out
+
+
+def _sli(spec: dict, where: str) -> list[str]:
+    ratio, threshold = spec.get("ratioMetric"), spec.get("thresholdMetric")
+    if (ratio is None) == (threshold is None):
+        return [f"{where}: exactly one of ratioMetric and thresholdMetric"]
+    if threshold is not None:
+        return _metric(threshold, f"{where}.thresholdMetric")
+    if not isinstance(ratio, dict):
+        return [f"{where}.ratioMetric: must be an object"]
+    out = []
+    if ("total" in ratio) == ("raw" in ratio):
+        out.append(f"{where}.ratioMetric: exactly one of total and raw")
+    if "total" in ratio:
+        if ("good" in ratio) == ("bad" in ratio):
+            out.append(f"{where}.ratioMetric: exactly one of good and bad")
+        for key in ("good", "bad", "total"):
+            if key in ratio:
+                out += _metric(ratio[key], f"{where}.ratioMetric.{key}")
+    else:
+        out += _metric(ratio["raw"], f"{where}.ratioMetric.raw")
+        if ratio.get("rawType") not in ("success", "failure"):
+            out.append(f"{where}.ratioMetric.rawType must be success or failure")
+    return out
+
+
+def _slo(spec: dict) -> list[str]:
+    out = []
+    if not spec.get("service"):
+        out.append("spec.service: required")
+    if spec.get("budgetingMethod") not in ("Occurrences", "Timeslices", "RatioTimeslices"):
+        out.append("spec.budgetingMethod must be Occurrences, Timeslices or RatioTimeslices")
+    windows = spec.get("timeWindow")
+    if windows is not None:
+        if not isinstance(windows, list) or len(windows) != 1:
+            out.append("spec.timeWindow: exactly one window")
+        else:
+            w = windows[0] if isinstance(windows[0], dict) else {}
+            if not _SHORTHAND.match(str(w.get("duration", ""))):
+                out.append("spec.timeWindow[0].duration must be a number and one of m h d w M Q Y")
+            if bool(w.get("isRolling")) == ("calendar" in w):
+                out.append("spec.timeWindow[0]: a rolling window has no calendar; a calendar window needs one")
+    inline, ref = spec.get("indicator"), spec.get("indicatorRef")
+    if (inline is None) == (ref is None):
+        out.append("spec: exactly one of indicator and indicatorRef")
+    ratio = False
+    if isinstance(inline, dict):
+        out += _metadata(inline.get("metadata"), "spec.indicator.metadata")
+        body = inline.get("spec")
+        out += _sli(body, "spec.indicator.spec") if isinstance(body, dict) else ["spec.indicator.spec: required"]
+        ratio = isinstance(body, dict) and "ratioMetric" in body
+    elif ref is not None and not (isinstance(ref, str) and DNS_LABEL.match(ref)):
+        out.append(f"spec.indicatorRef {ref!r} is not an RFC 1123 label")
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list) or not objectives:
+        return out + ["spec.objectives: at least one"]
+    for i, o in enumerate(objectives):
+        where = f"spec.objectives[{i}]"
+        if not isinstance(o, dict):
+            out.append(f"{where}: must be an object")
             continue
-        if kind in ("Service", "SLI"):
-            if kind == "Service":
-                out.services.setdefault(doc["metadata"]["name"], [])
-            continue
-        if kind != "SLO":
-            out.notes.append(f"{where}: {kind} is not imported (lukhas-obs derives alerting from severities)")
-            continue
-        spec, meta = doc.get("spec") or {}, doc.get("metadata") or {}
-        name = meta.get("name", "?")
-        service = spec.get("service")
-        annotations = meta.get("annotations") or {}
-        try:
-            if service is None:
-                raise ValueError("the SLO names no service")
-            windows = spec.get("timeWindow") or [{"duration": "30d", "isRolling": True}]
-            w = windows[0]
-            if not w.get("isRolling", False):
-                raise ValueError(f"calendar window {w.get('calendar')} is not supported (rolling windows only)")
-            if w["duration"] not in PERIODS:
-                raise ValueError(f"window {w['duration']} is not one of {', '.join(sorted(PERIODS))}")
-            if spec.get("budgetingMethod") != "Occurrences":
-                raise ValueError(f"budgetingMethod {spec.get('budgetingMethod')} is not supported (Occurrences only)")
-            objectives = spec.get("objectives") or []
-            if len(objectives) != 1:
-                raise ValueError(f"{len(objectives)} objectives; lukhas-obs takes one per SLO")
-            ind = (spec.get("indicator") or {}).get("spec") or slis.get(spec.get("indicatorRef", ""))
-            if ind is None:
-                raise ValueError(f"indicator {spec.get('indicatorRef')!r} is not among the documents")
-            sli = _sli(ind, service, objectives[0], annotations)
-            if spec.get("alertPolicies"):
-                out.notes.append(f"{where}: alertPolicies are not imported; burn-rate alerts come from page/ticket")
-        except (ValueError, KeyError, TypeError) as exc:
-            out.notes.append(f"{where} (SLO {name}): not imported: {exc}")
-            continue
-        prefix = f"{service}-"
-        entry = {"name": name[len(prefix):] if name.startswith(prefix) else name,
-                 "objective": round(objectives[0]["target"] * 100, 10), "period": w["duration"], "sli": sli,
-                 "page": annotations.get(f"{ANNOTATION}/page", page),
-                 "ticket": annotations.get(f"{ANNOTATION}/ticket", ticket)}
-        if spec.get("description"):
-            entry["description"] = spec["description"]
-        if f"{ANNOTATION}/min-events" in annotations:
-            entry["min_events"] = int(annotations[f"{ANNOTATION}/min-events"])
-        out.services.setdefault(service, []).append(entry)
+        if ("target" in o) == ("targetPercent" in o):
+            out.append(f"{where}: exactly one of target and targetPercent")
+        t = o.get("target")
+        if t is not None and not (isinstance(t, (int, float)) and 0 <= t < 1):
+            out.append(f"{where}.target must be in [0, 1)")
+        if ratio and ("op" in o or "value" in o):
+            out.append(f"{where}: op and value are forbidden with a ratioMetric")
+        if isinstance(inline, dict) and not ratio:
+            if o.get("op") not in ("gt", "lt", "gte", "lte"):
+                out.append(f"{where}.op must be gt, lt, gte or lte")
+            if not isinstance(o.get("value"), (int, float)):
+                out.append(f"{where}.value: required")
+        if o.get("displayName") is not None and len(str(o["displayName"])) > NAME_MAX:
+            out.append(f"{where}.displayName is longer than {NAME_MAX} characters")
     return out

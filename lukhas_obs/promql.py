@@ -107,6 +107,11 @@ def parse_selector(text: str) -> Selector:
     if not isinstance(node, promql_parser.VectorSelector):
         raise PromQLError("must be a plain series selector such as metric{label=\"value\"}, "
                           "not a function or an operation")
+    return selector_of(node)
+
+
+def selector_of(node) -> Selector:
+    """A parsed plain selector (promql_parser.VectorSelector) as a Selector."""
     if not node.name:
         raise PromQLError("the selector must name a metric")
     if node.offset is not None or node.at is not None:

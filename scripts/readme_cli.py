@@ -12,7 +12,7 @@ from pathlib import Path
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = {"cli-gate": [["slo-gate"], ["slo-gate", "backtest"]],
           "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"],
-                      ["import", "openslo"]]}
+                      ["import", "openslo"], ["import", "sloth"]]}
 
 
 def help_text(command: list[str]) -> str:

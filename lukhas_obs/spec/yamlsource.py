@@ -46,27 +46,65 @@ def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
     silently keep the last one). Aliases are expanded within the budgets above: past them, or
     for an alias inside its own anchor, the spec is refused at the line of the alias."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    lines = LineMap()
-    problems: list[Problem] = []
-    seen: set[int] = set()     # nodes built once already: reaching one again is an alias use
-    active: set[int] = set()   # nodes being built now: reaching one of them is a cycle
-    count = {"nodes": 0, "aliases": 0}
-
-    def refuse(line: int, path: tuple, message: str) -> SpecError:
-        return SpecError([Problem(filename, line, render_path(path), message)])
-
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            msg = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-            raise SpecError([Problem(filename, line, "", f"YAML syntax error: {msg}")]) from None
-        except yaml.YAMLError as exc:
-            raise SpecError([Problem(filename, 1, "", f"YAML error: {exc}")]) from None
+        node = _syntax(filename, loader.get_single_node)
         if node is None:
             raise SpecError([Problem(filename, 1, "", "the spec is empty")])
+        return _Builder(loader, filename).document(node)
+    finally:
+        loader.dispose()
+
+
+def parse_yaml_documents(text: str, filename: str) -> list[tuple[object, LineMap, int]]:
+    """Every document of a YAML stream (`---` separated), each as (data, lines, first line),
+    read as parse_yaml reads one; the alias and node budgets hold for the whole stream. Empty
+    documents are left out. A syntax error anywhere refuses the whole file at its line."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    builder = _Builder(loader, filename)
+    out = []
+    try:
+        while _syntax(filename, loader.check_node):
+            node = _syntax(filename, loader.get_node)
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
+                continue
+            data, lines = builder.document(node)
+            out.append((data, lines, node.start_mark.line + 1))
+    finally:
+        loader.dispose()
+    return out
+
+
+def _syntax(filename: str, step):
+    """`step()` of the loader, with its syntax errors as problems at their line."""
+    try:
+        return step()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        msg = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        raise SpecError([Problem(filename, line, "", f"YAML syntax error: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(filename, 1, "", f"YAML error: {exc}")]) from None
+
+
+class _Builder:
+    """Builds plain data from composed nodes, recording the line of every key path, within the
+    alias and node budgets (shared by every document one builder builds)."""
+
+    def __init__(self, loader, filename: str) -> None:
+        self.loader = loader
+        self.filename = filename
+        self.count = {"nodes": 0, "aliases": 0}
+
+    def document(self, node: yaml.Node) -> tuple[object, LineMap]:
+        loader, filename, count = self.loader, self.filename, self.count
+        lines = LineMap()
+        problems: list[Problem] = []
+        seen: set[int] = set()     # nodes built once already: reaching one again is an alias use
+        active: set[int] = set()   # nodes being built now: reaching one of them is a cycle
+
+        def refuse(line: int, path: tuple, message: str) -> SpecError:
+            return SpecError([Problem(filename, line, render_path(path), message)])
 
         def build(n: yaml.Node, path: tuple, where: int, expanding: bool) -> object:
             """`where` is the line of the spec text being built: inside an alias's expansion
@@ -125,12 +163,9 @@ def parse_yaml(text: str, filename: str) -> tuple[object, LineMap]:
             mark = exc.problem_mark
             raise SpecError([Problem(filename, (mark.line + 1) if mark else 1, "",
                                      f"YAML error: {exc.problem}")]) from None
-    finally:
-        loader.dispose()
-    if problems:
-        raise SpecError(problems)
-    return data, lines
-
+        if problems:
+            raise SpecError(problems)
+        return data, lines
 
 
 class Sources:

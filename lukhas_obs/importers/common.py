@@ -1,0 +1,615 @@
+"""What every importer shares: reading files as people publish them, taking PromQL apart into the
+selectors the spec holds, and writing a team file that `lukhas-obs validate` accepts as is.
+
+An importer turns each SLO it finds into an `Outcome`: a spec entry with the notes that say what
+was assumed or changed, or every reason (`Blocker`) it cannot be imported, all at once. Nothing
+read from a file is trusted to have the expected shape: a wrong shape is a blocker or a problem,
+never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import promql_parser
+
+from lukhas_obs import promql
+from lukhas_obs.durations import parse_duration
+from lukhas_obs.errors import SpecError
+from lukhas_obs.generate.yamlout import dump
+from lukhas_obs.promql import PromQLError, Selector
+from lukhas_obs.spec.yamlsource import LineMap, parse_yaml_documents
+
+API_VERSION = "lukhas-obs/v1"
+PERIODS = ("7d", "28d", "30d")          # what the spec's `period` takes
+DEFAULT_PERIOD = "30d"
+SUFFIXES = (".yaml", ".yml", ".json")
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}\Z")   # the spec's names (schema.json $defs.name)
+BUILTIN_PREFIXES = ("scrape_", "probe_", "prometheus_", "alertmanager_", "process_", "go_")
+BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
+
+# Why an SLO is not imported: a stable key per kind (the bench and the README count by it), and
+# whether the spec would need a new feature for it.
+BLOCKERS = {
+    "calendar": "calendar-aligned window (spec feature: calendar budgets)",
+    "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
+    "expression": "a PromQL expression, not a selector (spec feature: expression SLIs)",
+    "period": "a period other than 7d/28d/30d (spec feature: any period)",
+    "raw": "a raw error-ratio query (spec feature: raw SLIs)",
+    "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
+    "disabled-alert": "page or ticket alert disabled (spec feature: disabling alerts)",
+    "counter-name": "a counter without the _total suffix (the catalogue's naming rule)",
+    "source": "not a Prometheus source",
+    "version": "not openslo/v1 or Sloth prometheus/v1",
+    "objectives": "more than one objective",
+    "plugin": "a Sloth SLI plugin",
+    "reference": "a reference that no given file resolves",
+    "invalid": "malformed: a required field missing or of the wrong kind",
+    "spec": "refused by the spec's checks",
+}
+
+
+@dataclass(frozen=True)
+class Blocker:
+    kind: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Refused(Exception):
+    """One reason an SLO cannot be imported, raised where it is found."""
+
+    def __init__(self, kind: str, text: str):
+        super().__init__(text)
+        self.blocker = Blocker(kind, text)
+
+
+@dataclass
+class MetricNeed:
+    """A catalogue entry the imported SLIs need."""
+    type: str                      # counter, gauge, histogram, summary
+    buckets: set[float] = field(default_factory=set)
+    labels: set[str] = field(default_factory=set)
+
+    def merge(self, other: MetricNeed) -> None:
+        if {self.type, other.type} == {"histogram", "summary"}:
+            self.type = "histogram"
+        self.buckets |= other.buckets
+        self.labels |= other.labels
+
+
+@dataclass
+class Outcome:
+    """One SLO document (or Sloth SLO) and what became of it."""
+    where: str                     # file:line
+    label: str                     # e.g. "SLO web-availability"
+    service: str | None = None     # the spec's service name (normalised)
+    entry: dict | None = None      # the spec's SLO entry
+    blockers: list[Blocker] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    metrics: dict[str, MetricNeed] = field(default_factory=dict)
+
+    @property
+    def imported(self) -> bool:
+        return self.entry is not None and not self.blockers
+
+    def block(self, kind: str, text: str) -> None:
+        self.blockers.append(Blocker(kind, text))
+
+    def need(self, name: str, need: MetricNeed) -> None:
+        if name in self.metrics:
+            self.metrics[name].merge(need)
+        else:
+            self.metrics[name] = need
+
+
+@dataclass
+class Doc:
+    file: str
+    line: int
+    data: dict
+    lines: LineMap
+    prefix: tuple = ()             # the path of this object inside its YAML document
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def line_of(self, *path) -> int:
+        return self.lines.line(self.prefix + tuple(path))
+
+
+@dataclass
+class Result:
+    """What one import produced: every SLO's outcome, the services the files declare, problems
+    with the input (unreadable files, YAML errors, documents that are not objects) and notes on
+    documents that were read but hold nothing to import."""
+    kind: str                                       # "OpenSLO" or "Sloth"
+    files: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    services: dict[str, str] = field(default_factory=dict)   # declared service -> description
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.imported]
+
+    @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.imported]
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def expand_paths(paths) -> list[Path]:
+    """Files as given, and the YAML/JSON files inside any folder given, in name order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+def read_files(paths) -> list[tuple[str, str | None, str | None]]:
+    """(name, text, error) for each file: a file that cannot be read is an error, not a crash."""
+    out: list[tuple[str, str | None, str | None]] = []
+    for p in expand_paths(paths):
+        try:
+            out.append((p.as_posix(), p.read_text(encoding="utf-8"), None))
+        except UnicodeDecodeError:
+            out.append((p.as_posix(), None, f"{p.as_posix()}:1: not UTF-8 text"))
+        except OSError as exc:
+            out.append((p.as_posix(), None, f"{p.as_posix()}:1: cannot read: {exc.strerror or exc}"))
+    return out
+
+
+def read_documents(texts, result: Result) -> list[Doc]:
+    """Every object in the files: each YAML document of a stream, and each item of a document
+    that is a list of objects (what the OpenSLO go-sdk, oslo and Nobl9 write). A file that does
+    not parse, and a document or item that is not an object, is a problem naming file:line; the
+    other files and documents are still read."""
+    docs: list[Doc] = []
+    for name, text, error in texts:
+        result.files.append(name)
+        if error is not None:
+            result.problems.append(error)
+            continue
+        try:
+            documents = parse_yaml_documents(text, name)
+        except SpecError as exc:
+            result.problems += [str(p) for p in exc.problems]
+            continue
+        if not documents:
+            result.notes.append(f"{name}:1: holds no YAML document")
+        for data, lines, first in documents:
+            items = list(enumerate(data)) if isinstance(data, list) else [(None, data)]
+            for i, item in items:
+                prefix = () if i is None else (i,)
+                line = lines.line(prefix) if prefix else first
+                if isinstance(item, dict):
+                    docs.append(Doc(name, line, item, lines, prefix))
+                else:
+                    what = "a list" if isinstance(item, list) else f"the {type(item).__name__} {short(item)}"
+                    result.problems.append(f"{name}:{line}: {what} where an object (apiVersion, kind, ...) "
+                                           "was expected")
+    return docs
+
+
+def short(value, limit: int = 60) -> str:
+    """A value from a file, quoted and cut for a one-line message."""
+    if isinstance(value, str):
+        text = re.sub(r"\s+", " ", value).strip()
+        return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def text_of(value) -> str | None:
+    """A string field, or None when it is absent or not a string."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+# ---- values ----------------------------------------------------------------------------------
+
+def number(value, what: str, out: Outcome) -> float | None:
+    """A number, also when it was written as a string (with a note); None (and a blocker) when it
+    is neither."""
+    if isinstance(value, bool) or value is None:
+        out.block("invalid", f"{what} is {short(value)}, not a number")
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip().rstrip("%"))
+        except ValueError:
+            out.block("invalid", f"{what} {short(value)} is not a number")
+            return None
+        out.notes.append(f"{what} was the string {value!r}; read as {parsed:g}")
+        return parsed
+    out.block("invalid", f"{what} is {short(value)}, not a number")
+    return None
+
+
+_SHORTHAND = re.compile(r"^([0-9]+)([a-zA-Z]+)\Z")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_CALENDAR_UNITS = {"M": "month", "Q": "quarter", "Y": "year", "y": "year"}
+
+
+def period_of(duration, out: Outcome, rolling_default: str = DEFAULT_PERIOD) -> str | None:
+    """A rolling window's duration as the spec's period, compared as durations (1w is 7d, 4w is
+    28d, 720h is 30d), with a note when it was written differently; a blocker otherwise."""
+    if duration is None:
+        out.notes.append(f"no window duration: the default period {rolling_default}")
+        return rolling_default
+    text = str(duration).strip()
+    m = _SHORTHAND.match(text)
+    if m and m.group(2) in _CALENDAR_UNITS:
+        unit = _CALENDAR_UNITS[m.group(2)] + ("s" if m.group(1) != "1" else "")
+        out.block("period", f"a rolling window of {text} ({m.group(1)} {unit}, of varying length) is not one of the "
+                            f"spec's periods {', '.join(PERIODS)}")
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        out.block("invalid", f"window duration {short(duration)} is not a duration")
+        return None
+    for period in PERIODS:
+        if parse_duration(period) == seconds:
+            if period != text:
+                out.notes.append(f"window {text} read as the period {period}")
+            return period
+    out.block("period", f"a window of {text} is not one of the spec's periods {', '.join(PERIODS)}")
+    return None
+
+
+def normalise_name(raw: str, what: str, notes: list[str]) -> str:
+    """A name as the spec takes it (lower case letters, digits and dashes, starting with a
+    letter, at most 63 characters), with a note when it changed."""
+    name = re.sub(r"[^a-z0-9-]+", "-", raw.strip().lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-")
+    if not name or not name[0].isalpha():
+        name = "x-" + name if name else "unnamed"
+    if len(name) > 63:
+        name = name[:63].rstrip("-")
+    if name != raw:
+        notes.append(f"{what} {raw!r} renamed {name!r} (the spec's names are lower-case letters, digits and "
+                     "dashes, starting with a letter, at most 63 characters)")
+    return name
+
+
+# ---- PromQL ----------------------------------------------------------------------------------
+
+WINDOW_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
+
+
+def parse_query(query: str, out: Outcome, what: str):
+    """A query parsed in-process; Sloth's `{{.window}}` stands for each window (5m here)."""
+    text = WINDOW_TEMPLATE.sub("5m", query)
+    if "{{" in text:
+        raise Refused("expression", f"{what} {short(query)} holds a template other than {{{{.window}}}}")
+    try:
+        return promql.parse(text)
+    except PromQLError as exc:
+        raise Refused("invalid", f"{what} {short(query)} is not valid PromQL: {exc}") from None
+
+
+def _unparen(node):
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
+
+
+def _modifier(node) -> str:
+    mod = node.modifier
+    return "" if mod is None else str(mod).strip()
+
+
+def counter_selector(node, query: str, out: Outcome, what: str) -> Selector:
+    """The counter selector inside `sel`, `sum(sel)`, `rate(sel[w])`, `sum(rate(sel[w]))` or
+    `sum by (...) (...)`: the spec sums each SLI's counters per service over its own windows, so
+    these are the same SLI; a dropped `by`/`without` is noted. Anything else is an expression
+    the spec cannot hold yet."""
+    node = _unparen(node)
+    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) == "sum" and node.param is None:
+        if _modifier(node):
+            out.notes.append(f"{what}: `sum {_modifier(node)}` dropped: lukhas-obs sums the SLI over the whole "
+                             "service, so the per-label series are not kept")
+        node = _unparen(node.expr)
+    if isinstance(node, promql_parser.Call) and node.func.name in ("rate", "increase") and len(node.args) == 1:
+        arg = node.args[0]
+        if isinstance(arg, promql_parser.MatrixSelector):
+            node = arg.vector_selector
+    return gauge_selector(node, query, what, "a counter selector (optionally inside sum() and rate())")
+
+
+def gauge_selector(node, query: str, what: str, wanted: str = "a gauge selector") -> Selector:
+    """The plain selector `node` is, or the reason it cannot be one."""
+    node = _unparen(node)
+    if isinstance(node, promql_parser.VectorSelector):
+        try:
+            return promql.selector_of(node)
+        except PromQLError as exc:
+            raise Refused("expression", f"{what} {short(query)}: {exc}") from None
+    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}: "
+                                "expression SLIs are not in the spec yet")
+
+
+def _builtin(name: str) -> bool:
+    return name in BUILTIN_NAMES or name.startswith(BUILTIN_PREFIXES) or ":" in name
+
+
+def scoped(sel: Selector, service: str, out: Outcome, what: str) -> Selector:
+    """The selector as the spec writes it. lukhas-obs reads every SLI from the service's own scrape
+    job (`job="<service>"`, generate/scrape.py): a `job` matcher equal to that is implied and
+    dropped; a selector without `job` is re-scoped to it, and a note says so."""
+    job = [m for m in sel.matchers if m.name == "job"]
+    if not job:
+        out.notes.append(f"{what} {sel} has no job matcher: lukhas-obs reads it from the service's own scrape job, "
+                         f"job=\"{service}\" (the original counted every job's series); add job=... to the selector "
+                         "if the series come from another job")
+        return sel
+    if len(job) == 1 and job[0].op == "=" and job[0].value == service:
+        return Selector(sel.metric, tuple(m for m in sel.matchers if m.name != "job"))
+    out.notes.append(f"{what} {sel} keeps its job matcher, which is not the service's own scrape job "
+                     f"job=\"{service}\": its series have data only if Prometheus scrapes that job too")
+    return sel
+
+
+def need_counter(sel: Selector, out: Outcome, what: str, buckets: tuple[float, ...] = ()) -> None:
+    """The catalogue entry a counter selector needs: `_total` is a counter; `_count`, `_sum` and
+    `_bucket` are series of a histogram (when its bucket is known) or a summary."""
+    name = sel.metric
+    labels = {m.name for m in sel.matchers if m.name not in ("job", "le")}
+    if _builtin(name):
+        return
+    if name.endswith("_total"):
+        out.need(name, MetricNeed("counter", labels=labels))
+        return
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix):
+            base = name[: -len(suffix)]
+            if buckets:
+                out.need(base, MetricNeed("histogram", set(buckets), labels))
+            else:
+                out.need(base, MetricNeed("summary", labels=labels))
+            return
+    out.block("counter-name", f"{what} counts {name}, a counter without the _total suffix: the catalogue takes "
+                              "counters named ..._total (Prometheus' convention); record it under such a name")
+
+
+def need_gauge(sel: Selector, out: Outcome) -> None:
+    if not _builtin(sel.metric):
+        out.need(sel.metric, MetricNeed("gauge", labels={m.name for m in sel.matchers if m.name != "job"}))
+
+
+def le_value(sel: Selector) -> float | None:
+    le = [m for m in sel.matchers if m.name == "le"]
+    if len(le) != 1 or le[0].op != "=":
+        return None
+    try:
+        return float(le[0].value)
+    except ValueError:
+        return None
+
+
+def latency_of(good: Selector, total: Selector) -> dict | None:
+    """`X_bucket{le="T", m}` over `X_count{m}` is the spec's latency SLI on histogram X at T."""
+    if not (good.metric.endswith("_bucket") and total.metric.endswith("_count")):
+        return None
+    base = good.metric[: -len("_bucket")]
+    threshold = le_value(good)
+    rest = tuple(m for m in good.matchers if m.name != "le")
+    if threshold is None or threshold <= 0 or total.metric != base + "_count" or set(rest) != set(total.matchers):
+        return None
+    out: dict = {"metric": base, "threshold": threshold}
+    if rest:
+        out["selector"] = Selector(base, rest).render()[len(base):]
+    return out
+
+
+def latency_sli(good: Selector, total: Selector, out: Outcome, what: str) -> dict | None:
+    """The latency SLI `good` over `total` are (latency_of), with the histogram it needs and a note."""
+    latency = latency_of(good, total)
+    if latency is None:
+        return None
+    out.need(latency["metric"], MetricNeed("histogram", {latency["threshold"]},
+                                           {m.name for m in total.matchers if m.name != "job"}))
+    out.notes.append(f"{what} read as a latency SLI: requests within {promql.number(latency['threshold'])} of "
+                     f"histogram {latency['metric']}; the catalogue entry lists only that bucket boundary: add the "
+                     "others")
+    return {"latency": latency}
+
+
+def ratio_sli(errors: Selector | None, good: Selector | None, total: Selector, service: str,
+              out: Outcome) -> dict:
+    """The spec's SLI for counters: latency when good/total are a histogram's bucket and count,
+    a ratio otherwise; the catalogue entries they need are recorded on `out`."""
+    if good is not None:
+        good, total = scoped(good, service, out, "good"), scoped(total, service, out, "total")
+        latency = latency_sli(good, total, out, f"{good} over {total}")
+        if latency is not None:
+            return latency
+        le = le_value(good)
+        need_counter(good, out, "good", (le,) if le else ())
+        need_counter(total, out, "total")
+        return {"ratio": {"good": good.render(), "total": total.render()}}
+    assert errors is not None, "a ratio has errors or good"
+    errors, total = scoped(errors, service, out, "errors"), scoped(total, service, out, "total")
+    need_counter(errors, out, "errors")
+    need_counter(total, out, "total")
+    return {"ratio": {"errors": errors.render(), "total": total.render()}}
+
+
+def objective_percent(target: float, out: Outcome, what: str = "target") -> float | None:
+    """A target ratio (0-1) as the spec's percentage, without float noise."""
+    if not 0 < target < 1:
+        out.block("invalid", f"{what} {target:g} is not between 0 and 1 (exclusive)")
+        return None
+    return round(target * 100, 10)
+
+
+# ---- the team file ---------------------------------------------------------------------------
+
+SHARED_FOR_CHECK = """apiVersion: lukhas-obs/v1
+project: import-check
+receivers: {nobody: {}}
+severities:
+"""
+
+
+@dataclass
+class TeamFile:
+    text: str
+    services: int
+    slos: int
+    unplaced: list[str] = field(default_factory=list)   # validation problems no SLO explains (a bug)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+", " ", text)
+
+
+def _document(result: Result, port: int, team: str | None, known_metrics: set[str]) -> dict:
+    services: dict[str, dict] = {}
+    metrics: dict[str, MetricNeed] = {}
+    users: dict[str, list[str]] = {}
+    for o in result.imported:
+        assert o.service is not None and o.entry is not None, "an imported SLO has both"
+        svc = services.setdefault(o.service, {"name": o.service, "kind": "application"})
+        if result.services.get(o.service) and "description" not in svc:
+            svc["description"] = result.services[o.service]
+        svc.setdefault("port", port)
+        svc.setdefault("slos", []).append(o.entry)
+        for name, need in o.metrics.items():
+            if name in metrics:
+                metrics[name].merge(need)
+            else:
+                metrics[name] = MetricNeed(need.type, set(need.buckets), set(need.labels))
+            if o.service not in users.setdefault(name, []):
+                users[name].append(o.service)
+    for name, description in result.services.items():
+        if name not in services:
+            svc = {"name": name, "kind": "application", "scrape": False}
+            if description:
+                svc["description"] = description
+            services[name] = svc
+    doc: dict = {"apiVersion": API_VERSION}
+    if team:
+        doc["team"] = team
+    catalogue = {}
+    for name in sorted(set(metrics) - known_metrics):
+        need = metrics[name]
+        body: dict = {"type": need.type}
+        if need.labels:
+            body["labels"] = sorted(need.labels)
+        if need.type == "histogram":
+            body["buckets"] = sorted(need.buckets)
+        body["services"] = sorted(users[name])
+        catalogue[name] = body
+    if catalogue:
+        doc["metrics"] = catalogue
+    doc["services"] = list(services.values())
+    return doc
+
+
+def _header(result: Result, tool: str, port: int) -> str:
+    lines = [f"# Imported by `lukhas-obs import {tool}` from {', '.join(result.files) or 'no file'}.",
+             "# A team file: put it in a folder of specs beside the shared file (lukhas-obs validate FOLDER).",
+             f"# Every service with SLOs is scraped on port {port} (a placeholder unless you chose it: set the",
+             "# port your service serves /metrics on); services without SLOs are listed with scrape: false."]
+    for o in result.outcomes:
+        if o.imported and o.notes:
+            lines.append(f"# {o.service}/{o.entry['name'] if o.entry else '?'} ({o.where}, {o.label}):")
+            lines += [f"#   - {_clean(n)}" for n in o.notes]
+    for o in result.refused:
+        lines.append(f"# not imported: {o.label} ({o.where}):")
+        lines += [f"#   - {_clean(str(b))}" for b in o.blockers]
+    return "\n".join(lines)
+
+
+_SLO_PATH = re.compile(r"^services\[(\d+)\]\.slos\[(\d+)\]")
+_SERVICE_PATH = re.compile(r"^services\[(\d+)\]")
+_METRIC_PATH = re.compile(r"^metrics\.([A-Za-z0-9_:]+)")
+
+
+def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: str | None,
+              priorities: set[str], base_metrics: set[str]) -> TeamFile:
+    """The imported SLOs as a team file, checked the way `lukhas-obs validate` checks it: in a
+    folder beside `base` (a spec file or folder holding the shared definitions; a minimal shared
+    file when None). An SLO the spec's checks refuse moves to the refused list with the checks'
+    own message, until what is left validates."""
+    from lukhas_obs.spec.loader import load_spec_dir
+
+    unplaced: list[str] = []
+    for _ in range(20):
+        doc = _document(result, port, team, base_metrics)
+        text = dump(doc, _header(result, tool, port))
+        if not result.imported:
+            return TeamFile(text, 0, 0)
+        with tempfile.TemporaryDirectory(prefix="lukhas-obs-import-") as tmp:
+            folder = Path(tmp)
+            if base is None:
+                body = "".join(f"  {p}: {{level: l{p[1]}, receiver: nobody}}\n" for p in sorted(priorities))
+                (folder / "shared.yaml").write_text(SHARED_FOR_CHECK + body, encoding="utf-8")
+            elif base.is_dir():
+                for f in sorted(base.iterdir()):
+                    if f.is_file() and f.suffix in (".yaml", ".yml"):
+                        (folder / f.name).write_bytes(f.read_bytes())
+            else:
+                (folder / "shared.yaml").write_bytes(base.read_bytes())
+            name = "zz-imported.yaml"
+            (folder / name).write_text(text, encoding="utf-8")
+            try:
+                load_spec_dir(folder)
+            except SpecError as exc:
+                problems = exc.problems
+            else:
+                problems = []
+        if not problems:
+            return TeamFile(text, len(doc["services"]), len(result.imported))
+        placed = False
+        for p in problems:
+            path = p.path if p.file.endswith(name) else ""
+            hits = _explained_by(path, doc, result)
+            for o in hits:
+                o.block("spec", f"the spec refuses it: {path}: {p.message}")
+                placed = True
+            if not hits:
+                unplaced.append(f"{Path(p.file).name}:{p.line}: {p.path}: {p.message}" if p.path
+                                else f"{Path(p.file).name}:{p.line}: {p.message}")
+        if not placed:
+            return TeamFile(text, len(doc["services"]), len(result.imported), unplaced)
+        unplaced = []
+    raise AssertionError("the team file did not settle")  # each round refuses at least one SLO
+
+
+def _explained_by(path: str, doc: dict, result: Result) -> list[Outcome]:
+    """The imported SLOs a validation problem at `path` (in the team file) belongs to."""
+    services = doc["services"]
+    m = _SLO_PATH.match(path)
+    if m and int(m[1]) < len(services):
+        slos = services[int(m[1])].get("slos", [])
+        if int(m[2]) < len(slos):
+            entry = slos[int(m[2])]
+            return [o for o in result.imported if o.entry is entry]
+    m = _SERVICE_PATH.match(path)
+    if m and int(m[1]) < len(services):
+        name = services[int(m[1])]["name"]
+        return [o for o in result.imported if o.service == name]
+    m = _METRIC_PATH.match(path)
+    if m:
+        return [o for o in result.imported if m[1] in o.metrics]
+    return []

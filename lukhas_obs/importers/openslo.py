@@ -1,0 +1,443 @@
+"""OpenSLO v1 documents (SLO, SLI, DataSource, Service) as spec entries.
+
+Read as people publish them: single documents, `---` streams and top-level lists of objects;
+`indicatorRef` resolved against SLI documents and `metricSourceRef` against DataSource documents
+across every file given. Every reason an SLO cannot be imported is reported at once, and every
+assumption or change is a note."""
+
+from __future__ import annotations
+
+import json
+
+from lukhas_obs import promql
+from lukhas_obs.importers.common import (
+    Doc,
+    Outcome,
+    Refused,
+    Result,
+    counter_selector,
+    gauge_selector,
+    mapping,
+    need_counter,
+    need_gauge,
+    normalise_name,
+    number,
+    objective_percent,
+    parse_query,
+    period_of,
+    ratio_sli,
+    read_documents,
+    scoped,
+    short,
+    text_of,
+)
+from lukhas_obs.openslo import ANNOTATION, API
+
+OTHER_VERSIONS = ("openslo/v1alpha", "openslo.com/v2alpha", "openslo/v2alpha")
+# Sources that answer PromQL over the Prometheus API (the type names Nobl9 and the OpenSLO
+# examples use, compared without case)
+PROMETHEUS_TYPES = {"prometheus", "amazonprometheus", "thanos", "cortex", "mimir", "victoriametrics"}
+BUDGETING = {"Occurrences", "Timeslices", "RatioTimeslices"}
+
+
+def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
+    """`texts`: (file name, text or None, read error or None), as common.read_files gives."""
+    result = Result("OpenSLO")
+    docs = read_documents(texts, result)
+    index = _Index(docs, result)
+    seen: dict[str, Doc] = {}
+    for doc in docs:
+        api, kind = doc.data.get("apiVersion"), doc.data.get("kind")
+        meta = mapping(doc.data.get("metadata"))
+        name = meta.get("name")
+        what = f"{kind if isinstance(kind, str) else 'object'} {name if isinstance(name, str) else '(no name)'}"
+        if kind == "SLO":
+            same = seen.setdefault(json.dumps(doc.data, sort_keys=True, default=str), doc)
+            if same is not doc:
+                result.notes.append(f"{doc.where}: {what} is the same document as at {same.where}; read once")
+                continue
+            out = Outcome(doc.where, f"SLO {name if isinstance(name, str) else '(no name)'}")
+            result.outcomes.append(out)
+            if api != API:
+                out.block("version", f"apiVersion {short(api)} is not {API}"
+                          + (" (lukhas-obs reads OpenSLO v1)" if api in OTHER_VERSIONS else ""))
+                continue
+            _slo(doc, index, out, page, ticket)
+        elif api != API:
+            result.notes.append(f"{doc.where}: {what}: apiVersion {short(api)} is not {API}; skipped")
+        elif kind == "Service":
+            if isinstance(name, str):
+                notes: list[str] = []
+                svc = normalise_name(name, "service", notes)
+                result.services.setdefault(svc, text_of(mapping(doc.data.get("spec")).get("description")) or "")
+                result.notes += [f"{doc.where}: {what}: {n}" for n in notes]
+        elif kind in ("SLI", "DataSource"):
+            continue  # read through references
+        else:
+            result.notes.append(f"{doc.where}: {what} is not imported: lukhas-obs derives the burn-rate alerts "
+                                "and their routing from the spec's severities")
+    return result
+
+
+class _Index:
+    """SLI and DataSource documents by name, across every file; a name given twice with
+    different content is ambiguous and resolves to nothing."""
+
+    def __init__(self, docs: list[Doc], result: Result):
+        self.slis: dict[str, Doc | None] = {}
+        self.sources: dict[str, Doc | None] = {}
+        for doc in docs:
+            if doc.data.get("apiVersion") != API:
+                continue
+            kind, name = doc.data.get("kind"), mapping(doc.data.get("metadata")).get("name")
+            table = {"SLI": self.slis, "DataSource": self.sources}.get(kind)  # type: ignore[arg-type]
+            if table is None or not isinstance(name, str):
+                continue
+            first = table.get(name)
+            if name in table and (first is None or first.data.get("spec") != doc.data.get("spec")):
+                if first is not None:
+                    result.notes.append(f"{doc.where}: {kind} {name} is defined differently in {first.where}: "
+                                        "references to it are ambiguous and resolve to neither")
+                table[name] = None
+            else:
+                table.setdefault(name, doc)
+
+
+def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
+    meta, spec = mapping(doc.data.get("metadata")), doc.data.get("spec")
+    annotations = mapping(meta.get("annotations"))
+    if not isinstance(spec, dict):
+        out.block("invalid", "the SLO has no spec")
+        return
+    name = text_of(meta.get("name"))
+    service = text_of(annotations.get(f"{ANNOTATION}/service")) or text_of(spec.get("service"))
+    if name is None:
+        out.block("invalid", "the SLO has no metadata.name")
+    if service is None:
+        out.block("invalid", "the SLO names no service (spec.service)")
+    else:
+        service = normalise_name(service, "service", out.notes)
+        out.service = service
+    period = _window(spec, out)
+    _budgeting(spec, out)
+    objective = _objective(spec, out)
+    sli = None
+    indicator = _indicator(spec, index, out)
+    if indicator is not None and service is not None:
+        sli = _sli(indicator, objective or {}, annotations, service, index, out)
+    if spec.get("alertPolicies"):
+        out.notes.append(f"alertPolicies not imported: the burn-rate alerts page {page} and ticket {ticket} "
+                         "(--page, --ticket, or the spec's severities)")
+    labels = meta.get("labels")
+    if labels:
+        out.notes.append(f"labels {short(labels, 120)} not kept: the spec has no SLO labels yet")
+    kept = {f"{ANNOTATION}/{k}" for k in ("page", "ticket", "min-events", "max", "slo")}
+    other = {k: v for k, v in annotations.items() if k not in kept}
+    if other:
+        out.notes.append(f"annotations {short(other, 120)} not kept: the spec has no SLO annotations yet")
+    if out.blockers or sli is None or objective is None or name is None or service is None or period is None:
+        return
+    slo_name = _slo_name(name, service, annotations, out)
+    entry: dict = {"name": slo_name}
+    description = text_of(spec.get("description"))
+    if description:
+        entry["description"] = description
+    entry.update({"objective": objective["percent"], "period": period, "sli": sli,
+                  "page": _priority(annotations, "page", page, out),
+                  "ticket": _priority(annotations, "ticket", ticket, out)})
+    events = _annotation(annotations, "min-events", int, out)
+    if events is not None:
+        entry["min_events"] = events
+    out.entry = entry
+
+
+def _annotation(annotations: dict, key: str, cast, out: Outcome):
+    """An obs.lukhas.ai/<key> annotation (what export writes) as a number, or None (noted when
+    it is there but not a number)."""
+    value = annotations.get(f"{ANNOTATION}/{key}")
+    if value is None:
+        return None
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        out.notes.append(f"annotation {ANNOTATION}/{key} {short(value)} is not a {cast.__name__}; ignored")
+        return None
+
+
+def _slo_name(name: str, service: str, annotations: dict, out: Outcome) -> str:
+    given = text_of(annotations.get(f"{ANNOTATION}/slo"))
+    if given:
+        return normalise_name(given, "SLO", out.notes)
+    prefix = f"{service}-"
+    if name.startswith(prefix) and len(name) > len(prefix):
+        out.notes.append(f"SLO {name!r} named {name[len(prefix):]!r}: its service prefix is implied (rule files are "
+                         f"named slo-{service}-<slo>)")
+        name = name[len(prefix):]
+    return normalise_name(name, "SLO", out.notes)
+
+
+def _priority(annotations: dict, key: str, default: str, out: Outcome) -> str:
+    value = annotations.get(f"{ANNOTATION}/{key}")
+    if value is None:
+        return default
+    if isinstance(value, str) and len(value) == 2 and value[0] == "P" and value[1].isdigit():
+        return value
+    out.notes.append(f"annotation {ANNOTATION}/{key} {short(value)} is not a priority such as P1; {default} used")
+    return default
+
+
+def _window(spec: dict, out: Outcome) -> str | None:
+    windows = spec.get("timeWindow")
+    if windows is None:
+        out.notes.append("no timeWindow: the spec's default period, 30d rolling")
+        return "30d"
+    if isinstance(windows, dict):
+        windows = [windows]
+    if not isinstance(windows, list) or not windows or not isinstance(windows[0], dict):
+        out.block("invalid", f"timeWindow {short(windows)} is not a list of windows")
+        return None
+    if len(windows) > 1:
+        out.block("invalid", f"{len(windows)} time windows; OpenSLO v1 takes exactly one")
+    w = windows[0]
+    calendar = w.get("calendar")
+    if calendar is not None or w.get("isRolling") is False:
+        cal = mapping(calendar)
+        out.block("calendar", f"calendar window of {w.get('duration')} starting {cal.get('startTime', '?')} in "
+                              f"{cal.get('timeZone', '?')}: the spec's periods are rolling")
+        return None
+    if "isRolling" not in w:
+        out.notes.append("timeWindow does not say isRolling: read as rolling")
+    return period_of(w.get("duration"), out)
+
+
+def _budgeting(spec: dict, out: Outcome) -> None:
+    method = spec.get("budgetingMethod")
+    if method is None:
+        out.notes.append("no budgetingMethod: Occurrences (counting good and bad events) assumed")
+    elif method in ("Timeslices", "RatioTimeslices"):
+        out.block("timeslices", f"budgetingMethod {method}: the spec budgets occurrences (events or samples), not "
+                                "good time slices")
+    elif method != "Occurrences":
+        out.block("invalid", f"budgetingMethod {short(method)} is not one of {', '.join(sorted(BUDGETING))}")
+
+
+def _objective(spec: dict, out: Outcome) -> dict | None:
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list) or not objectives or not all(isinstance(o, dict) for o in objectives):
+        out.block("invalid", f"objectives {short(objectives)} is not a list of objectives")
+        return None
+    if len(objectives) > 1:
+        out.block("objectives", f"{len(objectives)} objectives; the spec takes one per SLO (import each as its "
+                                "own SLO by hand)")
+    o = objectives[0]
+    if o.get("indicator") is not None or o.get("indicatorRef") is not None:
+        out.block("objectives", "a composite objective (an indicator per objective)")
+    percent = None
+    if "target" in o:
+        if "targetPercent" in o:
+            out.notes.append("both target and targetPercent given: target used")
+        target = number(o["target"], "target", out)
+        percent = None if target is None else objective_percent(target, out)
+    elif "targetPercent" in o:
+        value = number(o["targetPercent"], "targetPercent", out)
+        if value is not None and not 0 < value < 100:
+            out.block("invalid", f"targetPercent {value:g} is not between 0 and 100 (exclusive)")
+        elif value is not None:
+            percent = round(value, 10)
+    else:
+        out.block("invalid", "the objective has no target (or targetPercent)")
+    if o.get("timeSliceTarget") is not None and spec.get("budgetingMethod") not in ("Timeslices", "RatioTimeslices"):
+        out.notes.append("timeSliceTarget ignored: the budgeting method is Occurrences")
+    return None if percent is None else {**o, "percent": percent}
+
+
+def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
+    inline, ref = spec.get("indicator"), spec.get("indicatorRef")
+    if inline is not None:
+        if ref is not None:
+            out.notes.append(f"both indicator and indicatorRef {short(ref)} given: the inline indicator used")
+        body = mapping(inline).get("spec")
+        if not isinstance(body, dict):
+            out.block("invalid", "indicator has no spec")
+            return None
+        return body
+    if ref is None:
+        out.block("invalid", "the SLO has neither indicator nor indicatorRef")
+        return None
+    doc = index.slis.get(ref) if isinstance(ref, str) else None
+    if doc is None:
+        why = "is ambiguous (defined differently twice)" if ref in index.slis else "names no SLI document"
+        out.block("reference", f"indicatorRef {short(ref)} {why} among the files given")
+        return None
+    body = doc.data.get("spec")
+    if not isinstance(body, dict):
+        out.block("invalid", f"SLI {ref} ({doc.where}) has no spec")
+        return None
+    out.notes.append(f"indicatorRef {ref} resolved to the SLI at {doc.where}")
+    return body
+
+
+def _query(node, index: _Index, out: Outcome, what: str) -> str | None:
+    """The PromQL of a metricSource, resolving metricSourceRef against DataSource documents.
+    Blockers for a source that is not Prometheus or not there."""
+    source = mapping(node).get("metricSource")
+    if not isinstance(source, dict):
+        out.block("invalid", f"{what} has no metricSource")
+        return None
+    kind, ref = text_of(source.get("type")), source.get("metricSourceRef")
+    if ref is not None:
+        ds = index.sources.get(ref) if isinstance(ref, str) else None
+        ds_type = text_of(mapping(ds.data.get("spec")).get("type")) if ds is not None else None
+        if ds is None and kind is None:
+            out.block("reference", f"{what}: metricSourceRef {short(ref)} names no DataSource among the files given, "
+                                   "and the source gives no type")
+            return None
+        if ds_type and kind and ds_type.lower() != kind.lower():
+            out.block("source", f"{what}: type {kind} differs from DataSource {ref}'s type {ds_type}")
+            return None
+        if ds is not None:
+            out.notes.append(f"{what}: metricSourceRef {ref} is the {ds_type or 'untyped'} DataSource at {ds.where}")
+        kind = kind or ds_type
+    if kind is None:
+        out.notes.append(f"{what}: the metric source gives no type: read as Prometheus")
+        kind = "Prometheus"
+    if kind.lower() not in PROMETHEUS_TYPES:
+        out.block("source", f"{what}: source type {kind} is not Prometheus: lukhas-obs reads Prometheus only")
+        return None
+    if kind.lower() != "prometheus":
+        out.notes.append(f"{what}: a {kind} source, read as the Prometheus query API")
+    body = mapping(source.get("spec"))
+    query = text_of(body.get("query"))
+    if query is None and text_of(body.get("promql")):
+        query = body["promql"]
+        out.notes.append(f"{what}: the query is under promql (Nobl9's key); read as the query")
+    if query is None:
+        out.block("invalid", f"{what}: the Prometheus source has no query")
+        return None
+    dims = body.get("dimensions")
+    if dims:
+        out.notes.append(f"{what}: dimensions {short(dims)} dropped: the spec sums the SLI over the service")
+    return query
+
+
+def _counter(node, index: _Index, out: Outcome, what: str):
+    query = _query(node, index, out, what)
+    if query is None:
+        return None
+    try:
+        return counter_selector(parse_query(query, out, what), query, out, what)
+    except Refused as exc:
+        out.blockers.append(exc.blocker)
+        return None
+
+
+def _availability(ratio: dict, index: _Index, service: str, out: Outcome) -> dict | None:
+    """`sum(S)` over `count(S)` with S on `up` or `probe_success`: the share of healthy scrapes or
+    probes, the spec's availability SLI (what `export openslo` writes for it)."""
+    good, total = ratio.get("good"), ratio.get("total")
+    if good is None or total is None:
+        return None
+    notes = Outcome(out.where, out.label)   # quiet: only a match is reported
+    queries = [_query(good, index, notes, "good"), _query(total, index, notes, "total")]
+    if None in queries or notes.blockers:
+        return None
+    try:
+        g, t = (promql.parse(q) for q in queries)  # type: ignore[arg-type]
+    except promql.PromQLError:
+        return None
+    import promql_parser
+
+    def inner(node, op):
+        if isinstance(node, promql_parser.AggregateExpr) and str(node.op) == op and node.modifier is None:
+            body = node.expr
+            if isinstance(body, promql_parser.VectorSelector):
+                try:
+                    return promql.selector_of(body)
+                except promql.PromQLError:
+                    return None
+        return None
+
+    gs, ts = inner(g, "sum"), inner(t, "count")
+    if gs is None or gs != ts:
+        return None
+    labels = gs.labels_equal()
+    if gs.metric == "up" and labels == {"job": service} and len(gs.matchers) == 1:
+        return {"availability": {"source": "up"}}
+    if (gs.metric == "probe_success" and labels.get("service") == service and len(gs.matchers) == 2
+            and "job" in labels):
+        return {"availability": {"source": "probe"}}
+    return None
+
+
+def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _Index, out: Outcome) -> dict | None:
+    if "ratioMetric" in ind and "thresholdMetric" in ind:
+        out.block("invalid", "the indicator has both ratioMetric and thresholdMetric")
+        return None
+    if isinstance(ind.get("ratioMetric"), dict):
+        r = ind["ratioMetric"]
+        if "raw" in r:
+            _query(r["raw"], index, out, "raw")  # a non-Prometheus source is said as well
+            out.block("raw", f"a raw {r.get('rawType', '')} ratio query: the spec counts events or samples, it has no "
+                             "raw ratio SLI yet".replace("  ", " "))
+            return None
+        for key in ("op", "value"):
+            if key in objective:
+                out.notes.append(f"objective {key} {short(objective[key])} ignored: a ratio SLI has no threshold")
+        if r.get("counter") is False:
+            availability = _availability(r, index, service, out)
+            if availability is not None:
+                out.notes.append("sum over count of up/probe_success read as an availability SLI")
+                return availability
+            out.block("gauge-ratio", "ratioMetric with counter: false (good and total are gauges): the spec's ratios "
+                                     "are counters")
+        elif "counter" not in r:
+            out.notes.append("ratioMetric does not say counter: read as counters")
+        if "good" in r and "bad" in r:
+            out.notes.append("both good and bad given: good used, bad ignored")
+        if "total" not in r:
+            out.block("invalid", "ratioMetric has no total")
+        if "good" not in r and "bad" not in r:
+            out.block("invalid", "ratioMetric has neither good nor bad")
+        good = _counter(r["good"], index, out, "good") if "good" in r else None
+        bad = _counter(r["bad"], index, out, "bad") if "bad" in r and "good" not in r else None
+        total = _counter(r["total"], index, out, "total") if "total" in r else None
+        if out.blockers or total is None or (good is None and bad is None):
+            for sel, what in ((good, "good"), (bad, "bad"), (total, "total")):
+                if sel is not None and r.get("counter") is not False:
+                    need_counter(sel, out, what)  # its reasons too, all at once
+            return None
+        return ratio_sli(bad, good, total, service, out)
+    if isinstance(ind.get("thresholdMetric"), dict):
+        query = _query(ind["thresholdMetric"], index, out, "thresholdMetric")
+        op, value = objective.get("op"), objective.get("value")
+        bound = None
+        if value is None:
+            out.block("invalid", "a thresholdMetric objective needs a value")
+        else:
+            bound = number(value, "objective value", out)
+        if op not in ("gt", "gte", "lt", "lte"):
+            out.block("invalid", f"a thresholdMetric objective needs op gt, gte, lt or lte, not {short(op)}")
+        if query is None:
+            return None
+        try:
+            sel = gauge_selector(parse_query(query, out, "thresholdMetric"), query, "thresholdMetric")
+        except Refused as exc:
+            out.blockers.append(exc.blocker)
+            return None
+        if out.blockers or bound is None:
+            return None
+        sel = scoped(sel, service, out, "thresholdMetric")
+        need_gauge(sel, out)
+        if op in ("gt", "lt"):
+            at = promql.number(bound)
+            out.notes.append(f"op {op} {at} made inclusive ({op}e): the spec counts a sample at exactly {at} as good")
+        if op in ("gt", "gte"):
+            body: dict = {"metric": sel.render(), "min": bound}
+            upper = _annotation(annotations, "max", float, out)
+            if upper is not None:
+                body["max"] = upper
+            return {"threshold": body}
+        return {"threshold": {"metric": sel.render(), "max": bound}}
+    out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric")
+    return None
+

@@ -1,0 +1,223 @@
+"""Sloth specs as spec entries: `version: prometheus/v1` files (one or many `---` documents) and
+Kubernetes `PrometheusServiceLevel` objects (`sloth.slok.dev/v1`).
+
+Sloth's event SLIs are PromQL over `{{.window}}`: `sum(rate(errors[{{.window}}]))` over
+`sum(rate(total[{{.window}}]))` becomes a ratio of the two counters, and `count - bucket{le}` over
+`count` a latency SLI. What the spec cannot hold yet (labels, annotations, alert names) is kept as
+notes; what it cannot do (raw and plugin SLIs, disabled alerts, expressions) blocks the SLO."""
+
+from __future__ import annotations
+
+import promql_parser
+
+from lukhas_obs.importers.common import (
+    DEFAULT_PERIOD,
+    Doc,
+    Outcome,
+    Refused,
+    Result,
+    counter_selector,
+    latency_of,
+    latency_sli,
+    mapping,
+    need_counter,
+    normalise_name,
+    number,
+    parse_query,
+    ratio_sli,
+    read_documents,
+    scoped,
+    short,
+    text_of,
+)
+
+VERSION = "prometheus/v1"
+K8S_API = "sloth.slok.dev/v1"
+K8S_KIND = "PrometheusServiceLevel"
+
+
+def import_sloth(texts, page: str = "P1", ticket: str = "P3") -> Result:
+    result = Result("Sloth")
+    for doc in read_documents(texts, result):
+        data = doc.data
+        if "version" in data and "apiVersion" not in data:
+            _group(doc, data, data.get("version") == VERSION, f"version {short(data.get('version'))}", False,
+                   result, page, ticket)
+        elif data.get("apiVersion") == K8S_API and data.get("kind") == K8S_KIND:
+            _group(doc, mapping(data.get("spec")), True, "", True, result, page, ticket)
+        elif data.get("apiVersion") == K8S_API and data.get("kind") == "AlertWindows":
+            result.notes.append(f"{doc.where}: Sloth AlertWindows not imported: lukhas-obs derives its burn-rate "
+                                "windows from each SLO's period (7d, 28d or 30d)")
+        elif data.get("kind") == "SLO":
+            out = Outcome(doc.where, f"SLO {short(mapping(data.get('metadata')).get('name'))}")
+            out.block("version", f"an OpenSLO document (apiVersion {short(data.get('apiVersion'))}): use "
+                                 "`lukhas-obs import openslo` (it reads openslo/v1)")
+            result.outcomes.append(out)
+        else:
+            result.notes.append(f"{doc.where}: neither a Sloth prometheus/v1 spec nor a {K8S_KIND} "
+                                f"(apiVersion {short(data.get('apiVersion'))}, kind {short(data.get('kind'))}); "
+                                "skipped")
+    return result
+
+
+def _key(body: dict, snake: str, camel: str, k8s: bool):
+    return body.get(camel if k8s else snake)
+
+
+def _group(doc: Doc, spec: dict, supported: bool, version: str, k8s: bool, result: Result, page: str,
+           ticket: str) -> None:
+    service_raw = text_of(spec.get("service"))
+    notes: list[str] = []
+    service = normalise_name(service_raw, "service", notes) if service_raw else None
+    labels = spec.get("labels")
+    plugins = _key(spec, "slo_plugins", "sloPlugins", k8s)
+    slos = spec.get("slos")
+    if not isinstance(slos, list) or not slos:
+        result.notes.append(f"{doc.where}: a Sloth spec without SLOs; nothing to import")
+        if service and supported:
+            result.services.setdefault(service, "")
+        return
+    path = ("spec", "slos") if k8s else ("slos",)
+    for i, body in enumerate(slos):
+        line = doc.line_of(*path, i)
+        name = mapping(body).get("name")
+        out = Outcome(f"{doc.file}:{line}", f"Sloth SLO {name if isinstance(name, str) else '(no name)'}"
+                      + (f" of {service_raw}" if service_raw else ""))
+        result.outcomes.append(out)
+        out.notes += notes
+        if not supported:
+            out.block("version", f"{version} is not {VERSION}")
+            continue
+        if service is None:
+            out.block("invalid", "the spec names no service")
+        out.service = service
+        if labels:
+            out.notes.append(f"service labels {short(labels, 120)} not kept: the spec has no SLO labels yet "
+                             "(lukhas-obs labels every series with service and slo)")
+        if plugins:
+            out.notes.append(f"SLO plugins {short(plugins, 120)} not imported")
+        if not isinstance(body, dict):
+            out.block("invalid", f"the SLO is {short(body)}, not an object")
+            continue
+        _slo(body, service, k8s, out, page, ticket)
+
+
+def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ticket: str) -> None:
+    name = text_of(body.get("name"))
+    if name is None:
+        out.block("invalid", "the SLO has no name")
+    objective = None
+    if "objective" not in body:
+        out.block("invalid", "the SLO has no objective")
+    else:
+        objective = number(body["objective"], "objective", out)
+        if objective is not None and not 0 < objective < 100:
+            out.block("invalid", f"objective {objective:g} is not between 0 and 100 (exclusive): "
+                                 + ("100 leaves no error budget" if objective == 100 else "Sloth's objectives are "
+                                                                                          "percentages"))
+            objective = None
+    if body.get("labels"):
+        out.notes.append(f"SLO labels {short(body['labels'], 120)} not kept: the spec has no SLO labels yet")
+    if body.get("plugins"):
+        out.notes.append(f"SLO plugins {short(body['plugins'], 120)} not imported")
+    _alerting(mapping(body.get("alerting")), k8s, out)
+    sli = _sli(mapping(body.get("sli")), service, k8s, out) if service else None
+    out.notes.append(f"period {DEFAULT_PERIOD}: Sloth's default (sloth generate --default-slo-period); set period "
+                     "if yours differs")
+    if out.blockers or sli is None or objective is None or name is None or service is None:
+        return
+    entry: dict = {"name": normalise_name(name, "SLO", out.notes)}
+    description = text_of(body.get("description"))
+    if description:
+        entry["description"] = description
+    entry.update({"objective": round(objective, 10), "period": DEFAULT_PERIOD, "sli": sli, "page": page,
+                  "ticket": ticket})
+    out.entry = entry
+
+
+def _alerting(alerting: dict, k8s: bool, out: Outcome) -> None:
+    """Alert names, labels and annotations are notes (the spec cannot hold them yet); a disabled
+    alert blocks the SLO (importing it would page where Sloth did not)."""
+    if alerting.get("name"):
+        out.notes.append(f"alert name {alerting['name']!r} not kept: lukhas-obs names its alerts SLOFastBurn and "
+                         "SLOSlowBurn (the spec cannot name them yet)")
+    for key in ("labels", "annotations"):
+        if alerting.get(key):
+            out.notes.append(f"alert {key} {short(alerting[key], 120)} not kept: the spec cannot hold per-SLO alert "
+                             f"{key} yet")
+    for snake, camel, what in (("page_alert", "pageAlert", "page"), ("ticket_alert", "ticketAlert", "ticket")):
+        alert = mapping(_key(alerting, snake, camel, k8s))
+        if alert.get("disable") is True:
+            out.block("disabled-alert", f"the {what} alert is disabled: the spec cannot disable an SLO's {what} "
+                                        "alert yet")
+        for key in ("labels", "annotations"):
+            if alert.get(key):
+                out.notes.append(f"{what} alert {key} {short(alert[key], 120)} not kept: the spec cannot hold them "
+                                 "yet (routing follows the page/ticket priority)")
+
+
+def _sli(sli: dict, service: str, k8s: bool, out: Outcome) -> dict | None:
+    kinds = [k for k in ("events", "raw", "plugin") if sli.get(k) is not None]
+    if len(kinds) != 1:
+        out.block("invalid", "the SLI has " + ("none of events, raw, plugin" if not kinds else
+                                               f"{' and '.join(kinds)}: give exactly one"))
+        return None
+    if kinds[0] == "plugin":
+        plugin = mapping(sli["plugin"])
+        out.block("plugin", f"SLI plugin {short(plugin.get('id'))}: its queries are written by Sloth plugin code")
+        return None
+    if kinds[0] == "raw":
+        query = _key(mapping(sli["raw"]), "error_ratio_query", "errorRatioQuery", k8s)
+        out.block("raw", f"a raw error-ratio query {short(query)}: the spec counts events or samples, it has no raw "
+                         "ratio SLI yet")
+        return None
+    events = mapping(sli["events"])
+    error_q = text_of(_key(events, "error_query", "errorQuery", k8s))
+    total_q = text_of(_key(events, "total_query", "totalQuery", k8s))
+    if error_q is None or total_q is None:
+        out.block("invalid", "an events SLI needs both an error and a total query")
+        return None
+    try:
+        error_node = parse_query(error_q, out, "error query")
+        total_node = parse_query(total_q, out, "total query")
+    except Refused as exc:
+        out.blockers.append(exc.blocker)
+        return None
+    latency = _latency(error_node, total_node, error_q, total_q, service, out)
+    if latency is not None:
+        return latency
+    selectors = []
+    for node, query, what in ((error_node, error_q, "error query"), (total_node, total_q, "total query")):
+        try:
+            selectors.append(counter_selector(node, query, out, what))
+        except Refused as exc:
+            out.blockers.append(exc.blocker)
+    if len(selectors) != 2 or out.blockers:
+        for sel in selectors:
+            need_counter(sel, out, "query")  # its reasons too, all at once
+        return None
+    return ratio_sli(selectors[0], None, selectors[1], service, out)
+
+
+def _latency(error_node, total_node, error_q: str, total_q: str, service: str, out: Outcome) -> dict | None:
+    """`count - bucket{le="T"}` over `count` (Sloth's latency example): the share of requests
+    slower than T, the spec's latency SLI."""
+    node = error_node
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    if not (isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "-" and node.modifier is None):
+        return None
+    quiet = Outcome(out.where, out.label)
+    try:
+        count = counter_selector(node.lhs, error_q, quiet, "error query")
+        bucket = counter_selector(node.rhs, error_q, quiet, "error query")
+        total = counter_selector(total_node, total_q, quiet, "total query")
+    except Refused:
+        return None
+    if count != total:
+        return None
+    if latency_of(bucket, total) is None:
+        return None
+    out.notes += quiet.notes
+    good, total = scoped(bucket, service, out, "good"), scoped(total, service, out, "total")
+    return latency_sli(good, total, out, f"count minus {good} over count")

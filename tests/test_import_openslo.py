@@ -1,0 +1,248 @@
+"""`import openslo` on OpenSLO files in the shapes people publish (go-sdk and oslo lists, Nobl9's
+keys, multi-document streams, references across files): each SLO is imported with a note for
+every assumption, or refused with every reason at once; the team file validates as is; a bad
+file is reported at its line and never sinks the others. The documents are written here in the
+shapes observed in the public repositories (benchmarks/import_corpus.py lists them)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from lukhas_obs.importers.common import team_file
+from lukhas_obs.importers.openslo import import_openslo
+from lukhas_obs.spec import load_spec
+
+from conftest import ROOT, run_cli
+
+TEAMS = ROOT / "tests" / "specs" / "teams"
+
+
+def slo(name="web-errors", service="web", window="timeWindow: [{duration: 28d, isRolling: true}]",
+        budgeting="budgetingMethod: Occurrences", objective="objectives: [{target: 0.995}]",
+        indicator=None, extra="") -> str:
+    indicator = indicator or """indicator:
+    metadata: {name: w}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{job="web", code=~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{job="web"}'}}}"""
+    return textwrap.dedent(f"""\
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {{name: {name}}}
+        spec:
+          service: {service}
+          {window}
+          {budgeting}
+          {objective}
+          {textwrap.indent(indicator, "          ").lstrip()}
+          {extra}
+        """)
+
+
+def ratio(bad: str = "", good: str = "", total: str = 'http_requests_total{job="web"}', kind="Prometheus",
+          counter="counter: true") -> str:
+    parts = [f"      {counter}"] if counter else []
+    if bad:
+        parts.append(f"      bad: {{metricSource: {{type: {kind}, spec: {{query: '{bad}'}}}}}}")
+    if good:
+        parts.append(f"      good: {{metricSource: {{type: {kind}, spec: {{query: '{good}'}}}}}}")
+    parts.append(f"      total: {{metricSource: {{type: {kind}, spec: {{query: '{total}'}}}}}}")
+    return "indicator:\n  metadata: {name: i}\n  spec:\n    ratioMetric:\n" + "\n".join(parts)
+
+
+def run(*texts: str):
+    result = import_openslo([(f"f{i}.yaml", t, None) for i, t in enumerate(texts)])
+    team = team_file(result, "openslo", base=None, port=8080, team=None, priorities={"P1", "P3"},
+                     base_metrics=set())
+    assert not team.unplaced, team.unplaced
+    return result, team
+
+
+def notes_of(result) -> str:
+    return "\n".join(n for o in result.outcomes for n in o.notes)
+
+
+# (id, documents, kinds of blockers expected (empty: imported), words expected in notes or reasons)
+CASES = [
+    ("plain stream", [slo() + "---\n" + slo(name="web-other")], [], ["service prefix is implied"]),
+    ("a top-level list, as go-sdk and oslo write", ["- " + textwrap.indent(slo(), "  ").lstrip()], [], []),
+    ("targetPercent", [slo(objective="objectives: [{targetPercent: 99.5}]")], [], []),
+    ("a target given as a string", [slo(objective="objectives: [{target: '0.995'}]")], [],
+     ["was the string '0.995'"]),
+    ("1w is 7d", [slo(window="timeWindow: [{duration: 1w, isRolling: true}]")], [],
+     ["window 1w read as the period 7d"]),
+    ("4w is 28d", [slo(window="timeWindow: [{duration: 4w, isRolling: true}]")], [], ["4w read as the period 28d"]),
+    ("no window: the default period, said", [slo(window="")], [], ["default period, 30d"]),
+    ("no budgeting method: assumed, said", [slo(budgeting="")], [], ["Occurrences (counting good and bad"]),
+    ("a query without job is re-scoped, said",
+     [slo(indicator=ratio(bad='http_requests_total{code=~"5.."}', total="http_requests_total"))], [],
+     ['has no job matcher: lukhas-obs reads it from the service\'s own scrape job, job="web"']),
+    ("another job is kept, said", [slo(indicator=ratio(bad='http_requests_total{job="edge", code="500"}',
+                                                        total='http_requests_total{job="edge"}'))], [],
+     ['keeps its job matcher']),
+    ("good chosen over bad, said", [slo(indicator=ratio(bad='http_requests_total{job="web", code="500"}',
+                                                         good='http_requests_total{job="web", code="200"}'))], [],
+     ["both good and bad given: good used"]),
+    ("sum by and rate are taken apart, the dimension said",
+     [slo(indicator=ratio(bad='sum by (code) (rate(http_requests_total{job="web", code="500"}[5m]))',
+                          total='sum(http_requests_total{job="web"})'))], [], ["`sum by (code)` dropped"]),
+    ("a bucket over its count is a latency SLI",
+     [slo(indicator=ratio(good='http_request_duration_seconds_bucket{job="web", le="0.25"}',
+                          total='http_request_duration_seconds_count{job="web"}'))], [], ["read as a latency SLI"]),
+    ("availability from sum(up) over count(up)",
+     [slo(indicator=ratio(good='sum(up{job="web"})', total='count(up{job="web"})', counter="counter: false"))], [],
+     ["availability SLI"]),
+    ("a strict lt is made inclusive, said",
+     [slo(objective="objectives: [{target: 0.99, op: lt, value: 200}]",
+          indicator="indicator:\n  metadata: {name: t}\n  spec:\n    thresholdMetric:\n      metricSource: "
+                    "{type: Prometheus, spec: {query: 'queue_depth{job=\"web\"}'}}")], [],
+     ["op lt 200 made inclusive"]),
+    ("names are normalised, said", [slo(name="Web_Errors", service="Web.API")], [], ["renamed 'web-api'"]),
+    ("Nobl9's promql key", [slo(indicator=ratio(bad="x").replace(
+        "query: 'x'", "promql: 'http_requests_total{job=\"web\", code=\"500\"}'"))], [],
+     ["under promql (Nobl9's key)"]),
+    ("every reason at once",
+     [slo(window="timeWindow: [{duration: 1w, isRolling: false, calendar: {startTime: 2022-01-01 12:00:00, "
+                 "timeZone: America/New_York}}]", budgeting="budgetingMethod: Timeslices",
+          objective="objectives: [{target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: 1m}, {target: 0.9}]",
+          indicator=ratio(good="sum(http_requests{code=\"200\"}) / 2", total="http_requests"))],
+     ["calendar", "timeslices", "objectives", "expression", "counter-name"], ["2022-01-01 12:00:00"]),
+    ("a Datadog source is not Prometheus", [slo(indicator=ratio(good="sum:requests.ok{*}", total="sum:requests{*}",
+                                                                kind="Datadog"))], ["source"],
+     ["source type Datadog is not Prometheus"]),
+    ("two weeks is no period of the spec", [slo(window="timeWindow: [{duration: 2w, isRolling: true}]")], ["period"],
+     []),
+    ("a rolling month neither", [slo(window="timeWindow: [{duration: 1M, isRolling: true}]")], ["period"], ["month"]),
+    ("a gauge ratio", [slo(indicator=ratio(good="ok_now", total="all_now", counter="counter: false"))],
+     ["gauge-ratio"], []),
+    ("a raw ratio", [slo(indicator="indicator:\n  metadata: {name: r}\n  spec:\n    ratioMetric:\n"
+                                   "      rawType: success\n"
+                                   "      raw: {metricSource: {type: Prometheus, spec: {query: 'x'}}}")], ["raw"], []),
+    ("an unresolved indicatorRef", [slo(indicator="indicatorRef: nowhere")], ["reference"], ["names no SLI document"]),
+    ("openslo/v1alpha", [slo().replace("openslo/v1", "openslo/v1alpha")], ["version"], []),
+    ("no service, no target", [slo(service="", objective="objectives: [{}]")], ["invalid"],
+     []),
+    ("an objective whose alerts could never fire is refused by the spec's checks",
+     [slo(objective="objectives: [{target: 0.5}]")], ["spec"], ["cannot happen", "objectives must be above"]),
+]
+
+
+@pytest.mark.parametrize("docs,blockers,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_shape_is_read_and_each_change_said(docs, blockers, words):
+    result, team = run(*docs)
+    assert not result.problems
+    kinds = sorted({b.kind for o in result.outcomes for b in o.blockers})
+    assert kinds == sorted(blockers), [str(b) for o in result.outcomes for b in o.blockers]
+    said = notes_of(result) + "\n".join(str(b) for o in result.outcomes for b in o.blockers)
+    for word in words:
+        assert word in said, said
+    if not blockers:
+        assert team.slos == len(result.outcomes) >= 1
+
+
+def test_references_resolve_across_files_and_a_non_prometheus_source_is_said():
+    sli = textwrap.dedent("""\
+        - apiVersion: openslo/v1
+          kind: SLI
+          metadata: {name: web-errors}
+          spec:
+            ratioMetric:
+              counter: true
+              bad: {metricSource: {metricSourceRef: prom, spec: {query: 'http_requests_total{job="web", code="500"}'}}}
+              total: {metricSource: {metricSourceRef: prom, spec: {query: 'http_requests_total{job="web"}'}}}
+        - apiVersion: openslo/v1
+          kind: SLI
+          metadata: {name: dd-errors}
+          spec:
+            ratioMetric:
+              counter: true
+              bad: {metricSource: {metricSourceRef: dd, spec: {query: 'http_requests_total{code="500"}'}}}
+              total: {metricSource: {metricSourceRef: dd, spec: {query: http_requests_total}}}
+        """)
+    sources = textwrap.dedent("""\
+        - {apiVersion: openslo/v1, kind: DataSource, metadata: {name: prom}, spec: {type: Prometheus}}
+        - {apiVersion: openslo/v1, kind: DataSource, metadata: {name: dd}, spec: {type: Datadog}}
+        """)
+    result, team = run(slo(indicator="indicatorRef: web-errors") + "---\n" +
+                       slo(name="dd", indicator="indicatorRef: dd-errors"), sli, sources)
+    ok, dd = result.outcomes
+    assert ok.imported and team.slos == 1
+    assert "resolved to the SLI at f1.yaml:1" in notes_of(result) and "DataSource at f2.yaml:1" in notes_of(result)
+    # a Datadog query that happens to look like a selector is still not Prometheus
+    assert {b.kind for b in dd.blockers} == {"source"} and "Datadog" in str(dd.blockers[0])
+
+
+BAD_INPUT = [
+    ("a YAML syntax error", "apiVersion: openslo/v1\nkind: [SLO\n", "f0.yaml:3: YAML syntax error"),
+    ("a scalar document", "just a sentence\n", "f0.yaml:1: the str 'just a sentence' where an object"),
+    ("a list of scalars", "- 1\n- two\n", "f0.yaml:1: the int 1 where an object"),
+    ("a duplicate key", "apiVersion: openslo/v1\nkind: SLO\nkind: SLI\n", "f0.yaml:3: kind: duplicate key"),
+]
+
+
+@pytest.mark.parametrize("text,problem", [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT])
+def test_a_bad_file_is_reported_at_its_line_and_does_not_sink_the_others(text, problem):
+    result, team = run(text, slo())
+    assert any(problem in p for p in result.problems), result.problems
+    assert team.slos == 1
+
+
+def test_an_identical_slo_in_two_files_is_read_once():
+    result, team = run(slo(), slo())
+    assert len(result.outcomes) == 1 and "same document as at f0.yaml:1" in "\n".join(result.notes)
+
+
+def test_the_team_file_joins_a_folder_of_specs_and_validates_unchanged(tmp_path):
+    folder = tmp_path / "teams"
+    shutil.copytree(TEAMS, folder)
+    result = import_openslo([("f.yaml", slo(service="web-api", indicator=ratio(
+        bad='http_requests_total{job="web-api", code="500"}', total='http_requests_total{job="web-api"}'))
+        + "---\n" + slo(name="lat", service="web-api", indicator=ratio(
+            good='http_request_duration_seconds_bucket{job="web-api", le="0.3"}',
+            total='http_request_duration_seconds_count{job="web-api"}')), None)])
+    base = load_spec(folder)
+    team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
+                     base_metrics={m.name for m in base.metrics})
+    assert team.slos == 2 and not team.unplaced
+    assert "\nmetrics:" not in team.text  # both metrics are the shared file's; declaring them again is an error
+    (folder / "web.yaml").write_text(team.text)
+    spec = load_spec(folder)
+    assert {s.id for s in spec.slos} >= {"web-api-web-errors", "web-api-lat"}
+
+
+CLI_GOOD = slo()
+CLI_NOTHING = slo(window="timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: '2022-01-01 00:00:00', "
+                         "timeZone: UTC}}]")
+
+
+def test_cli_exit_0_writes_a_team_file_that_validate_accepts(tmp_path):
+    (tmp_path / "in.yaml").write_text(CLI_GOOD)
+    out = tmp_path / "specs" / "web.yaml"
+    shutil.copytree(TEAMS, out.parent)
+    r = run_cli("import", "openslo", str(tmp_path / "in.yaml"), "--into", str(out.parent), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "imported 1 of 1 SLOs" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("validate", str(out.parent))
+    assert r.returncode == 0, r.stderr
+
+
+def test_cli_exit_1_when_nothing_can_be_imported(tmp_path):
+    (tmp_path / "in.yaml").write_text(CLI_NOTHING)
+    r = run_cli("import", "openslo", str(tmp_path / "in.yaml"))
+    assert r.returncode == 1 and "calendar window of 1M starting 2022-01-01 00:00:00 in UTC" in r.stderr
+    assert r.stdout == ""
+
+
+def test_cli_exit_2_names_the_bad_file_and_still_writes_the_others(tmp_path):
+    (tmp_path / "good.yaml").write_text(CLI_GOOD)
+    (tmp_path / "bad.yaml").write_text("kind: SLO\n  spec: [\n")
+    out = tmp_path / "team.yaml"
+    r = run_cli("import", "openslo", str(tmp_path / "bad.yaml"), str(tmp_path / "good.yaml"), "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{tmp_path / 'bad.yaml'}:2: YAML syntax error" in r.stderr
+    assert "name: errors" in out.read_text()
