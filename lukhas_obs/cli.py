@@ -561,9 +561,9 @@ objects as a team file for a folder of specs, that `lukhas-obs validate` accepts
 
 \b
 Event SLIs become ratios of counters (or latency SLIs for count - bucket over count); the
-period is Sloth's default, 30d. Labels, annotations and alert names are listed as notes (the
-spec cannot hold them yet); raw and plugin SLIs, disabled alerts and expressions that are not
-selectors are refused with every reason.
+period is Sloth's default, 30d. Labels, annotations, alert names and disabled alerts are kept
+on the SLO (a label lukhas-obs sets itself is dropped with a note); raw and plugin SLIs and
+expressions that are not selectors are refused with every reason.
 """ + IMPORT_EXIT
 
 

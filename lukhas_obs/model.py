@@ -81,6 +81,15 @@ class SLI:
         return self.kind in ("ratio", "latency")
 
 
+# An SLO period whose burn-rate windows all make sense: from 5 days every window keeps a long
+# window at least twice its short one (short windows stay >= 5m for rate()); to 90 days the
+# ticket's long window (9 days) stays something a rule can sum and promtool can replay.
+SLO_PERIOD_RANGE = (5 * 86400, 90 * 86400)
+
+# Labels every generated rule sets itself (and `le`, `quantile`, which mean something else): a
+# spec's own rule labels cannot take them.
+RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "alertname", "le", "quantile"})
+
 # The burn-rate alerts' names when the spec gives none.
 SLO_PAGE_ALERT = "SLOFastBurn"
 SLO_TICKET_ALERT = "SLOSlowBurn"

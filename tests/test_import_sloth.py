@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
 
 from lukhas_obs.importers.common import team_file
 from lukhas_obs.importers.sloth import import_sloth
@@ -65,15 +66,15 @@ RAW = """raw:
          / sum(count_over_time(unifipoller_client_satisfaction_ratio[{{.window}}])))"""
 
 CASES = [
-    ("prometheus/v1 events", [spec()], [], ["alert name 'MyServiceHighErrorRate' not kept", "service labels",
-                                            'alert annotations {"summary": "High error rate"}', "page alert labels",
-                                            "Sloth's default"]),
+    ("prometheus/v1 events", [spec()], [], ["the page alert is MyServiceHighErrorRate, the ticket alert "
+                                            "MyServiceHighErrorRateTicket", "page alert label severity='pageteam' "
+                                            "dropped: lukhas-obs sets severity itself", "Sloth's default"]),
     ("a PrometheusServiceLevel", [K8S], [], ["alert name"]),
     ("a stream of both", [spec() + "---\n" + K8S], [], []),
     ("count minus bucket over count is a latency SLI", [spec(sli=LATENCY)], [], ["read as a latency SLI"]),
     ("a raw SLI with a disabled ticket alert: both reasons",
      [spec(sli=RAW, alerting="page_alert: {labels: {severity: home}}\nticket_alert: {disable: true}")],
-     ["disabled-alert", "raw"], []),
+     ["raw"], []),
     ("a plugin SLI", [spec(sli="plugin: {id: getting_started_availability, options: {job: myservice}}")],
      ["plugin"], []),
     ("an expression", [spec(sli="events:\n  error_query: 'sum(rate(a_total[{{.window}}])) * 2'\n"
@@ -121,4 +122,17 @@ def test_cli_import_sloth_writes_a_team_file(tmp_path):
     r = run_cli("import", "sloth", str(tmp_path), "--out", str(out))
     assert r.returncode == 0, r.stderr
     text = out.read_text()
-    assert "alert name 'MyServiceHighErrorRate' not kept" in text and "name: requests-availability" in text
+    assert "name: requests-availability" in text
+    slo = yaml.safe_load(text)["services"][0]["slos"][0]
+    assert slo["labels"] == {"owner": "myteam", "tier": "2"}
+    assert slo["alerts"] == {
+        "page": {"name": "MyServiceHighErrorRate", "labels": {"category": "availability", "routing_key": "myteam"},
+                 "annotations": {"summary": "High error rate"}},
+        "ticket": {"name": "MyServiceHighErrorRateTicket", "labels": {"category": "availability"},
+                   "annotations": {"summary": "High error rate"}}}
+
+
+def test_a_disabled_alert_is_imported_disabled_and_generates():
+    result = import_sloth([("s.yml", spec(alerting="page_alert: {disable: true}"), None)])
+    (slo,) = result.imported
+    assert slo.entry["alerts"] == {"page": {"disable": True}} and not slo.blockers

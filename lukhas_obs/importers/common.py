@@ -17,14 +17,14 @@ from pathlib import Path
 import promql_parser
 
 from lukhas_obs import promql
-from lukhas_obs.durations import parse_duration
+from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import SpecError
 from lukhas_obs.generate.yamlout import dump
+from lukhas_obs.model import SLO_PERIOD_RANGE
 from lukhas_obs.promql import PromQLError, Selector
 from lukhas_obs.spec.yamlsource import LineMap, parse_yaml_documents
 
 API_VERSION = "lukhas-obs/v1"
-PERIODS = ("7d", "28d", "30d")          # what the spec's `period` takes
 DEFAULT_PERIOD = "30d"
 SUFFIXES = (".yaml", ".yml", ".json")
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}\Z")   # the spec's names (schema.json $defs.name)
@@ -37,10 +37,9 @@ BLOCKERS = {
     "calendar": "calendar-aligned window (spec feature: calendar budgets)",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
     "expression": "a PromQL expression, not a selector (spec feature: expression SLIs)",
-    "period": "a period other than 7d/28d/30d (spec feature: any period)",
+    "period": "a period outside 5d to 90d, or not whole minutes",
     "raw": "a raw error-ratio query (spec feature: raw SLIs)",
     "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
-    "disabled-alert": "page or ticket alert disabled (spec feature: disabling alerts)",
     "counter-name": "a counter without the _total suffix (the catalogue's naming rule)",
     "source": "not a Prometheus source",
     "version": "not openslo/v1 or Sloth prometheus/v1",
@@ -251,6 +250,7 @@ _CALENDAR_UNITS = {"M": "month", "Q": "quarter", "Y": "year", "y": "year"}
 def period_of(duration, out: Outcome, rolling_default: str = DEFAULT_PERIOD) -> str | None:
     """A rolling window's duration as the spec's period, compared as durations (1w is 7d, 4w is
     28d, 720h is 30d), with a note when it was written differently; a blocker otherwise."""
+    low, high = (format_duration(s) for s in SLO_PERIOD_RANGE)
     if duration is None:
         out.notes.append(f"no window duration: the default period {rolling_default}")
         return rolling_default
@@ -258,21 +258,21 @@ def period_of(duration, out: Outcome, rolling_default: str = DEFAULT_PERIOD) -> 
     m = _SHORTHAND.match(text)
     if m and m.group(2) in _CALENDAR_UNITS:
         unit = _CALENDAR_UNITS[m.group(2)] + ("s" if m.group(1) != "1" else "")
-        out.block("period", f"a rolling window of {text} ({m.group(1)} {unit}, of varying length) is not one of the "
-                            f"spec's periods {', '.join(PERIODS)}")
+        out.block("period", f"a rolling window of {text} ({m.group(1)} {unit}, of varying length) is not a "
+                            f"fixed period ({low} to {high})")
         return None
     try:
         seconds = parse_duration(text)
     except ValueError:
         out.block("invalid", f"window duration {short(duration)} is not a duration")
         return None
-    for period in PERIODS:
-        if parse_duration(period) == seconds:
-            if period != text:
-                out.notes.append(f"window {text} read as the period {period}")
-            return period
-    out.block("period", f"a window of {text} is not one of the spec's periods {', '.join(PERIODS)}")
-    return None
+    if seconds % 60 or not SLO_PERIOD_RANGE[0] <= seconds <= SLO_PERIOD_RANGE[1]:
+        out.block("period", f"a window of {text} is not a period the spec takes (whole minutes, {low} to {high})")
+        return None
+    period = format_duration(seconds)
+    if period != text:
+        out.notes.append(f"window {text} read as the period {period}")
+    return period
 
 
 def normalise_name(raw: str, what: str, notes: list[str]) -> str:

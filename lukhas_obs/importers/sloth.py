@@ -3,10 +3,14 @@ Kubernetes `PrometheusServiceLevel` objects (`sloth.slok.dev/v1`).
 
 Sloth's event SLIs are PromQL over `{{.window}}`: `sum(rate(errors[{{.window}}]))` over
 `sum(rate(total[{{.window}}]))` becomes a ratio of the two counters, and `count - bucket{le}` over
-`count` a latency SLI. What the spec cannot hold yet (labels, annotations, alert names) is kept as
-notes; what it cannot do (raw and plugin SLIs, disabled alerts, expressions) blocks the SLO."""
+`count` a latency SLI. Labels, annotations, alert names and disabled alerts become the SLO's own
+(a label lukhas-obs sets itself is dropped with a note); what the spec cannot do yet (raw and
+plugin SLIs, expressions) blocks the SLO."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import promql_parser
 
@@ -30,8 +34,10 @@ from lukhas_obs.importers.common import (
     short,
     text_of,
 )
+from lukhas_obs.model import RESERVED_RULE_LABELS  # noqa: E402
 
 VERSION = "prometheus/v1"
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 K8S_API = "sloth.slok.dev/v1"
 K8S_KIND = "PrometheusServiceLevel"
 
@@ -91,18 +97,16 @@ def _group(doc: Doc, spec: dict, supported: bool, version: str, k8s: bool, resul
         if service is None:
             out.block("invalid", "the spec names no service")
         out.service = service
-        if labels:
-            out.notes.append(f"service labels {short(labels, 120)} not kept: the spec has no SLO labels yet "
-                             "(lukhas-obs labels every series with service and slo)")
         if plugins:
             out.notes.append(f"SLO plugins {short(plugins, 120)} not imported")
         if not isinstance(body, dict):
             out.block("invalid", f"the SLO is {short(body)}, not an object")
             continue
-        _slo(body, service, k8s, out, page, ticket)
+        _slo(body, service, k8s, out, page, ticket, labels)
 
 
-def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ticket: str) -> None:
+def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ticket: str,
+         service_labels=None) -> None:
     name = text_of(body.get("name"))
     if name is None:
         out.block("invalid", "the SLO has no name")
@@ -116,11 +120,10 @@ def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ti
                                  + ("100 leaves no error budget" if objective == 100 else "Sloth's objectives are "
                                                                                           "percentages"))
             objective = None
-    if body.get("labels"):
-        out.notes.append(f"SLO labels {short(body['labels'], 120)} not kept: the spec has no SLO labels yet")
+    labels = {**_labels(service_labels, "service label", out), **_labels(body.get("labels"), "SLO label", out)}
     if body.get("plugins"):
         out.notes.append(f"SLO plugins {short(body['plugins'], 120)} not imported")
-    _alerting(mapping(body.get("alerting")), k8s, out)
+    alerts = _alerting(mapping(body.get("alerting")), k8s, out)
     sli = _sli(mapping(body.get("sli")), service, k8s, out) if service else None
     out.notes.append(f"period {DEFAULT_PERIOD}: Sloth's default (sloth generate --default-slo-period); set period "
                      "if yours differs")
@@ -132,28 +135,50 @@ def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ti
         entry["description"] = description
     entry.update({"objective": round(objective, 10), "period": DEFAULT_PERIOD, "sli": sli, "page": page,
                   "ticket": ticket})
+    if labels:
+        entry["labels"] = labels
+    if alerts:
+        entry["alerts"] = alerts
     out.entry = entry
 
 
-def _alerting(alerting: dict, k8s: bool, out: Outcome) -> None:
-    """Alert names, labels and annotations are notes (the spec cannot hold them yet); a disabled
-    alert blocks the SLO (importing it would page where Sloth did not)."""
-    if alerting.get("name"):
-        out.notes.append(f"alert name {alerting['name']!r} not kept: lukhas-obs names its alerts SLOFastBurn and "
-                         "SLOSlowBurn (the spec cannot name them yet)")
-    for key in ("labels", "annotations"):
-        if alerting.get(key):
-            out.notes.append(f"alert {key} {short(alerting[key], 120)} not kept: the spec cannot hold per-SLO alert "
-                             f"{key} yet")
+def _labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RULE_LABELS) -> dict[str, str]:
+    """Sloth labels or annotations as the spec takes them; a name lukhas-obs sets itself, or one
+    Prometheus would refuse, is dropped with a note."""
+    kept: dict[str, str] = {}
+    for key, value in mapping(raw).items():
+        if key in reserved:
+            out.notes.append(f"{what} {key}={short(value)} dropped: lukhas-obs sets {key} itself (routing follows the "
+                             "page/ticket priority)")
+        elif not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
+            out.notes.append(f"{what} {short(key)} dropped: not a Prometheus label name")
+        else:
+            kept[key] = value if isinstance(value, str) else json.dumps(value)
+    return kept
+
+
+def _alerting(alerting: dict, k8s: bool, out: Outcome) -> dict:
+    """Sloth's alerting block as the spec's `alerts`: the name (Sloth gives the page and the ticket
+    alert one name and tells them apart by a label; the spec needs two), labels and annotations
+    on both, each alert's own, and a disabled alert."""
+    alerts: dict[str, dict] = {"page": {}, "ticket": {}}
+    name = alerting.get("name")
+    if isinstance(name, str) and name:
+        alerts["page"]["name"], alerts["ticket"]["name"] = name, f"{name}Ticket"
+        out.notes.append(f"alert name {name!r}: the page alert is {name}, the ticket alert {name}Ticket (Sloth names "
+                         "both alike and tells them apart by sloth_severity)")
+    common = {key: _labels(alerting.get(key), f"alert {key[:-1]}", out, RESERVED_RULE_LABELS if key == "labels"
+                           else frozenset()) for key in ("labels", "annotations")}
     for snake, camel, what in (("page_alert", "pageAlert", "page"), ("ticket_alert", "ticketAlert", "ticket")):
         alert = mapping(_key(alerting, snake, camel, k8s))
         if alert.get("disable") is True:
-            out.block("disabled-alert", f"the {what} alert is disabled: the spec cannot disable an SLO's {what} "
-                                        "alert yet")
+            alerts[what]["disable"] = True
         for key in ("labels", "annotations"):
-            if alert.get(key):
-                out.notes.append(f"{what} alert {key} {short(alert[key], 120)} not kept: the spec cannot hold them "
-                                 "yet (routing follows the page/ticket priority)")
+            own = _labels(alert.get(key), f"{what} alert {key[:-1]}", out,
+                          RESERVED_RULE_LABELS if key == "labels" else frozenset())
+            if common[key] or own:
+                alerts[what][key] = {**common[key], **own}
+    return {what: body for what, body in alerts.items() if body}
 
 
 def _sli(sli: dict, service: str, k8s: bool, out: Outcome) -> dict | None:

@@ -322,11 +322,6 @@ class _Builder:
             self.err(path, f"{path[-1]} must be longer than 0s, not {value}" + (f" ({why})" if why else ""))
         return value
 
-    # An SLO period whose burn-rate windows all make sense: from 5 days every window keeps a long
-    # window at least twice its short one (short windows stay >= 5m for rate()); to 90 days the
-    # ticket's long window (9 days) stays something a rule can sum and promtool can replay.
-    PERIOD_RANGE = (5 * 86400, 90 * 86400)
-
     def period(self, value, path: tuple) -> str:
         """An SLO period in canonical form (`1w` and `4w` are `7d` and `28d`: durations compare as
         durations, and record names carry one spelling)."""
@@ -336,7 +331,7 @@ class _Builder:
             seconds = parse_duration(value)
         except ValueError:
             return "30d"   # reported above
-        low, high = self.PERIOD_RANGE
+        low, high = m.SLO_PERIOD_RANGE
         if seconds % 60:
             self.err(path, f"{value} is not a whole number of minutes")
         elif not low <= seconds <= high:
@@ -344,12 +339,9 @@ class _Builder:
                            f"({format_duration(low)} to {format_duration(high)})")
         return format_duration(seconds) if seconds > 0 else "30d"
 
-    # labels every generated rule sets itself (and `le`, `quantile`, which mean something else)
-    RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "alertname", "le", "quantile"})
-
     def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:
         for key, value in labels.items():
-            if key in self.RESERVED_RULE_LABELS:
+            if key in m.RESERVED_RULE_LABELS:
                 self.err(path + (key,), f"{key!r} is set by lukhas-obs on every rule (routing, silences and the "
                                         "gate read it); choose another label name")
             self.template(value, path + (key,))
@@ -836,8 +828,8 @@ class _Builder:
             self.err(path + ("alerts", "ticket", "name"),
                      f"the page and the ticket alert are both {page_alert.name!r}; promtool tests and silences "
                      "need them apart")
-        extra = dict(labels=labels, annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert)
-        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, **extra,
+        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
+                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
                      page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
                      description=body.get("description", ""))
 
