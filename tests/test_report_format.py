@@ -343,3 +343,10 @@ def test_whatever_prometheus_answers_every_check_gets_a_plot_or_the_reason(answe
 def test_a_line_breaks_where_no_point_was_measured(times, step, gaps):
     out = ev.with_gaps([(float(t), 1.0) for t in times], step)
     assert sum(math.isnan(v) for _, v in out) == gaps and len(out) == len(times) + gaps
+
+
+@pytest.mark.parametrize("write", [to_text, to_json, to_junit, to_markdown, lambda r: page.render(r, {})])
+def test_no_output_repeats_the_credentials_of_the_api_url(write):
+    out = write(_report(url="https://gate:s3cret@prom.example:9090/api-root"))
+    assert "s3cret" not in out and "gate:" not in out
+    assert "https://prom.example:9090/api-root" in out

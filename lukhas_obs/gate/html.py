@@ -25,7 +25,7 @@ from lukhas_obs import __version__
 from lukhas_obs.durations import iso
 from lukhas_obs.gate.decide import SEVERITY, Outcome
 from lukhas_obs.gate.evidence import Plot, collect, with_gaps
-from lukhas_obs.gate.report import action, headline, links, ordered
+from lukhas_obs.gate.report import action, api_url, headline, links, ordered
 
 NO_MATPLOTLIB = "plots need matplotlib, which is not installed: pip install 'lukhas-obs[report]'"
 COLOURS = {"canary": "#e66101", "baseline": "#5e3c99", "limit": "#b2182b", "pass": "#1a9850",
@@ -181,7 +181,7 @@ def render(report, plots: dict[int, Plot], link_url: str | None = None) -> str:
         since=iso(report.since) if report.since is not None else None,
         next_weight=report.next_weight if report.outcome == Outcome.PASS else None,
         counts=[(o, n) for o, n in counts if n], rows=rows, version=__version__,
-        matplotlib=_matplotlib_version())
+        matplotlib=_matplotlib_version(), prometheus=api_url(report))
 
 
 def _value(v: float | None) -> str:

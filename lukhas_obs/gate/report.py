@@ -54,6 +54,14 @@ def ordered(checks):
     return sorted(checks, key=lambda c: (SEVERITY.index(c.outcome), c.service or "-", c.name))
 
 
+def api_url(report) -> str:
+    """The URL the gate queried, as every output shows it: without credentials."""
+    try:
+        return link_base(report.url, strict=False)
+    except LinkError:
+        return report.url if "@" not in report.url else "(a URL that is not http(s))"
+
+
 def links(report, link_url: str | None = None) -> dict[int, str]:
     """Each check's link (by id() of the check), for those that sent a query. A --link-url is
     checked by the CLI; the API URL is used without its credentials; no usable base, no links."""
@@ -79,7 +87,7 @@ def to_dict(report, link_url: str | None = None) -> dict:
         "action": action(report.mode, report.outcome),
         "evaluated_at": iso(report.at),
         "window": report.window,
-        "prometheus": report.url,
+        "prometheus": api_url(report),
         "next_weight": report.next_weight,
         "canary_since": iso(report.since) if report.since is not None else None,
         "checks": [{
@@ -112,7 +120,7 @@ def to_text(report, link_url: str | None = None) -> str:
     checks = ordered(report.checks)
     rows = [(c.outcome.value, c.service or "-", c.name, c.reason) for c in checks]
     widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("RESULT", "SERVICE", "CHECK"))]
-    lines = [f"{headline(report)} at {iso(report.at)}, window {report.window}, {report.url}"]
+    lines = [f"{headline(report)} at {iso(report.at)}, window {report.window}, {api_url(report)}"]
     if report.next_weight is not None and report.outcome == Outcome.PASS:
         lines.append(f"next canary weight: {report.next_weight} %")
     lines.append("")
@@ -169,7 +177,7 @@ def to_markdown(report, link_url: str | None = None) -> str:
     link = links(report, link_url)
     checks = ordered(report.checks)
     lines = [f"### {MARKS[report.outcome]} {_md(headline(report))}", "",
-             f"Evaluated at {iso(report.at)} over the last {_md(report.window)}, against {_md(report.url)} "
+             f"Evaluated at {iso(report.at)} over the last {_md(report.window)}, against {_md(api_url(report))} "
              f"(exit code {report.outcome.exit_code})."]
     if report.next_weight is not None and report.outcome == Outcome.PASS:
         lines.append(f"Next canary weight: **{report.next_weight} %**.")
