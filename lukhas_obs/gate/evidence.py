@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lukhas_obs.durations import format_duration, iso, parse_duration
+from lukhas_obs.gate import MAX_QUERIES_AT_ONCE, stats
 from lukhas_obs.gate import checks as gc
-from lukhas_obs.gate import stats
 from lukhas_obs.gate.client import PromClient, QueryError, Sample
 from lukhas_obs.gate.decide import CheckResult
 from lukhas_obs.gate.links import span as link_span
@@ -36,7 +36,7 @@ from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import SLO, Spec
 
 MAX_POINTS = 240          # per series: enough for a smooth line, cheap to draw
-MAX_PLOTS_AT_ONCE = 16
+MAX_PLOTS_AT_ONCE = 16    # plots only wait for their queries
 
 Points = list[tuple[float, float]]
 
@@ -213,7 +213,7 @@ class _Stage:
                           f"the check's query is not the {count} expressions this plot reads")
         return exprs
 
-    def base(self, check: CheckResult, title: str, caption: str, unit: str, seconds: float | None = None,
+    def base(self, title: str, caption: str, unit: str, seconds: float | None = None,
              minimum_step: float = 15.0) -> tuple[Plot, float, float]:
         seconds = seconds or link_span(self.ctx.window, self.at)
         start, step = grid(self.at, seconds, minimum_step)
@@ -226,7 +226,7 @@ def collect(spec: Spec, report, client: PromClient, services: list[str] | None =
             canary_weight: int | None = None) -> dict[int, Plot]:
     """A Plot for every check of `report` (by id() of the check). Never raises."""
     client.start()   # a deadline of its own: the verdict's queries are done
-    with ThreadPoolExecutor(max_workers=MAX_PLOTS_AT_ONCE) as queries:
+    with ThreadPoolExecutor(max_workers=MAX_QUERIES_AT_ONCE) as queries:
         ctx = gc.Context(spec=spec, client=client, at=report.at, window=report.window,
                          services=services or [s.name for s in spec.services], canary_weight=canary_weight,
                          since=report.since, pool=queries)
@@ -273,7 +273,7 @@ def _smoke_ratio(stage: _Stage, check: CheckResult) -> Plot:
     slo = (gc._latency_slo if latency else gc._ratio_slo)(ctx, service)
     target = slo.error_budget if slo else 0.01
     what = f"slower than {g.latency_threshold:g}s" if latency else "that failed"
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The share of {check.service}'s requests {what}, over the last {ctx.window} as the window slides: its "
         f"last point is what the gate judged. The bar is that window's exact {g.confidence:.0%} bounds: FAIL "
         f"when the whole bar is above the SLO line, PASS when it is below the dotted line."), "%")
@@ -295,7 +295,7 @@ def _smoke_ratio(stage: _Stage, check: CheckResult) -> Plot:
 
 def _up(stage: _Stage, check: CheckResult, match: dict[str, str], what: str, instances: set[str] | None = None
         ) -> Plot:
-    plot, start, step = stage.base(check, check.name, f"{what}: 1 is up, 0 is down, at each scrape.", "up")
+    plot, start, step = stage.base(check.name, f"{what}: 1 is up, 0 is down, at each scrape.", "up")
     expr = stage.exprs(check, 1)[0]
     for s in stage.range(expr, start, step):
         if all(s.labels.get(k) == v for k, v in match.items()):
@@ -316,7 +316,7 @@ def _health_probe(stage: _Stage, check: CheckResult) -> Plot:
 
 
 def _rule_evaluation(stage: _Stage, check: CheckResult) -> Plot:
-    plot, start, step = stage.base(check, check.name, f"Rule evaluations that failed in the last {stage.ctx.window}, "
+    plot, start, step = stage.base(check.name, f"Rule evaluations that failed in the last {stage.ctx.window}, "
                                    "as the window slides: any failure is a FAIL.", "")
     expr = stage.exprs(check, 1)[0]
     plot.lines.append(Line(f"failures over {stage.ctx.window}", _finite(series(stage.range(expr, start, step)))))
@@ -371,7 +371,7 @@ def _canary_signal(stage: _Stage, check: CheckResult) -> Plot:
 def _canary_share(stage: _Stage, check: CheckResult) -> Plot:
     g = stage.ctx.g
     weight = (stage.canary_weight or 0) / 100
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The canary's share of {check.service}'s requests over the last {stage.ctx.window}, as the window slides, "
         f"against --canary-weight {weight:.0%}: above the band is a routing error (FAIL), below it too little "
         "traffic to judge (hold)."), "%")
@@ -400,7 +400,7 @@ def _sustained(stage: _Stage, check: CheckResult) -> Plot:
     points = max(int(parse_duration(duration) // gc.STEP), 1)
     seconds = max(link_span(stage.ctx.window, stage.at), 4 * points * gc.STEP)
     what = "error ratio" if errors else "p99 latency"
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"Each service's {what} per minute. The gate rolls back when a service is above the limit at each of the "
         f"last {points} minutes (shaded); a run above the limit is drawn thick."), "%" if errors else "s",
         seconds, gc.STEP)
@@ -422,7 +422,7 @@ def _sustained(stage: _Stage, check: CheckResult) -> Plot:
 def _services_down(stage: _Stage, check: CheckResult) -> Plot:
     g = stage.ctx.g
     apps = gc.traffic_services(stage.ctx)
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The share of the {len(apps)} application services whose every target is down (up == 0): the gate "
         f"rolls back at {g.services_down_ratio:.0%}. A service with no up series is unknown, not down."), "%")
     expr = stage.exprs(check, 1)[0]
@@ -441,7 +441,7 @@ def _services_down(stage: _Stage, check: CheckResult) -> Plot:
 
 def _pool(stage: _Stage, check: CheckResult) -> Plot:
     g = stage.ctx.g
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The share of each service's database pool in use: the gate rolls back at {g.pool_saturation:.0%}."), "%")
     expr = stage.exprs(check, 1)[0]
     for s in sorted(stage.range(expr, start, step), key=lambda s: s.labels.get("job", "")):
@@ -462,7 +462,7 @@ def _fast_burn(stage: _Stage, check: CheckResult) -> Plot:
     first = engine.burn_windows(slo, "page")[0]
     limit = first.threshold(slo)
     seconds = max(link_span(stage.ctx.window, stage.at), 2 * parse_duration(first.long))
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The {slo.name} SLO's error ratio over {first.short} and over {first.long}: the gate rolls back when both "
         f"are above {first.factor:g}x the budget ({limit:.3g}) at the evaluation instant."), "%", seconds)
     plot.spans = []
@@ -478,7 +478,7 @@ def _budget(stage: _Stage, check: CheckResult) -> Plot:
     slo = _slo(stage, check, "error budget ")
     g = stage.ctx.g
     period = slo.period_seconds
-    plot, start, step = stage.base(check, check.name, (
+    plot, start, step = stage.base(check.name, (
         f"The share of the {slo.period} error budget left, over the last {slo.period}, in every series of the "
         f"budget record: the least decides, and a promotion needs {g.budget_min_remaining:.0%}."), "%",
         period, 60.0)
