@@ -322,18 +322,31 @@ def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, b
                    "Give every look of one rollout the same value.")
 @click.option("--canary-weight", type=click.IntRange(0, 100), default=None,
               help="Current canary traffic weight in percent (checks the canary's share of requests).")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: for a CI step summary ($GITHUB_STEP_SUMMARY, a merge request note).")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), default=None,
               help="Also write one JUnit test case per check to this file.")
+@click.option("--html", "html", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report with a plot of each check's evidence (its data is "
+                   "fetched after the verdict and never changes it).")
+@click.option("--link-url", envvar="LUKHAS_PROMETHEUS_LINK_URL", default=None,
+              help="Base URL of the Prometheus UI for the link of every check (env LUKHAS_PROMETHEUS_LINK_URL; "
+                   "default: --prometheus-url without credentials).")
 @click.pass_context
 def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
-             basic_auth_file, tenant, at, since, canary_weight, output, junit):
+             basic_auth_file, tenant, at, since, canary_weight, output, junit, html, link_url):
     if ctx.invoked_subcommand is not None:
         return
     from lukhas_obs.gate import GateReport, run_gate
     from lukhas_obs.gate.decide import CheckResult, Outcome
-    from lukhas_obs.gate.report import to_json, to_junit, to_text
+    from lukhas_obs.gate.links import LinkError, link_base
+    from lukhas_obs.gate.report import to_json, to_junit, to_markdown, to_text
 
+    if link_url is not None:
+        try:
+            link_base(link_url)
+        except LinkError as exc:
+            raise click.BadParameter(str(exc), param_hint="--link-url") from None
     when = _parse_time(at)
     start = _parse_time(since, "--since")
     if start is not None and start >= (when if when is not None else time.time()):
@@ -347,9 +360,15 @@ def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, re
         report = GateReport(mode, Outcome.ERROR, when or time.time(), window or spec.gates.window, client.url, [
             CheckResult("gate", None, Outcome.ERROR, f"internal error, nothing was decided: "
                         f"{type(exc).__name__}: {exc}")])
-    click.echo(to_json(report) if output == "json" else to_text(report))
+    click.echo({"json": to_json, "markdown": to_markdown}.get(output, to_text)(report, link_url))
     if junit:
-        Path(junit).write_text(to_junit(report), encoding="utf-8")
+        Path(junit).write_text(to_junit(report, link_url), encoding="utf-8")
+    if html:
+        from lukhas_obs.gate.html import write_report
+
+        problem = write_report(html, report, spec, client, selected, canary_weight, link_url)
+        if problem:
+            click.echo(f"lukhas-obs: {problem} (the verdict stands)", err=True)
     sys.exit(report.outcome.exit_code)
 
 

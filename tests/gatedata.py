@@ -90,13 +90,16 @@ def _labels(**kv) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in kv.items()) + "}"
 
 
-def openmetrics() -> str:
+def openmetrics(names: tuple[str, ...] | None = None) -> str:
+    """The history of every scenario, or only of those in `names` (each still in its own day)."""
     families: dict[str, tuple[str, list[str]]] = {}
 
     def add(family: str, kind: str, line: str):
         families.setdefault(family, (kind, []))[1].append(line)
 
     for i, sc in enumerate(SCENARIOS):
+        if names is not None and sc.name not in names:
+            continue
         start = T0 + i * DAY
         times = list(range(start, start + LENGTH + 1, STEP))
         counters: dict[str, float] = {}
