@@ -66,6 +66,7 @@ SCENARIOS = [
     Scenario("canary-fresh", [Effect("absent", 1, track="canary", end=240),
                               Effect("errors", 0.03, "lukhas-core", "canary")]),
     Scenario("canary-fresh-healthy", [Effect("absent", 1, track="canary", end=240)]),
+    Scenario("canary-born-40s", [Effect("absent", 1, track="canary", end=40)]),
     Scenario("canary-down-3m", [Effect("down", 1, "lukhas-core", "canary", start=180)]),
     Scenario("canary-routing", [Effect("rps", 50, None, "canary"), Effect("rps", 50, None, "baseline")]),
     Scenario("budget-two-clusters", budget_clusters={"eu": 0.9, "us": 0.05}),

@@ -426,3 +426,16 @@ def test_bad_gate_arguments_are_usage_errors_never_a_verdict(args, phrase):
     assert r.returncode == 2, r.stdout + r.stderr
     assert phrase in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_target_first_scraped_seconds_ago_is_up_not_stale(history):
+    """The age of a target's last sample came from a one-minute subquery alone: a pod first
+    scraped after the last whole minute (a new instance right after a deploy) had no age at all,
+    and smoke said "stale: ... last at -inf" instead of judging it."""
+    at = gatedata.end_of("canary-born-40s") - 25     # lukhas-core-canary:80 first scraped 5 s before
+    r = gate(history.url, "smoke", None, "--at", str(at), "--output", "json", *CORE)
+    doc = json.loads(r.stdout)
+    assert "stale" not in r.stdout and "inf" not in r.stdout.replace("info", ""), r.stdout
+    up = next(c for c in doc["checks"] if c["name"] == "targets up")
+    assert up["outcome"] == "PASS", up
+    assert any(e["labels"].get("instance") == "lukhas-core-canary:80" for e in up["evidence"]), up

@@ -206,7 +206,9 @@ def _targets(ctx: Context, name: str, service: str | None, sel: Selector) -> tup
     Prometheus holds any `up` series at all (an empty answer from an empty TSDB, a wrong tenant
     or an instant in the future is not an outage)."""
     last = f"last_over_time({sel}[{LOOKBACK}])"
-    age = f"time() - max_over_time(timestamp({sel})[{LOOKBACK}:1m])"
+    # exact for a sample within the lookback delta (a target first scraped after the last whole
+    # minute has no point in the one-minute subquery); the subquery reaches back LOOKBACK
+    age = f"time() - timestamp({sel}) or time() - max_over_time(timestamp({sel})[{LOOKBACK}:1m])"
     anything = f"count(last_over_time(up[{LOOKBACK}]))"
     _prefetch(ctx, last, age, anything)
     ages = {_key(s.labels): s.value for s in _q(ctx, name, service, age).samples}
