@@ -8,6 +8,7 @@ accepts; the spec keys they read are checked with FILE:LINE errors."""
 from __future__ import annotations
 
 import copy
+import functools
 from urllib.parse import urlsplit
 
 import pytest
@@ -69,6 +70,11 @@ def crd_schema(path, kind: str) -> dict:
     if not path.exists():
         pytest.skip(f"{path} is not here (shared/ is absent): no registry package carries this CRD, so it is read "
                     "from shared/, not copied")
+    return _crd(path, kind)
+
+
+@functools.cache
+def _crd(path, kind: str) -> dict:
     crd = next(d for d in yaml.safe_load_all(path.read_text()) if d and d["spec"]["names"]["kind"] == kind)
     version = next(v for v in crd["spec"]["versions"] if v.get("served") and v.get("storage"))
     return version["schema"]["openAPIV3Schema"]
