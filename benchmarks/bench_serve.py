@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import start_prometheus  # noqa: E402
+from common import history_prometheus  # noqa: E402
 
 CALLERS = 50
 PER_CALLER = 10          # 500 requests under load
@@ -102,12 +101,7 @@ def _load(url: str, at: int, callers: int, per_caller: int) -> dict:
 def serve_load() -> dict:
     import gatedata
 
-    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    (work / "om.txt").write_text(gatedata.openmetrics())
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "om.txt"), str(work / "data")],
-                   check=True, capture_output=True)
-    (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    prom, prom_url = start_prometheus(work / "prometheus.yml", work / "data")
+    work, prom, prom_url = history_prometheus("bench-serve-")
     server = None
     try:
         server, url = _start_server(prom_url, work)
