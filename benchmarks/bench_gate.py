@@ -9,7 +9,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import start_prometheus  # noqa: E402
+from common import history_prometheus  # noqa: E402
 
 from lukhas_obs.gate.client import PromClient  # noqa: E402
 from lukhas_obs.spec import load_spec  # noqa: E402
@@ -39,12 +38,7 @@ class _Recording(PromClient):
 def smoke_timing() -> dict:
     import gatedata
 
-    work = Path(tempfile.mkdtemp(prefix="bench-gate-"))
-    (work / "om.txt").write_text(gatedata.openmetrics())
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "om.txt"), str(work / "data")],
-                   check=True, capture_output=True)
-    (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    proc, url = start_prometheus(work / "prometheus.yml", work / "data")
+    work, proc, url = history_prometheus("bench-gate-")
     try:
         at = str(gatedata.end_of("healthy"))
         cli = [sys.executable, "-m", "lukhas_obs", "slo-gate", "--mode", "smoke", "--prometheus-url", url, "--at", at]

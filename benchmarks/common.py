@@ -81,3 +81,20 @@ def start_prometheus(config_file, data_dir) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     proc.terminate()
     raise RuntimeError("Prometheus did not become ready")
+
+
+def history_prometheus(prefix: str):
+    """A Prometheus over the gate tests' backfilled history (tests/gatedata.py, every scenario in
+    its own day): (work folder, process, URL). The caller stops the process and removes the folder."""
+    import tempfile
+    from pathlib import Path
+
+    import gatedata
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    (work / "om.txt").write_text(gatedata.openmetrics())
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(work / "om.txt"), str(work / "data")],
+                   check=True, capture_output=True)
+    (work / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    proc, url = start_prometheus(work / "prometheus.yml", work / "data")
+    return work, proc, url

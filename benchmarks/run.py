@@ -20,6 +20,7 @@ import bench_gate  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_import  # noqa: E402
 import bench_rules  # noqa: E402
+import bench_serve  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
                            "cpus": __import__("os").cpu_count()},
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for name, mod in (("generate", bench_generate), ("rules_vs_sloth", bench_rules), ("gate", bench_gate),
-                      ("decisions", bench_decisions), ("import_corpus", bench_import)):
+                      ("decisions", bench_decisions), ("import_corpus", bench_import), ("serve", bench_serve)):
         print(f"== {name}", flush=True)
         results[name] = mod.main()
     out = HERE / "results"

@@ -401,6 +401,49 @@ def backtest(mode, window, spec_path, prometheus_url, services, timeout, retries
     sys.exit(result.outcome.exit_code)
 
 
+@slo_gate.command("serve")
+@_gate_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback; use 0.0.0.0 inside a container).")
+@click.option("--port", type=click.IntRange(0, 65535), default=9099, show_default=True)
+@click.option("--max-evaluations", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Gate evaluations running at once.")
+@click.option("--max-waiting", type=click.IntRange(0, 1024), default=64, show_default=True,
+              help="Requests that may wait for a free evaluation, each at most half its deadline; past that "
+                   "the answer is 503 with Retry-After.")
+def serve(mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
+          basic_auth_file, tenant, host, port, max_evaluations, max_waiting):
+    """Answer gate requests over HTTP: Argo Rollouts' web metrics and Flagger's webhooks.
+
+    \b
+    GET or POST /v1/gate?mode=canary&service=lukhas-core[&service=...][&window=5m][&at=...]
+        [&since=...][&canary-weight=5][&timeout=20s][&hook=confirm-promotion|rollback|...]
+    answers the JSON of `slo-gate --output json`. Status: 200 for every outcome without
+    `hook` (read `outcome`); with a Flagger hook, 200 means yes (confirm-*: PASS; rollback:
+    FAIL) and 412 no. 400 bad parameters, 503 busy (Retry-After), 500 a bug. GET /healthz.
+    --mode, --window and --service are the defaults of requests that do not say; --timeout is
+    each request's deadline (waiting included). The spec is read again when its files change;
+    one that no longer loads leaves the last good one in use (see /healthz).
+    Exit codes: 0 stopped by SIGINT/SIGTERM; 2 a bad spec or option, or the address is taken.
+    """
+    import logging
+
+    from lukhas_obs.gate.serve import Defaults, GateApp, Limiter, SpecHolder, start
+    from lukhas_obs.spec import load_spec
+
+    spec, client, selected = _gate_setup(spec_path, window, services, prometheus_url, timeout, retries,
+                                         bearer_token_file, ca_file, basic_auth_file, tenant)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    defaults = Defaults(mode=mode, window=window, services=tuple(selected or ()),
+                        timeout=_duration(timeout, "--timeout"))
+    app = GateApp(SpecHolder(spec_path, spec, load_spec), client, defaults, Limiter(max_evaluations, max_waiting))
+    try:
+        start(app, host, port, echo=lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        click.echo(f"lukhas-obs slo-gate serve: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 @main.command()
 @click.option("--spec", "spec_path", default=DEFAULT_SPEC, show_default=True, type=click.Path(dir_okay=False))
 @click.option("--once", is_flag=True, help="Play the story and exit: 0 when every step behaved as expected.")

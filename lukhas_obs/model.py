@@ -324,6 +324,20 @@ class GateSettings:
     p99_for: str = "5m"
     pool_saturation: float = 1.0
     budget_min_remaining: float = 0.25
+    # `slo-gate serve` as Argo Rollouts and Flagger reach it, and how they ask (gates.serve,
+    # gates.canary.analysis): read by the generated AnalysisTemplates and Canaries only
+    serve_url: str | None = None
+    serve_timeout: str = "20s"
+    analysis_interval: str = "1m"
+    analysis_count: int = 10
+    analysis_failure_limit: int = 0
+    analysis_inconclusive_limit: int | None = None   # None: count - 1
+
+    @property
+    def inconclusive_limit(self) -> int:
+        """INCONCLUSIVE looks tolerated in a step: by default all but the last of `count`."""
+        limit = self.analysis_inconclusive_limit
+        return self.analysis_count - 1 if limit is None else limit
 
 
 @dataclass(frozen=True)

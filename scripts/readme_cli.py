@@ -11,6 +11,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = {"cli-gate": [["slo-gate"], ["slo-gate", "backtest"]],
+          "cli-serve": [["slo-gate", "serve"]],
           "cli-all": [[], ["generate"], ["validate"], ["schema"], ["demo"], ["export", "openslo"],
                       ["import", "openslo"], ["import", "sloth"]]}
 

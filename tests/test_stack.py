@@ -18,6 +18,7 @@ import yaml
 from lukhas_obs import promql
 
 from conftest import ROOT, Process, free_port, tool, wait_until
+from nodepkg import node_checker
 
 LOGQL = ROOT / "tests" / "logql"
 
@@ -38,20 +39,7 @@ def logql_expressions(generated: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def logql_parser():
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("node/npm are not installed: Grafana's LogQL grammar runs under node")
-    if not (LOGQL / "node_modules" / "@grafana" / "lezer-logql").exists():
-        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=LOGQL,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-
-    def parse(exprs: list[str]) -> list[dict]:
-        r = subprocess.run([node, "check.cjs"], cwd=LOGQL, input=json.dumps(exprs), capture_output=True,
-                           text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
-    return parse
+    return node_checker(LOGQL, "check.cjs", "@grafana/lezer-logql", "Grafana's LogQL grammar")
 
 
 def test_every_logql_expression_parses_with_grafanas_grammar(generated_lukhas, logql_parser):

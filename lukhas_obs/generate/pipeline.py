@@ -13,6 +13,7 @@ from lukhas_obs.generate import (
     kubernetes,
     loki,
     mimir,
+    rollouts,
     scrape,
     slo,
     slotests,
@@ -70,6 +71,7 @@ def render(spec: Spec) -> dict[str, str]:
     files.update(_slo_files_parallel(spec))
     if spec.kubernetes is not None or spec.ruler is not None:
         files.update(_other_layouts(spec, files, head))
+    files.update({path: dump(obj, head) for path, obj in rollouts.objects(spec).items()})
     return dict(sorted(files.items()))
 
 

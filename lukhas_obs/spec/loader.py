@@ -575,7 +575,53 @@ class _Builder:
                 values[field_name] = self.duration(r[key], path + ("rollback", key), positive=True)
         if "min_remaining" in (body.get("budget") or {}):
             values["budget_min_remaining"] = float(body["budget"]["min_remaining"])
+        values.update(self.delivery(body))
         return m.GateSettings(**values)
+
+    def delivery(self, body: dict) -> dict:
+        """gates.serve and gates.canary.analysis: what the generated Argo Rollouts and Flagger
+        objects say. Both controllers read Go durations (no d, w or y), Argo a whole number of
+        timeout seconds, and Flagger looks at most every 10 seconds."""
+        serve = body.get("serve") or {}
+        analysis = (body.get("canary") or {}).get("analysis") or {}
+        values: dict = {}
+        if "url" in serve:
+            values["serve_url"] = serve["url"]
+        seconds = {"timeout": parse_duration(m.GateSettings.serve_timeout),
+                   "interval": parse_duration(m.GateSettings.analysis_interval)}
+        paths = {"timeout": ("gates", "serve", "timeout"), "interval": ("gates", "canary", "analysis", "interval")}
+        given = []
+        for key, where, field_name in (("timeout", serve, "serve_timeout"),
+                                       ("interval", analysis, "analysis_interval")):
+            if key not in where:
+                continue
+            self.duration(where[key], paths[key], positive=True)
+            try:
+                secs = parse_duration(where[key])
+            except ValueError:
+                continue  # reported just above
+            if secs != int(secs) or not 10 <= secs < 86400:
+                why = ", and the gate answers 5s before the caller gives up" if key == "timeout" else ""
+                self.err(paths[key], f"{where[key]} must be whole seconds from 10s to under 1d (Argo Rollouts and "
+                                     f"Flagger read it as a Go duration{why})")
+                continue
+            values[field_name], seconds[key] = where[key], secs
+            given.append(key)
+        if given and 2 * seconds["timeout"] >= seconds["interval"]:
+            self.err(paths[given[0]], f"gates.serve.timeout ({format_duration(seconds['timeout'])}) must be under half "
+                                      f"of gates.canary.analysis.interval ({format_duration(seconds['interval'])}): "
+                                      "Flagger calls the rollback and the confirm-promotion hooks one after the other "
+                                      "in an interval")
+        count = analysis.get("count", m.GateSettings.analysis_count)
+        for key, field_name in (("count", "analysis_count"), ("failure_limit", "analysis_failure_limit"),
+                                ("inconclusive_limit", "analysis_inconclusive_limit")):
+            if key not in analysis:
+                continue
+            values[field_name] = analysis[key]
+            if key != "count" and analysis[key] >= count:
+                self.err(("gates", "canary", "analysis", key),
+                         f"{key} {analysis[key]} is never reached in {count} looks (count); use at most {count - 1}")
+        return values
 
     def logql(self, expr: str, path: tuple) -> None:
         """What can be checked of LogQL in-process: a stream selector, balanced brackets and
