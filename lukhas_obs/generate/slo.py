@@ -7,7 +7,8 @@ Naming follows `level:metric:operations`; every series carries `service` and `sl
   slo:sli_errors:count  / slo:sli_total:count    time SLIs (availability, threshold): per-evaluation
                                                  counts of bad and all targets or samples
   slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
-                                                 and for the SLO period
+                                                 and for the SLO period (a raw SLI records only
+                                                 these: its expression per window, see query_windows)
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h
 
 Exact budgets: windows longer than 6h and the SLO period are computed as

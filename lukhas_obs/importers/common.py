@@ -36,7 +36,7 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 BLOCKERS = {
     "calendar": "calendar-aligned window (spec feature: calendar budgets)",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
-    "expression": "a PromQL expression, not a selector (spec feature: expression SLIs)",
+    "expression": "a PromQL expression where the spec takes a selector (threshold SLIs), or another template",
     "period": "a period outside 5d to 90d, or not whole minutes",
     "raw": "a raw error-ratio query without one range to read as each window",
     "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
@@ -392,8 +392,7 @@ def gauge_selector(node, query: str, what: str, wanted: str = "a gauge selector"
             return promql.selector_of(node)
         except PromQLError as exc:
             raise Refused("expression", f"{what} {short(query)}: {exc}") from None
-    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}: "
-                                "expression SLIs are not in the spec yet")
+    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}")
 
 
 def _builtin(name: str) -> bool:
