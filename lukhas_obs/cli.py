@@ -607,8 +607,9 @@ as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
 \b
 Reads single documents, `---` streams and top-level lists of objects; resolves indicatorRef
 and metricSourceRef across every file given. Each SLO is imported with notes on what was
-assumed or changed, or refused with every reason (calendar windows, timeslices, expressions
-that are not selectors, other periods, non-Prometheus sources, ...), listed on stderr.
+assumed or changed, or refused with every reason (calendar windows, timeslices, threshold
+expressions, other periods, non-Prometheus sources, ...), listed on stderr. Ratio queries that
+are expressions over one range (counter: false) and rawType ratios become expression SLIs.
 """ + IMPORT_EXIT
 
 
@@ -622,10 +623,10 @@ SLOTH_HELP = """Sloth specs (`version: prometheus/v1`) and Kubernetes Prometheus
 objects as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
 
 \b
-Event SLIs become ratios of counters (or latency SLIs for count - bucket over count); the
+Event SLIs become ratios of counters (or latency SLIs for count - bucket over count), other
+event queries an expression ratio and raw SLIs a raw error ratio, both kept as written; the
 period is Sloth's default, 30d. Labels, annotations, alert names and disabled alerts are kept
-on the SLO (a label lukhas-obs sets itself is dropped with a note); raw and plugin SLIs and
-expressions that are not selectors are refused with every reason.
+on the SLO (a label lukhas-obs sets itself is dropped with a note); plugin SLIs are refused.
 """ + IMPORT_EXIT
 
 

@@ -57,12 +57,14 @@ class Metric:
 
 @dataclass(frozen=True)
 class SLI:
-    """kind is one of ratio, latency, availability, threshold.
+    """kind is one of ratio, latency, availability, threshold, raw.
 
-    ratio:        errors (or good) over total, counters
+    ratio:        errors (or good) over total, counters; or, as expressions, errors_query (or
+                  good_query) over total_query, PromQL with Sloth's {{.window}} placeholder
     latency:      share of `metric` observations above `threshold` (a bucket boundary)
     availability: share of scrapes (`up`) or probes (`probe_success`) that failed
     threshold:    share of gauge samples outside [min, max]
+    raw:          error_ratio_query, PromQL with {{.window}} that gives the error ratio itself
     """
 
     kind: str
@@ -74,6 +76,15 @@ class SLI:
     source: str = "up"
     min: float | None = None
     max: float | None = None
+    errors_query: str | None = None
+    good_query: str | None = None
+    total_query: str | None = None
+    error_ratio_query: str | None = None
+
+    @property
+    def expression(self) -> bool:
+        """Written as PromQL templates (used verbatim, window substituted), not selectors."""
+        return self.total_query is not None or self.error_ratio_query is not None
 
     @property
     def event_based(self) -> bool:

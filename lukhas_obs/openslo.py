@@ -58,6 +58,14 @@ def indicator(slo: SLO) -> tuple[dict, dict]:
     """(indicator spec, objective) for one SLO."""
     sli = slo.sli
     objective: dict = {"displayName": slo.name, "target": target(slo)}
+    if sli.error_ratio_query is not None:   # OpenSLO has no window placeholder: 5m stands for each
+        return {"ratioMetric": {"counter": False, "raw": _source(promql.at_window(sli.error_ratio_query, "5m")),
+                                "rawType": "failure"}}, objective
+    if sli.total_query is not None:
+        key, template = ("bad", sli.errors_query) if sli.errors_query is not None else ("good", sli.good_query)
+        assert template is not None, "the loader requires errors_query or good_query"
+        return {"ratioMetric": {"counter": False, key: _source(promql.at_window(template, "5m")),
+                                "total": _source(promql.at_window(sli.total_query, "5m"))}}, objective
     total = str(engine.total_selector(slo))
     if sli.kind == "ratio":
         if sli.errors is not None:

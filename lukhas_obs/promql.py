@@ -200,3 +200,53 @@ def le_matcher(bound: float) -> Matcher:
     if len(forms) == 1:
         return Matcher("le", "=", text)
     return Matcher("le", "=~", any_of(forms))
+
+
+# ---- expression SLIs: Sloth's {{.window}} placeholder ------------------------------------
+
+WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
+WINDOW_PLACEHOLDER = "{{.window}}"
+
+
+def at_window(template: str, window: str) -> str:
+    """An expression SLI's PromQL with `{{.window}}` replaced by `window` (as Sloth does)."""
+    return WINDOW.sub(window, template)
+
+
+def _unparen(node):
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
+
+
+def summed_rate(node) -> Selector | None:
+    """S when `node` is `sum(rate(S[w]))` or `sum(increase(S[w]))` (in parentheses, or followed
+    by `or vector(0)`), a count of events whose value input series can set; None otherwise."""
+    node = _unparen(node)
+    if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "or":
+        right = _unparen(node.rhs)
+        if not (isinstance(right, promql_parser.Call) and right.func.name == "vector"):
+            return None
+        node = _unparen(node.lhs)
+    if not (isinstance(node, promql_parser.AggregateExpr) and str(node.op) == "sum" and node.modifier is None):
+        return None
+    call = _unparen(node.expr)
+    if not (isinstance(call, promql_parser.Call) and call.func.name in ("rate", "increase") and len(call.args) == 1
+            and isinstance(call.args[0], promql_parser.MatrixSelector)):
+        return None
+    try:
+        return selector_of(call.args[0].vector_selector)
+    except PromQLError:
+        return None
+
+
+def ratio_parts(node) -> tuple[object, object, bool] | None:
+    """(numerator, denominator, complement) of `A / B` or `1 - (A / B)`; None otherwise."""
+    node = _unparen(node)
+    complement = False
+    if (isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "-"
+            and isinstance(_unparen(node.lhs), promql_parser.NumberLiteral) and _unparen(node.lhs).val == 1):
+        node, complement = _unparen(node.rhs), True
+    if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/" and node.modifier is None:
+        return node.lhs, node.rhs, complement
+    return None

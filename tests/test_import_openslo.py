@@ -124,7 +124,12 @@ CASES = [
      ["gauge-ratio"], []),
     ("a raw ratio", [slo(indicator="indicator:\n  metadata: {name: r}\n  spec:\n    ratioMetric:\n"
                                    "      rawType: success\n"
-                                   "      raw: {metricSource: {type: Prometheus, spec: {query: 'x'}}}")], ["raw"], []),
+                                   "      raw: {metricSource: {type: Prometheus, spec: {query: 'x'}}}")], ["raw"],
+     ["no range ([5m])"]),
+    ("a raw ratio over a range", [slo(indicator="indicator:\n  metadata: {name: r}\n  spec:\n    ratioMetric:\n"
+                                   "      rawType: success\n      raw: {metricSource: {type: Prometheus, spec: "
+                                   "{query: 'sum(rate(ok_total[5m])) / sum(rate(all_total[5m]))'}}}")], [],
+     ["range [5m] read as each burn-rate window", "1 - (the query)"]),
     ("an unresolved indicatorRef", [slo(indicator="indicatorRef: nowhere")], ["reference"], ["names no SLI document"]),
     ("openslo/v1alpha", [slo().replace("openslo/v1", "openslo/v1alpha")], ["version"], []),
     ("no service, no target", [slo(service="", objective="objectives: [{}]")], ["invalid"],

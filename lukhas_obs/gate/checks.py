@@ -128,7 +128,8 @@ def traffic_services(ctx: Context) -> list[str]:
 
 
 def _ratio_slo(ctx: Context, service: str) -> SLO | None:
-    return next((s for s in ctx.spec.service(service).slos if s.sli.kind == "ratio"), None)
+    # an expression ratio may count anything (clients, jobs): not the requests smoke judges
+    return next((s for s in ctx.spec.service(service).slos if s.sli.kind == "ratio" and not s.sli.expression), None)
 
 
 def _latency_slo(ctx: Context, service: str) -> SLO | None:
@@ -717,16 +718,22 @@ def _one(res: QueryResult) -> float | None:
 @guarded
 def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     """The SLO's fastest page condition, from raw series (the gate must not depend on the
-    generated recording rules being loaded). Every request-based SLI: ratio and latency."""
+    generated recording rules being loaded). Every request-based SLI: ratio and latency, and a raw
+    error ratio (its expression at both windows)."""
     name = f"fast burn {slo.name}"
     first = engine.burn_windows(slo, "page")[0]
-    limit = first.threshold(slo)
-    threshold = f"error ratio <= {_fmt(limit, True)} ({first.factor:g}x budget) on {first.short} or {first.long}"
+    threshold = (f"error ratio <= {_fmt(first.threshold(slo), True)} ({first.factor:g}x budget) on {first.short} "
+                 f"or {first.long}")
+    if slo.sli.error_ratio_query is not None:
+        raw = {w: promql.at_window(slo.sli.error_ratio_query, w) for w in (first.short, first.long)}
+        _prefetch(ctx, *raw.values())
+        measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in raw.items()}
+        return _burn_outcome(slo, name, first, measured, "\n".join(raw.values()), threshold)
     exprs = {w: engine.event_rates(slo, w) for w in (first.short, first.long)}
     good = {w: promql.agg("sum", promql.rate(engine.good_bucket(slo), w)) for w in exprs} \
         if slo.sli.kind == "latency" else {}
     _prefetch(ctx, *[e for pair in exprs.values() for e in pair], *good.values())
-    ev, ratios = [], {}
+    ratios: dict[str, float | None] = {}
     for w, (bad_q, total_q) in exprs.items():
         total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
         if w in good and total is not None and _one(_q(ctx, name, slo.service, good[w])) is None:
@@ -736,8 +743,15 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         # no requests at all is measured: nothing burns the budget in that window (an outage
         # shows in services down); no series is not measured
         ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
-        ev.append(Evidence({"window": w}, ratios[w]))
     query = "\n".join(f"({b}) / ({t})" for b, t in exprs.values())
+    return _burn_outcome(slo, name, first, ratios, query, threshold)
+
+
+def _burn_outcome(slo: SLO, name: str, first: engine.BurnWindow, ratios: dict, query: str,
+                  threshold: str) -> CheckResult:
+    """FAIL when the error ratio exceeds the fastest page threshold on both windows."""
+    limit = first.threshold(slo)
+    ev = [Evidence({"window": w}, v) for w, v in ratios.items()]
     values = list(ratios.values())
     if any(v is None or math.isnan(v) for v in values):
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "no data for the SLI", query=query,
@@ -818,7 +832,7 @@ def plan(ctx: Context, mode: str) -> list:
         jobs += [lambda: sustained_errors(ctx), lambda: services_down(ctx), lambda: pool_exhausted(ctx)]
         if ctx.g.latency:
             jobs.append(lambda: sustained_latency(ctx))
-        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos if slo.sli.kind in ("ratio", "latency")]
+        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos if slo.sli.kind in ("ratio", "latency", "raw")]
     elif mode == "budget":
         jobs += [lambda s=slo: budget_left(ctx, s) for slo in slos]
     else:

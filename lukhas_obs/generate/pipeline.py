@@ -31,7 +31,8 @@ def _slo_files(spec: Spec, slos: tuple[SLO, ...]) -> dict[str, str]:
     files = {}
     for s in slos:
         files[f"prometheus/rules/slo-{s.id}.rules.yml"] = dump(slo.slo_rule_file(spec, s), head)
-        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s), head)
+        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s),
+                                                              head + slotests.header_note(s))
     return files
 
 

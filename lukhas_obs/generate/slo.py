@@ -7,7 +7,8 @@ Naming follows `level:metric:operations`; every series carries `service` and `sl
   slo:sli_errors:count  / slo:sli_total:count    time SLIs (availability, threshold): per-evaluation
                                                  counts of bad and all targets or samples
   slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
-                                                 and for the SLO period
+                                                 and for the SLO period (a raw SLI records only
+                                                 these: its expression per window, see query_windows)
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h
 
 Exact budgets: windows longer than 6h and the SLO period are computed as
@@ -123,6 +124,25 @@ def _scoped(sel: Selector, slo: SLO) -> Selector:
     return sel.where(job=slo.service)
 
 
+def query_windows(slo: SLO) -> list[str]:
+    """The windows an expression SLI's PromQL is recorded at, {{.window}} replaced by each (as
+    Sloth does): an expression ratio at 5m and the windows up to `raw_up_to` (longer ones sum
+    the 5m results, which is exact for expressions that count events: rate, increase,
+    sum_over_time, count_over_time); a raw error ratio at every window but the period (a ratio
+    cannot be summed: the period is the average of its 5m values over time, as Sloth's is)."""
+    if slo.sli.kind == "raw":
+        return [w for w in all_windows(slo) if w != slo.period]
+    return [w for w in all_windows(slo) if is_raw(w)]
+
+
+def absent_expr(slo: SLO) -> str:
+    """What the absent alert watches: the total series, or an expression SLI's total (or raw
+    ratio) expression at 5m."""
+    sli = slo.sli
+    template = sli.total_query or sli.error_ratio_query
+    return promql.at_window(template, "5m") if template else str(total_selector(slo))
+
+
 def total_selector(slo: SLO) -> Selector:
     """The series whose absence means the SLI cannot be measured."""
     sli = slo.sli
@@ -142,6 +162,12 @@ def total_selector(slo: SLO) -> Selector:
 def event_rates(slo: SLO, window: str) -> tuple[str, str]:
     """(errors per second, total per second) over `window`, for ratio and latency SLIs."""
     sli = slo.sli
+    if sli.total_query is not None:
+        total = promql.at_window(sli.total_query, window)
+        if sli.errors_query is not None:
+            return f"({promql.at_window(sli.errors_query, window)}) or vector(0)", total
+        assert sli.good_query is not None, "the loader requires errors_query or good_query"
+        return f"({total}) - (({promql.at_window(sli.good_query, window)}) or vector(0))", total
     total = promql.agg("sum", promql.rate(total_selector(slo), window))
     if sli.kind == "ratio":
         if sli.errors is not None:
@@ -184,6 +210,11 @@ def _summed_ratio(errors: str, total: str, slo: SLO, window: str) -> str:
 
 
 def window_ratio(slo: SLO, window: str) -> str:
+    raw = slo.sli.error_ratio_query
+    if raw is not None:
+        if window == slo.period:
+            return f"avg_over_time({record_sel(ratio_name('5m'), slo)}[{window}])"
+        return promql.at_window(raw, window)
     if slo.sli.event_based:
         if window == "5m":
             return f"{record_sel(ERRORS_RATE, slo)}\n/\n{record_sel(TOTAL_RATE, slo)}"
@@ -221,6 +252,13 @@ def _human_period(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes"
 
 
+def budget_unit(slo: SLO) -> str:
+    """What the error budget is a share of, in words."""
+    if slo.sli.expression:
+        return "events" if slo.sli.kind == "ratio" else "the SLI's error ratio"
+    return "requests" if slo.sli.event_based else "time"
+
+
 def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
     windows = burn_windows(slo, kind)
     pairs = " or ".join(f"{w.factor:g}x over {w.short} and {w.long}" for w in windows)
@@ -231,7 +269,7 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
     if kind == "page":
         summary = f"{what}: error budget burning fast"
         description = (f"Errors are spending the {slo.period} error budget ({promql.number(slo.error_budget * 100)} % "
-                       f"of {'requests' if slo.sli.event_based else 'time'}) at {pairs} the sustainable rate. "
+                       f"of {budget_unit(slo)}) at {pairs} the sustainable rate. "
                        f"At {fastest.factor:g}x the whole budget is gone in about {exhaust}; "
                        f"at least {spent * 100:g} % of it is gone already. Act now.")
     else:
@@ -244,9 +282,10 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
 
 
 def absent_annotations(spec: Spec, slo: SLO) -> dict:
-    sel = total_selector(slo)
+    what = ("The SLI expression returns no series" if slo.sli.expression
+            else f"No series match {total_selector(slo)}")
     return rule_annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
-                            f"No series match {sel}: the SLI has no data, so its burn-rate alerts cannot fire. "
+                            f"{what}: the SLI has no data, so its burn-rate alerts cannot fire. "
                             "Check the scrape target and the metric name.",
                             f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
 
@@ -265,7 +304,7 @@ def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
                                    **dict(alert.labels)},
                         "annotations": {**alert_annotations(spec, slo, kind), **dict(slo.annotations),
                                         **dict(alert.annotations)}})
-    out.append({"alert": ALERT_ABSENT, "expr": f"absent({total_selector(slo)})", "for": ABSENT_FOR,
+    out.append({"alert": ALERT_ABSENT, "expr": f"absent({absent_expr(slo)})", "for": ABSENT_FOR,
                 "labels": {**alert_labels(spec, slo.ticket, slo.service, slo=slo.name), **dict(slo.labels)},
                 "annotations": {**absent_annotations(spec, slo), **dict(slo.annotations)}})
     return out
@@ -281,6 +320,8 @@ def slo_rule_file(spec: Spec, slo: SLO) -> dict:
     if slo.sli.event_based:
         errors, total = event_rates(slo, "5m")
         fast += [_record(ERRORS_RATE, errors, slo), _record(TOTAL_RATE, total, slo)]
+    elif slo.sli.kind == "raw":
+        pass  # the ratio itself, per window: no counts to record
     else:
         bad, every = sample_counts(slo)
         fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from functools import lru_cache
 
 from lukhas_obs import promql
@@ -181,23 +182,68 @@ def _gauge(phases: list[Phase], step: float, value) -> str:
     return " ".join(parts)
 
 
+def counters(slo: SLO) -> tuple[Selector | None, Selector | None, Selector] | None:
+    """(errors, good, total): the counters a ratio SLI, or an expression SLI, is a ratio of.
+    An expression qualifies when each of its queries is `sum(rate(S[{{.window}}]))` (or
+    increase(), or with `or vector(0)`), and a raw error ratio when it is `E / T` or `1 - (G / T)`
+    of those: input series of S then set the SLI to a known error ratio. None for any other
+    expression: no input can be built whose error ratio is known without evaluating it."""
+    sli = slo.sli
+
+    def summed(template: str | None) -> Selector | None:
+        return None if template is None else promql.summed_rate(promql.parse(promql.at_window(template, "5m")))
+
+    if sli.error_ratio_query is not None:
+        found = promql.ratio_parts(promql.parse(promql.at_window(sli.error_ratio_query, "5m")))
+        if found is None:
+            return None
+        num, den, complement = (promql.summed_rate(found[0]), promql.summed_rate(found[1]), found[2])
+        if num is None or den is None:
+            return None
+        return (None, num, den) if complement else (num, None, den)
+    if sli.total_query is not None:
+        errors, good, total = summed(sli.errors_query), summed(sli.good_query), summed(sli.total_query)
+        return None if total is None or (errors is None and good is None) else (errors, good, total)
+    assert sli.kind == "ratio" and sli.total is not None, "counters of a selector ratio SLI"
+    return sli.errors, sli.good, sli.total
+
+
+def undriven(slo: SLO) -> str | None:
+    """Why the SLO's burn-rate alerts have no scenarios (None: they have)."""
+    if not slo.sli.expression or counters(slo) is not None:
+        return None
+    shape = "E / T or 1 - (G / T)" if slo.sli.kind == "raw" else "one"
+    return (f"Not scenario-tested: the page and ticket alerts of {slo.service}/{slo.name}. Its SLI expression is not "
+            f"{shape} of sum(rate(S[{{{{.window}}}}])) (or increase()) of plain selectors, so no input series can be "
+            "built whose error ratio is known without evaluating the expression itself. Only the absent alert is "
+            "tested here; `promtool check rules` checks the rules.")
+
+
+def header_note(slo: SLO) -> str:
+    """Lines for the test file's header saying what it does not test ("" when it tests all)."""
+    why = undriven(slo)
+    return "" if why is None else "\n" + "\n".join("# " + line for line in textwrap.wrap(why, 96))
+
+
 def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list[dict]:
     sli = slo.sli
     job = {"job": slo.service}
-    if sli.kind == "ratio":
-        total = sli.total
-        err_sel = sli.errors if sli.errors is not None else sli.good
-        bad_is_selected = sli.errors is not None
+    if sli.kind in ("ratio", "raw"):
+        parts = counters(slo)
+        assert parts is not None, "scenarios only for SLIs whose counters are known"
+        errors, good_sel, total = parts
+        err_sel = errors if errors is not None else good_sel
+        bad_is_selected = errors is not None
         assert total is not None and err_sel is not None, "the loader requires total and errors or good"
         same_metric = err_sel.metric == total.metric
         sel_labels = _labels_for(err_sel, job, total if same_metric else None)
         if same_metric:
             other = _labels_not(err_sel, sel_labels, total)
-            bad, good = (sel_labels, other) if bad_is_selected else (other, sel_labels)
+            bad, fine = (sel_labels, other) if bad_is_selected else (other, sel_labels)
             return [
                 {"series": _series(total.metric, bad),
                  "values": _counter(phases, step, lambda p: p.rps * p.error_ratio)},
-                {"series": _series(total.metric, good),
+                {"series": _series(total.metric, fine),
                  "values": _counter(phases, step, lambda p: p.rps * (1 - p.error_ratio))},
             ]
         total_labels = _labels_for(total, job)
@@ -255,7 +301,7 @@ def _expectations(spec: Spec, slo: SLO) -> dict[str, dict]:
     out = {}
     for rule in engine.slo_alerts(spec, slo):
         labels = dict(rule["labels"])
-        if rule["alert"] == engine.ALERT_ABSENT:  # absent() keeps the selector's equality labels
+        if rule["alert"] == engine.ALERT_ABSENT and not slo.sli.expression:  # absent(sel) keeps its = labels
             labels = {**engine.total_selector(slo).labels_equal(), **labels}
         out[rule["alert"]] = {"exp_labels": labels, "exp_annotations": rule["annotations"]}
     return out
@@ -274,12 +320,13 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     # Counters are sampled once a minute (rate() does not care, and the long scenarios run 4x
     # faster); samples of time-based SLIs keep the real scrape interval, because one bad sample
     # weighs in proportion to how many samples there are.
+    events = slo.sli.event_based or slo.sli.kind == "raw"   # raw: only when driven by counters
     step = parse_duration(spec.prometheus.scrape_interval)
-    if slo.sli.event_based:
+    if events:
         step = max(step, 60.0)
     evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
     budget = slo.error_budget
-    healthy = HEALTHY_BURN * budget if slo.sli.event_based else 0.0
+    healthy = HEALTHY_BURN * budget if events else 0.0
     page, ticket, absent = slo.page_alert.name, slo.ticket_alert.name, engine.ALERT_ABSENT
     expected = _expectations(spec, slo)
     out = []
@@ -292,6 +339,13 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         series = extra_series if extra_series is not None else input_series(spec, slo, phases, step)
         out.append({"name": name, "interval": format_duration(step), "input_series": series,
                     "alert_rule_test": checks})
+
+    absent_checks = [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, expected),
+                     _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, expected)]
+    unrelated = [{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}]
+    if undriven(slo):
+        add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks, unrelated)
+        return out
 
     add("healthy traffic stays silent", [Phase(3 * 3600, healthy)],
         [_check(3 * 3600, n, False, expected) for n in (page, ticket, absent)])
@@ -307,11 +361,11 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         [_check(history, page, False, expected), _check(history + fires_by, page, True, expected)])
 
     # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
-    spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if slo.sli.event_based else 1 / step)
-    per_step = RPS * step if slo.sli.event_based else 1.0
+    spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if events else 1 / step)
+    per_step = RPS * step if events else 1.0
     spike_steps = max(1, math.ceil(spike_errors / per_step))
     spike, spike_ratio = spike_steps * step, min(1.0, spike_errors / (per_step * spike_steps))
-    if not slo.sli.event_based:
+    if not events:
         spike_ratio = 1.0
     add(f"a {format_duration(spike)} spike at {spike_ratio:.0%} errors, about "
         f"{SPIKE_BUDGET_SHARE * 100:g} % of the budget, does not page",
@@ -320,12 +374,9 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         [Phase(max(WARMUP, history), healthy), Phase(spike, spike_ratio), Phase(3600, healthy)],
         [_check(max(WARMUP, history) + spike + t, page, False, expected) for t in (evaluation, 300, 1800)])
 
-    add("an SLI with no series raises the absent alert, and nothing else",
-        [], [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, expected),
-             _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, expected)],
-        extra_series=[{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}])
+    add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks, unrelated)
 
-    if not slo.sli.event_based:
+    if not events:
         return out
 
     lowest_page = min(w.factor for w in engine.burn_windows(slo, "page"))

@@ -36,9 +36,9 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 BLOCKERS = {
     "calendar": "calendar-aligned window (spec feature: calendar budgets)",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
-    "expression": "a PromQL expression, not a selector (spec feature: expression SLIs)",
+    "expression": "a PromQL expression where the spec takes a selector (threshold SLIs), or another template",
     "period": "a period outside 5d to 90d, or not whole minutes",
-    "raw": "a raw error-ratio query (spec feature: raw SLIs)",
+    "raw": "a raw error-ratio query without one range to read as each window",
     "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
     "counter-name": "a counter without the _total suffix (the catalogue's naming rule)",
     "source": "not a Prometheus source",
@@ -292,18 +292,67 @@ def normalise_name(raw: str, what: str, notes: list[str]) -> str:
 
 # ---- PromQL ----------------------------------------------------------------------------------
 
-WINDOW_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
-
-
 def parse_query(query: str, out: Outcome, what: str):
     """A query parsed in-process; Sloth's `{{.window}}` stands for each window (5m here)."""
-    text = WINDOW_TEMPLATE.sub("5m", query)
+    text = promql.at_window(query, "5m")
     if "{{" in text:
         raise Refused("expression", f"{what} {short(query)} holds a template other than {{{{.window}}}}")
     try:
         return promql.parse(text)
     except PromQLError as exc:
         raise Refused("invalid", f"{what} {short(query)} is not valid PromQL: {exc}") from None
+
+
+_RANGE_OR_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`'
+                              r"|\[\s*([0-9][0-9a-zA-Z]*)\s*(:[^\]]*)?\]")
+
+
+def windowed(query: str, out: Outcome, what: str, kind: str = "expression") -> str:
+    """An OpenSLO query (no window placeholder: its ranges are fixed) as an expression SLI's
+    template: when every range and subquery range has one duration D, each becomes
+    {{.window}}, with a note (the spec records the SLI at every burn-rate window); otherwise a
+    blocker. A query that already has {{.window}} is kept."""
+    if promql.WINDOW.search(query):
+        return query
+    found: set[str] = set()
+
+    def swap(m: re.Match) -> str:
+        if m.group(1) is None:
+            return m.group(0)
+        found.add(m.group(1))
+        return f"[{promql.WINDOW_PLACEHOLDER}{m.group(2) or ''}]"
+
+    text = _RANGE_OR_QUOTED.sub(swap, query)
+    if len(found) != 1:
+        raise Refused(kind, f"{what} {short(query)} has " + (
+            "no range ([5m]) to read each burn-rate window over" if not found else
+            f"ranges of different durations ({', '.join(sorted(found))}): which one is the SLI's window is unknown"))
+    out.notes.append(f"{what}: its range [{found.pop()}] read as each burn-rate window ({{{{.window}}}}, as in Sloth)")
+    return text
+
+
+def expression_needs(query: str, out: Outcome, what: str) -> None:
+    """The catalogue entries an expression SLI needs: a metric read by rate(), increase() or
+    a histogram's series is a counter (the catalogue's naming rule applies), any other a gauge."""
+    counted: set[str] = set()
+
+    def selectors(n, *_):
+        if isinstance(n, promql_parser.MatrixSelector) and n.vector_selector.name:
+            counted.add(n.vector_selector.name)
+        return True
+
+    def visit(n, *_):
+        if isinstance(n, promql_parser.Call) and n.func.name in ("rate", "increase", "irate", "resets"):
+            promql_parser.walk(n, selectors)
+        return True
+
+    node = parse_query(query, out, what)
+    promql_parser.walk(node, visit)
+    for name in sorted(promql.metric_names(promql.at_window(query, "5m"))):
+        if name in counted or name.endswith(("_total", "_count", "_bucket", "_sum")):
+            need_counter(Selector(name), out, what)
+        else:
+            need_gauge(Selector(name), out)
 
 
 def _unparen(node):
@@ -343,8 +392,7 @@ def gauge_selector(node, query: str, what: str, wanted: str = "a gauge selector"
             return promql.selector_of(node)
         except PromQLError as exc:
             raise Refused("expression", f"{what} {short(query)}: {exc}") from None
-    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}: "
-                                "expression SLIs are not in the spec yet")
+    raise Refused("expression", f"{what} {short(query)} is a PromQL expression, not {wanted}")
 
 
 def _builtin(name: str) -> bool:
@@ -451,6 +499,33 @@ def ratio_sli(errors: Selector | None, good: Selector | None, total: Selector, s
     need_counter(errors, out, "errors")
     need_counter(total, out, "total")
     return {"ratio": {"errors": errors.render(), "total": total.render()}}
+
+
+def expression_sli(queries: dict[str, str], out: Outcome) -> dict | None:
+    """An expression ratio (`errors_query` or `good_query`, and `total_query`), kept as written:
+    its selectors are not re-scoped to the service's job, and it needs no selector shape."""
+    try:
+        for key, query in queries.items():
+            expression_needs(query, out, key)
+    except Refused as exc:
+        out.blockers.append(exc.blocker)
+        return None
+    out.notes.append("read as an expression ratio (sli.ratio." + "/".join(queries) + "), kept as written: its "
+                     "selectors keep their own job matchers (none is added)")
+    return {"ratio": dict(queries)}
+
+
+def raw_sli(query: str, out: Outcome) -> dict | None:
+    """A raw error-ratio SLI (`sli.raw.error_ratio`), kept as written."""
+    try:
+        expression_needs(query, out, "error ratio query")
+    except Refused as exc:
+        out.blockers.append(exc.blocker)
+        return None
+    out.notes.append("read as a raw error ratio (sli.raw.error_ratio), kept as written: its selectors keep their own "
+                     "job matchers, and its budget over the period is the average of its 5m ratio over time (no "
+                     "counts to weigh by traffic)")
+    return {"raw": {"error_ratio": query}}
 
 
 def objective_percent(target: float, out: Outcome, what: str = "target") -> float | None:

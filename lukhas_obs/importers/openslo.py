@@ -16,6 +16,7 @@ from lukhas_obs.importers.common import (
     Refused,
     Result,
     counter_selector,
+    expression_sli,
     gauge_selector,
     mapping,
     need_counter,
@@ -26,10 +27,12 @@ from lukhas_obs.importers.common import (
     parse_query,
     period_of,
     ratio_sli,
+    raw_sli,
     read_documents,
     scoped,
     short,
     text_of,
+    windowed,
 )
 from lukhas_obs.openslo import ANNOTATION, API
 
@@ -369,6 +372,26 @@ def _availability(ratio: dict, index: _Index, service: str, out: Outcome) -> dic
     return None
 
 
+def _expression_ratio(ratio: dict, index: _Index, out: Outcome) -> dict | None:
+    """counter: false with queries over a range (`sum(rate(x[5m]))`): the queries give the rates
+    or counts themselves, an expression ratio with that range as each window (what `export
+    openslo` writes for one). None (quietly) when a query has no single range."""
+    keys = [k for k in ("bad", "good") if k in ratio][:1] + ["total"]
+    if "total" not in ratio or len(keys) != 2:
+        return None
+    quiet = Outcome(out.where, out.label)
+    queries = {k: _query(ratio[k], index, quiet, k) for k in keys}
+    if quiet.blockers or None in queries.values():
+        return None
+    try:
+        templates = {("errors" if k == "bad" else k) + "_query": windowed(q, quiet, k)  # type: ignore[arg-type]
+                     for k, q in queries.items()}
+    except Refused:
+        return None
+    out.notes += quiet.notes
+    return expression_sli(templates, out)
+
+
 def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _Index, out: Outcome) -> dict | None:
     if "ratioMetric" in ind and "thresholdMetric" in ind:
         out.block("invalid", "the indicator has both ratioMetric and thresholdMetric")
@@ -376,10 +399,20 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
     if isinstance(ind.get("ratioMetric"), dict):
         r = ind["ratioMetric"]
         if "raw" in r:
-            _query(r["raw"], index, out, "raw")  # a non-Prometheus source is said as well
-            out.block("raw", f"a raw {r.get('rawType', '')} ratio query: the spec counts events or samples, it has no "
-                             "raw ratio SLI yet".replace("  ", " "))
-            return None
+            query = _query(r["raw"], index, out, "raw")
+            if r.get("rawType") not in ("success", "failure"):
+                out.block("invalid", f"rawType {short(r.get('rawType'))} is not success or failure")
+            if query is None or out.blockers:
+                return None
+            try:
+                template = windowed(query, out, "raw", "raw")
+            except Refused as exc:
+                out.blockers.append(exc.blocker)
+                return None
+            if r["rawType"] == "success":
+                out.notes.append("rawType success: the error ratio is 1 - (the query)")
+                template = f"1 - ({template})"
+            return raw_sli(template, out)
         for key in ("op", "value"):
             if key in objective:
                 out.notes.append(f"objective {key} {short(objective[key])} ignored: a ratio SLI has no threshold")
@@ -388,6 +421,9 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
             if availability is not None:
                 out.notes.append("sum over count of up/probe_success read as an availability SLI")
                 return availability
+            expression = _expression_ratio(r, index, out)
+            if expression is not None:
+                return expression
             out.block("gauge-ratio", "ratioMetric with counter: false (good and total are gauges): the spec's ratios "
                                      "are counters")
         elif "counter" not in r:

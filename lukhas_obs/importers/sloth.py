@@ -3,9 +3,10 @@ Kubernetes `PrometheusServiceLevel` objects (`sloth.slok.dev/v1`).
 
 Sloth's event SLIs are PromQL over `{{.window}}`: `sum(rate(errors[{{.window}}]))` over
 `sum(rate(total[{{.window}}]))` becomes a ratio of the two counters, and `count - bucket{le}` over
-`count` a latency SLI. Labels, annotations, alert names and disabled alerts become the SLO's own
-(a label lukhas-obs sets itself is dropped with a note); what the spec cannot do yet (raw and
-plugin SLIs, expressions) blocks the SLO."""
+`count` a latency SLI; other queries become an expression ratio (`errors_query`/`total_query`) and
+a `raw` SLI a raw error ratio, both kept as written. Labels, annotations, alert names and disabled
+alerts become the SLO's own (a label lukhas-obs sets itself is dropped with a note); plugin SLIs
+block the SLO (their queries are Sloth code)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from lukhas_obs.importers.common import (
     Refused,
     Result,
     counter_selector,
+    expression_sli,
     latency_of,
     latency_sli,
     mapping,
@@ -29,6 +31,7 @@ from lukhas_obs.importers.common import (
     number,
     parse_query,
     ratio_sli,
+    raw_sli,
     read_documents,
     scoped,
     short,
@@ -192,10 +195,11 @@ def _sli(sli: dict, service: str, k8s: bool, out: Outcome) -> dict | None:
         out.block("plugin", f"SLI plugin {short(plugin.get('id'))}: its queries are written by Sloth plugin code")
         return None
     if kinds[0] == "raw":
-        query = _key(mapping(sli["raw"]), "error_ratio_query", "errorRatioQuery", k8s)
-        out.block("raw", f"a raw error-ratio query {short(query)}: the spec counts events or samples, it has no raw "
-                         "ratio SLI yet")
-        return None
+        query = text_of(_key(mapping(sli["raw"]), "error_ratio_query", "errorRatioQuery", k8s))
+        if query is None:
+            out.block("invalid", "a raw SLI needs an error ratio query")
+            return None
+        return raw_sli(query, out)
     events = mapping(sli["events"])
     error_q = text_of(_key(events, "error_query", "errorQuery", k8s))
     total_q = text_of(_key(events, "total_query", "totalQuery", k8s))
@@ -212,11 +216,16 @@ def _sli(sli: dict, service: str, k8s: bool, out: Outcome) -> dict | None:
     if latency is not None:
         return latency
     selectors = []
+    quiet = Outcome(out.where, out.label)
     for node, query, what in ((error_node, error_q, "error query"), (total_node, total_q, "total query")):
         try:
-            selectors.append(counter_selector(node, query, out, what))
+            selectors.append(counter_selector(node, query, quiet, what))
         except Refused as exc:
-            out.blockers.append(exc.blocker)
+            quiet.blockers.append(exc.blocker)
+    if quiet.blockers and all(b.kind == "expression" for b in quiet.blockers) and not out.blockers:
+        return expression_sli({"errors_query": error_q, "total_query": total_q}, out)
+    out.notes += quiet.notes
+    out.blockers += quiet.blockers
     if len(selectors) != 2 or out.blockers:
         for sel in selectors:
             need_counter(sel, out, "query")  # its reasons too, all at once

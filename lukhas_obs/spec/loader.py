@@ -20,7 +20,16 @@ import yaml
 from lukhas_obs import model as m
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import Problem, SpecError, render_path
-from lukhas_obs.promql import PromQLError, Selector, metric_names, parse, parse_selector
+from lukhas_obs.promql import (
+    WINDOW,
+    WINDOW_PLACEHOLDER,
+    PromQLError,
+    Selector,
+    at_window,
+    metric_names,
+    parse,
+    parse_selector,
+)
 from lukhas_obs.spec import sanity
 from lukhas_obs.spec.gotemplate import template_problem
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
@@ -215,6 +224,7 @@ def _problem(sources: Sources, path: tuple, message: str) -> Problem:
 
 # Where a string may span lines (or hold a tab): prose, and PromQL/LogQL (which ignore them).
 MULTILINE_KEYS = frozenset({"description", "summary", "help", "title", "expr", "errors", "good", "total",
+                            "errors_query", "good_query", "total_query", "error_ratio",
                             "selector", "requests", "metric"})
 
 
@@ -393,36 +403,52 @@ class _Builder:
             if mtype not in want_types:
                 self.err(path, f"metric {name!r} is a {mtype}; expected {' or '.join(want_types)}")
 
-    def expr(self, text: str, path: tuple):
+    def expr(self, text: str, path: tuple, prefix: str = ""):
         try:
             node = parse(text)
         except PromQLError as exc:
-            self.err(path, f"invalid PromQL: {exc}")
+            self.err(path, f"{prefix}invalid PromQL: {exc}")
             return None
         for name in sorted(metric_names(text)):
             self.check_metric(name, path)
         return node
 
-    def alert_expr(self, text: str, path: tuple) -> None:
-        """An alerting rule's own PromQL: what Prometheus (the pinned version) would refuse or
-        never alert on, beyond what the parser checks."""
+    def alert_expr(self, text: str, path: tuple, what: str = "an alert's expr", prefix: str = "") -> bool:
+        """An alerting rule's own PromQL (or a rule's, `what`): what Prometheus (the pinned version)
+        would refuse or never alert on, beyond what the parser checks. False when it said a problem."""
+        before = len(self.problems)
         version = self.prometheus_version()
         durations = duration_problems(text, version)
         for problem in durations:
-            self.err(path, problem)
-        node = None if durations else self.expr(text, path)  # the parser panics on some of them
-        if node is None:
+            self.err(path, prefix + problem)
+        node = None if durations else self.expr(text, path, prefix)  # the parser panics on some of them
+        if node is not None:
+            kind = value_type(node)
+            if kind != "vector":
+                hint = {"matrix": "; wrap the range in a function such as rate() or max_over_time()",
+                        "scalar": "; an alert needs series to alert on (compare a metric, or use vector())",
+                        "string": ""}[kind]
+                self.err(path, f"{prefix}{what} must give an instant vector, this gives a {_TYPE_NAMES[kind]}{hint}")
+            if version is not None:
+                for problem in sorted(unsupported_functions(node, version)):
+                    self.err(path, prefix + problem)
+        return len(self.problems) == before
+
+    def window_query(self, template: str, path: tuple, windows: list[str]) -> None:
+        """An expression SLI's PromQL template: Sloth's {{.window}} placeholder present and no other
+        template, and each window's expression one Prometheus would record (checked window by
+        window, stopping at the first that fails, so a problem is said once)."""
+        if not WINDOW.search(template):
+            self.err(path, f"no {WINDOW_PLACEHOLDER} placeholder: an SLI expression is recorded once per burn-rate "
+                           f"window, with {WINDOW_PLACEHOLDER} replaced by it, e.g. rate(m[{WINDOW_PLACEHOLDER}])")
             return
-        kind = value_type(node)
-        if kind != "vector":
-            hint = {"matrix": "; wrap the range in a function such as rate() or max_over_time()",
-                    "scalar": "; an alert needs series to alert on (compare a metric, or use vector())",
-                    "string": ""}[kind]
-            self.err(path, f"an alert's expr must give an instant vector, this gives a {_TYPE_NAMES[kind]}{hint}")
-        if version is None:
+        if "{{" in at_window(template, "5m"):
+            self.err(path, f"holds a template other than {WINDOW_PLACEHOLDER}, the only one lukhas-obs fills in")
             return
-        for problem in sorted(unsupported_functions(node, version)):
-            self.err(path, problem)
+        for w in windows:
+            if not self.alert_expr(at_window(template, w), path, "an SLI expression",
+                                   f"with {WINDOW_PLACEHOLDER} = {w}: "):
+                return
 
     def prometheus_version(self) -> tuple[int, int, int] | None:
         images = (self.data.get("stack") or {}).get("images") or {}
@@ -874,16 +900,49 @@ class _Builder:
             self.err(path + ("alerts", "ticket", "name"),
                      f"the page and the ticket alert are both {page_alert.name!r}; promtool tests and silences "
                      "need them apart")
-        return m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
-                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
-                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
-                     description=body.get("description", ""))
+        slo = m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
+                    annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
+                    page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
+                    description=body.get("description", ""))
+        if sli.expression:
+            self.sli_queries(slo, path)
+        return slo
+
+    def sli_queries(self, slo: m.SLO, path: tuple) -> None:
+        """An expression SLI checked at every window its rules record it over; min_events refused
+        (it counts requests over the long window, and an expression's unit is its own: a
+        per-second rate, a count, a ratio)."""
+        from lukhas_obs.generate import slo as engine
+
+        sli = slo.sli
+        kind = "raw" if sli.kind == "raw" else "ratio"
+        windows = engine.query_windows(slo)
+        for key, template in (("errors_query", sli.errors_query), ("good_query", sli.good_query),
+                              ("total_query", sli.total_query), ("error_ratio", sli.error_ratio_query)):
+            if template is not None:
+                self.window_query(template, path + ("sli", kind, key), windows)
+        if slo.min_events:
+            self.err(path + ("min_events",), "min_events counts the requests of a selector SLI; an SLI expression's "
+                                             "value has its own unit (a rate, a count, a ratio), so it cannot apply: "
+                                             "leave it out, or write the SLI with selectors")
 
     def sli(self, svc: m.Service, path: tuple, body: dict) -> m.SLI | None:
         kind, b = next(iter(body.items()))
         p = path + (kind,)
+        if kind == "ratio" and any(k.endswith("_query") for k in b):
+            if any(not k.endswith("_query") for k in b):
+                self.err(p, "give selectors (errors or good, and total) or expressions (errors_query or good_query, "
+                            "and total_query), not both")
+                return None
+            if ("errors_query" in b) == ("good_query" in b) or "total_query" not in b:
+                self.err(p, "give exactly one of errors_query or good_query, beside total_query")
+                return None
+            return m.SLI(kind="ratio", errors_query=b.get("errors_query"), good_query=b.get("good_query"),
+                         total_query=b["total_query"])
+        if kind == "raw":
+            return m.SLI(kind="raw", error_ratio_query=b["error_ratio"])
         if kind == "ratio":
-            if ("errors" in b) == ("good" in b):
+            if ("errors" in b) == ("good" in b) or "total" not in b:
                 self.err(p, "give exactly one of errors or good, beside total")
                 return None
             total = self.selector(b["total"], p + ("total",))

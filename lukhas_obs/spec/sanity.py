@@ -53,6 +53,8 @@ def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -
         if not svc.health_url:
             err(path + ("sli",), f"a probe availability SLI needs a health endpoint, and {svc.name} has none")
         return
+    if sli.expression:
+        return  # an expression reads the series it names, from any job: nothing to check here
     if not svc.scrape:
         err(path + ("sli",), f"service {svc.name} is not scraped (scrape: false), so this SLI, read from "
                              f"job={svc.name!r}, can never have data")
