@@ -69,14 +69,15 @@ def main() -> None:
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
               help="Folder to write (replaced as a whole, atomically; a non-empty folder that generate did not "
                    "write is refused, see --force).")
-@click.option("--deployment-out", "deploy_dir", default=DEFAULT_DEPLOY, show_default=True,
+@click.option("--deployment-out", "deploy_dir", default=None, show_default=f"{DEFAULT_DEPLOY}/ beside --out",
               type=click.Path(file_okay=False), help="Folder for the compose stack (its other files are kept).")
 @click.option("--force", is_flag=True,
               help="Replace --out even when it holds files generate did not write (it has no "
                    ".lukhas-obs-generated marker): they are deleted.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and name the files that differ from what the spec produces.")
-def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str, force: bool, check: bool) -> None:
+def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str | None, force: bool,
+             check: bool) -> None:
     """Generate every monitoring artefact from the spec.
 
     \b
@@ -101,6 +102,10 @@ def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str
     from lukhas_obs.spec import load_spec
 
     spec_file = spec_arg or spec_path
+    if deploy_dir is None:
+        # beside the output folder: `--out /tmp/x` must not rewrite this checkout's deployment/
+        parent = Path(out_dir).parent
+        deploy_dir = DEFAULT_DEPLOY if parent == Path(".") else str(parent / DEFAULT_DEPLOY)
     try:
         spec = load_spec(spec_file)
     except SpecError as exc:

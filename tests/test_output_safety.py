@@ -260,3 +260,15 @@ def test_the_committed_output_is_up_to_date_from_another_folder(tmp_path):
     r = generate("--spec", str(SPEC), "--out", str(ROOT / "generated"), "--deployment-out", str(ROOT / "deployment"),
                  "--check", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_compose_stack_goes_beside_out_not_into_the_working_folder(tmp_path):
+    """`generate --out /elsewhere` without --deployment-out wrote the checkout's deployment/."""
+    work = tmp_path / "checkout"
+    (work / "deployment").mkdir(parents=True)
+    (work / "deployment" / COMPOSE).write_text("mine\n")
+    r = run_cli("generate", "--spec", str(SPEC), "--out", str(tmp_path / "elsewhere" / "gen"), cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (work / "deployment" / COMPOSE).read_text() == "mine\n"
+    assert (tmp_path / "elsewhere" / "deployment" / COMPOSE).exists()
+    assert "to " + str(tmp_path / "elsewhere" / "deployment") in r.stdout
