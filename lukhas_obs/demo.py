@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
+from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.generate import render
-from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.generate.writer import write_tree
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import Spec

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from lukhas_obs import conventions as conv
 from lukhas_obs import promql
-from lukhas_obs.generate import slo as engine
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
 
@@ -66,7 +66,7 @@ def indicator(slo: SLO) -> tuple[dict, dict]:
         assert template is not None, "the loader requires errors_query or good_query"
         return {"ratioMetric": {"counter": False, key: _source(promql.at_window(template, "5m")),
                                 "total": _source(promql.at_window(sli.total_query, "5m"))}}, objective
-    total = str(engine.total_selector(slo))
+    total = str(conv.total_selector(slo))
     if sli.kind == "ratio":
         if sli.errors is not None:
             ratio = {"counter": True, "bad": _source(str(sli.errors.where(job=slo.service))), "total": _source(total)}

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lukhas_obs import conventions as conv
 from lukhas_obs.errors import SpecError
 from lukhas_obs.gate import run_gate
 from lukhas_obs.gate.client import PromClient
 from lukhas_obs.generate import render
-from lukhas_obs.generate import slo as engine
 from lukhas_obs.importers.sloth import import_sloth
 from lukhas_obs.spec.loader import load_spec_text
 
@@ -122,9 +122,9 @@ def test_rules_substitute_each_window_and_pass_promtool_check(spec, rules):
     raw = next(s for s in spec.slos if s.name == "raw-ratio")
     doc = yaml.safe_load((rules / "slo-web-raw-ratio.rules.yml").read_text())
     by = {r.get("record") or r.get("alert"): r["expr"] for g in doc["groups"] for r in g["rules"]}
-    for w in engine.query_windows(raw):
-        assert by[engine.ratio_name(w)] == raw.sli.error_ratio_query.replace("{{.window}}", w)
-    assert "3d" in engine.query_windows(raw) and "30d" not in engine.query_windows(raw)
+    for w in conv.query_windows(raw):
+        assert by[conv.ratio_name(w)] == raw.sli.error_ratio_query.replace("{{.window}}", w)
+    assert "3d" in conv.query_windows(raw) and "30d" not in conv.query_windows(raw)
     assert by["slo:sli_error:ratio_rate30d"].startswith("avg_over_time(slo:sli_error:ratio_rate5m{")
     assert by["SLOMetricsAbsent"] == f"absent({raw.sli.error_ratio_query.replace('{{.window}}', '5m')})"
     expr = yaml.safe_load((rules / "slo-web-expr-errors.rules.yml").read_text())

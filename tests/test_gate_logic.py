@@ -206,3 +206,16 @@ def test_whatever_the_provider_answers_no_check_crashes(answers, mode):
     assert not crashed
     failed = [c for c in report.checks if c.outcome == Outcome.FAIL]
     assert all(c.reason for c in failed)
+
+
+def test_the_gate_imports_no_generator():
+    """The gate reads the records the generators write through lukhas_obs.conventions, the one
+    place their names and SLI maths are defined; it never imports a generator."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lukhas_obs.gate.checks, lukhas_obs.gate.evidence, lukhas_obs.gate.serve; "
+            "print([m for m in sys.modules if m.startswith('lukhas_obs.generate')])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
+from lukhas_obs import conventions as conv
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.generate.slotests import regex_example
 from lukhas_obs.spec import load_spec
@@ -25,8 +26,8 @@ def slo(service: str, name: str):
 
 def test_burn_rate_factors_follow_the_sre_workbook_for_30_days():
     core = slo("lukhas-core", "availability")
-    page = [(w.short, w.long, w.factor) for w in engine.burn_windows(core, "page")]
-    ticket = [(w.short, w.long, w.factor) for w in engine.burn_windows(core, "ticket")]
+    page = [(w.short, w.long, w.factor) for w in conv.burn_windows(core, "page")]
+    ticket = [(w.short, w.long, w.factor) for w in conv.burn_windows(core, "ticket")]
     assert page == [("5m", "1h", 14.4), ("30m", "6h", 6.0)]
     assert ticket == [("2h", "1d", 3.0), ("6h", "3d", 1.0)]
 
@@ -41,9 +42,9 @@ def test_windows_scale_with_the_period_and_no_alert_fires_below_1x(period, page,
     from dataclasses import replace
 
     s = replace(slo("lukhas-core", "availability"), period=period)
-    assert [(w.short, w.long) for w in engine.burn_windows(s, "page")] == page
-    assert [(w.short, w.long) for w in engine.burn_windows(s, "ticket")] == ticket
-    factors = [w.factor for kind in ("page", "ticket") for w in engine.burn_windows(s, kind)]
+    assert [(w.short, w.long) for w in conv.burn_windows(s, "page")] == page
+    assert [(w.short, w.long) for w in conv.burn_windows(s, "ticket")] == ticket
+    factors = [w.factor for kind in ("page", "ticket") for w in conv.burn_windows(s, kind)]
     assert factors == pytest.approx([14.4, 6, 3, 1])
 
 
@@ -174,9 +175,9 @@ def test_every_allowed_period_gets_windows_that_make_sense(kind):
     from lukhas_obs.durations import parse_duration
 
     base = slo("lukhas-core", "availability")
-    reference = {(w.budget_consumed, w.factor) for w in engine.burn_windows(base, kind)}
+    reference = {(w.budget_consumed, w.factor) for w in conv.burn_windows(base, kind)}
     for days in ALLOWED_DAYS:
-        windows = engine.burn_windows(dataclasses.replace(base, period=f"{days}d"), kind)
+        windows = conv.burn_windows(dataclasses.replace(base, period=f"{days}d"), kind)
         assert {(w.budget_consumed, w.factor) for w in windows} == reference, days
         for w in windows:
             short, long = parse_duration(w.short), parse_duration(w.long)

@@ -13,13 +13,13 @@ import threading
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
+from lukhas_obs import conventions as conv
 from lukhas_obs import promql
+from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.gate import stats
 from lukhas_obs.gate.client import PromClient, QueryError, QueryResult, Sample
 from lukhas_obs.gate.decide import CheckResult, Evidence, Outcome
-from lukhas_obs.generate import slo as engine
-from lukhas_obs.generate.scrape import BLACKBOX_JOB
 from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Matcher, Selector
 
@@ -721,7 +721,7 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     generated recording rules being loaded). Every request-based SLI: ratio and latency, and a raw
     error ratio (its expression at both windows)."""
     name = f"fast burn {slo.name}"
-    first = engine.burn_windows(slo, "page")[0]
+    first = conv.burn_windows(slo, "page")[0]
     threshold = (f"error ratio <= {_fmt(first.threshold(slo), True)} ({first.factor:g}x budget) on {first.short} "
                  f"or {first.long}")
     if slo.sli.error_ratio_query is not None:
@@ -729,8 +729,8 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         _prefetch(ctx, *raw.values())
         measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in raw.items()}
         return _burn_outcome(slo, name, first, measured, "\n".join(raw.values()), threshold)
-    exprs = {w: engine.event_rates(slo, w) for w in (first.short, first.long)}
-    good = {w: promql.agg("sum", promql.rate(engine.good_bucket(slo), w)) for w in exprs} \
+    exprs = {w: conv.event_rates(slo, w) for w in (first.short, first.long)}
+    good = {w: promql.agg("sum", promql.rate(conv.good_bucket(slo), w)) for w in exprs} \
         if slo.sli.kind == "latency" else {}
     _prefetch(ctx, *[e for pair in exprs.values() for e in pair], *good.values())
     ratios: dict[str, float | None] = {}
@@ -747,7 +747,7 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     return _burn_outcome(slo, name, first, ratios, query, threshold)
 
 
-def _burn_outcome(slo: SLO, name: str, first: engine.BurnWindow, ratios: dict, query: str,
+def _burn_outcome(slo: SLO, name: str, first: conv.BurnWindow, ratios: dict, query: str,
                   threshold: str) -> CheckResult:
     """FAIL when the error ratio exceeds the fastest page threshold on both windows."""
     limit = first.threshold(slo)
@@ -772,14 +772,14 @@ def budget_left(ctx: Context, slo: SLO) -> CheckResult:
     """Every series of the SLO's budget record is judged (two clusters, an HA pair): the least
     budget left decides."""
     name = f"error budget {slo.name}"
-    sel = engine.record_sel(engine.BUDGET_REMAINING, slo)
+    sel = conv.record_sel(conv.BUDGET_REMAINING, slo)
     res = _q(ctx, name, slo.service, str(sel))
     limit = ctx.g.budget_min_remaining
     threshold = f">= {limit:.0%} of the {slo.period} budget left, in every series"
     measured = [s for s in res.samples if not math.isnan(s.value)]
     ev = [Evidence(s.labels, s.value) for s in res.samples]
     if not measured:
-        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {engine.BUDGET_REMAINING} series: are the "
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {conv.BUDGET_REMAINING} series: are the "
                            "generated SLO rules loaded?", query=str(sel), threshold=threshold, evidence=ev)
 
     def where(s: Sample) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from lukhas_obs import conventions as conv
 from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.gate import MAX_QUERIES_AT_ONCE, stats
 from lukhas_obs.gate import checks as gc
@@ -32,7 +33,6 @@ from lukhas_obs.gate.client import PromClient, QueryError, Sample
 from lukhas_obs.gate.decide import CheckResult
 from lukhas_obs.gate.links import span as link_span
 from lukhas_obs.gate.links import split_queries
-from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import SLO, Spec
 
 MAX_POINTS = 240          # per series: enough for a smooth line, cheap to draw
@@ -459,7 +459,7 @@ def _slo(stage: _Stage, check: CheckResult, prefix: str) -> SLO:
 
 def _fast_burn(stage: _Stage, check: CheckResult) -> Plot:
     slo = _slo(stage, check, "fast burn ")
-    first = engine.burn_windows(slo, "page")[0]
+    first = conv.burn_windows(slo, "page")[0]
     limit = first.threshold(slo)
     seconds = max(link_span(stage.ctx.window, stage.at), 2 * parse_duration(first.long))
     plot, start, step = stage.base(check.name, (

@@ -1,15 +1,10 @@
 """spec -> files, one module per target (scrape, alerts, alertmanager, slo, slotests, dashboards,
-loki, compose, kubernetes, mimir); pipeline.py decides which files exist.
-
-`render` and `render_deployment` are loaded on first use, so that importing one generator (the
-gate reads the SLO engine's expressions) does not import them all."""
+loki, compose, kubernetes, mimir, rollouts); pipeline.py decides which files exist. The names
+and SLI maths they share with the gate live in lukhas_obs.conventions, so the gate imports no
+generator."""
 
 from __future__ import annotations
 
+from lukhas_obs.generate.pipeline import render, render_deployment
 
-def __getattr__(name: str):
-    if name in ("render", "render_deployment"):
-        from lukhas_obs.generate import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["render", "render_deployment"]

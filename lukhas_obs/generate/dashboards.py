@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 
+from lukhas_obs import conventions as conv
 from lukhas_obs import promql
 from lukhas_obs.errors import GenerateError
-from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import Spec
 from lukhas_obs.promql import Matcher, Selector
 
@@ -356,8 +356,8 @@ def slos(spec: Spec) -> dict | None:
         lay.row(svc.name)
         for s in svc.slos:
             _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period, s.error_budget,
-                        engine.alert_windows(s),
-                        engine.burn_windows(s, "page")[0].factor, s.description)
+                        conv.alert_windows(s),
+                        conv.burn_windows(s, "page")[0].factor, s.description)
     return _dashboard(spec, "slos", "LUKHAS SLOs", lay, [], description)
 
 
@@ -369,20 +369,20 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
     def sel(name: str) -> Selector:
         return Selector(name).where(**labels)
 
-    lay.add(stat(f"{title}: objective", [(str(sel(engine.OBJECTIVE)), "objective")], "percentunit",
+    lay.add(stat(f"{title}: objective", [(str(sel(conv.OBJECTIVE)), "objective")], "percentunit",
                  description=description), w=4, h=5)
     sli_thresholds = _thresholds((target, "green"), base="red") if target is not None else None
-    lay.add(stat(f"{title}: SLI (1h)", [(f"1 - {sel(engine.ratio_name('1h'))}", "SLI")], "percentunit",
+    lay.add(stat(f"{title}: SLI (1h)", [(f"1 - {sel(conv.ratio_name('1h'))}", "SLI")], "percentunit",
                  thresholds=sli_thresholds), w=4, h=5)
-    lay.add(stat(f"{title}: budget left ({period})", [(str(sel(engine.BUDGET_REMAINING)), "left")],
+    lay.add(stat(f"{title}: budget left ({period})", [(str(sel(conv.BUDGET_REMAINING)), "left")],
                  "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)
     firing = Selector("ALERTS").where(alertstate="firing", **labels)
     lay.add(stat(f"{title}: alerts firing", [(f"count({firing}) or vector(0)", "firing")], "none",
                  thresholds=_thresholds((1, "red"))), w=4, h=5)
     # the budget is known per SLO in static rows; repeated rows read it from the objective record
-    budget_expr = promql.number(budget) if budget is not None else f"(1 - {sel(engine.OBJECTIVE)})"
+    budget_expr = promql.number(budget) if budget is not None else f"(1 - {sel(conv.OBJECTIVE)})"
     lay.add(timeseries(f"{title}: burn rate per alert window",
-                       [(f"{sel(engine.ratio_name(w))} / {budget_expr}", w) for w in windows],
+                       [(f"{sel(conv.ratio_name(w))} / {budget_expr}", w) for w in windows],
                        "x", thresholds=_thresholds((1, "orange"), (page_factor, "red"))), w=8, h=5)
 
 
@@ -391,10 +391,10 @@ def _repeated_slo_rows(spec: Spec) -> _Layout:
     lay.row("$service")
     lay.panels[-1]["repeat"] = "service"
     first = spec.slos[0]
-    windows = engine.alert_windows(first)
+    windows = conv.alert_windows(first)
     start = len(lay.panels)
     _slo_panels(lay, "$slo", {"service": "$service", "slo": "$slo"}, None, "period", None, windows,
-                engine.burn_windows(first, "page")[0].factor)
+                conv.burn_windows(first, "page")[0].factor)
     for panel in lay.panels[start:]:
         panel["repeat"], panel["repeatDirection"] = "slo", "v"
     return lay

@@ -5,7 +5,8 @@ serviceMonitorSelector pick them up."""
 
 from __future__ import annotations
 
-from lukhas_obs.generate.scrape import BLACKBOX_JOB, BLACKBOX_MODULE
+from lukhas_obs.conventions import BLACKBOX_JOB
+from lukhas_obs.generate.scrape import BLACKBOX_MODULE
 from lukhas_obs.model import KubernetesSettings, Spec
 
 API = "monitoring.coreos.com/v1"

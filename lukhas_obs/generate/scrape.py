@@ -3,9 +3,9 @@ every health endpoint, rule files and Alertmanager."""
 
 from __future__ import annotations
 
+from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.model import Spec
 
-BLACKBOX_JOB = "blackbox-health"
 BLACKBOX_MODULE = "http_2xx"
 RULE_GLOB = "rules/*.rules.yml"
 

@@ -13,6 +13,7 @@ import re
 import textwrap
 from functools import lru_cache
 
+from lukhas_obs import conventions as conv
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import GenerateError
@@ -271,7 +272,7 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
                         "values": _counter(phases, step, share)})
         out.append({"series": _series(f"{name}_count", base), "values": _counter(phases, step, lambda p: p.rps)})
         return out
-    sel = engine.total_selector(slo)
+    sel = conv.total_selector(slo)
     labels = {**sel.labels_equal(), "instance": f"{slo.service}:1"}
     if sli.kind == "availability":
         return [{"series": _series(sel.metric, labels),
@@ -301,8 +302,8 @@ def _expectations(spec: Spec, slo: SLO) -> dict[str, dict]:
     out = {}
     for rule in engine.slo_alerts(spec, slo):
         labels = dict(rule["labels"])
-        if rule["alert"] == engine.ALERT_ABSENT and not slo.sli.expression:  # absent(sel) keeps its = labels
-            labels = {**engine.total_selector(slo).labels_equal(), **labels}
+        if rule["alert"] == conv.ALERT_ABSENT and not slo.sli.expression:  # absent(sel) keeps its = labels
+            labels = {**conv.total_selector(slo).labels_equal(), **labels}
         out[rule["alert"]] = {"exp_labels": labels, "exp_annotations": rule["annotations"]}
     return out
 
@@ -327,7 +328,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
     budget = slo.error_budget
     healthy = HEALTHY_BURN * budget if events else 0.0
-    page, ticket, absent = slo.page_alert.name, slo.ticket_alert.name, engine.ALERT_ABSENT
+    page, ticket, absent = slo.page_alert.name, slo.ticket_alert.name, conv.ALERT_ABSENT
     expected = _expectations(spec, slo)
     out = []
 
@@ -354,7 +355,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     # fastest pair (5m/1h) is what pages, as in a Prometheus that has been running for a while.
     detect = engine.detection_seconds(slo, 1.0)
     assert detect is not None, f"a total outage never meets {slo.id}'s page condition"
-    history = max(parse_duration(w.long) for w in engine.burn_windows(slo, "page"))
+    history = max(parse_duration(w.long) for w in conv.burn_windows(slo, "page"))
     fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
     add(f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation",
         [Phase(history, healthy), Phase(fires_by + 600, 1.0)],
@@ -379,7 +380,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     if not events:
         return out
 
-    lowest_page = min(w.factor for w in engine.burn_windows(slo, "page"))
+    lowest_page = min(w.factor for w in conv.burn_windows(slo, "page"))
     below = 0.9 * lowest_page
     add(f"a burn at {below:g}x the budget rate, just below the page threshold, does not page",
         [Phase(WARMUP, healthy), Phase(6.5 * 3600, below * budget)],

@@ -912,11 +912,11 @@ class _Builder:
         """An expression SLI checked at every window its rules record it over; min_events refused
         (it counts requests over the long window, and an expression's unit is its own: a
         per-second rate, a count, a ratio)."""
-        from lukhas_obs.generate import slo as engine
+        from lukhas_obs import conventions as conv
 
         sli = slo.sli
         kind = "raw" if sli.kind == "raw" else "ratio"
-        windows = engine.query_windows(slo)
+        windows = conv.query_windows(slo)
         for key, template in (("errors_query", sli.errors_query), ("good_query", sli.good_query),
                               ("total_query", sli.total_query), ("error_ratio", sli.error_ratio_query)):
             if template is not None:

@@ -26,7 +26,7 @@ def _names(spec: m.Spec, err: Err) -> None:
     """SLO ids name files (slo-<service>-<slo>.rules.yml), rule groups, Kubernetes objects,
     Mimir namespaces and OpenSLO documents: `api` + `gateway-errors` and `api-gateway` +
     `errors` would overwrite each other. Service names are scrape job names."""
-    from lukhas_obs.generate.scrape import BLACKBOX_JOB
+    from lukhas_obs.conventions import BLACKBOX_JOB
 
     seen: dict[str, tuple] = {}
     for i, svc in enumerate(spec.services):
@@ -71,9 +71,9 @@ def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -
 def _can_fire(slo: m.SLO, path: tuple, err: Err) -> None:
     """Every burn-rate window needs a threshold an error ratio can exceed (below 100 %), and none
     may fire while the budget is spent no faster than it lasts the period (factor >= 1)."""
-    from lukhas_obs.generate import slo as engine
+    from lukhas_obs import conventions as conv
 
-    windows = [(kind, w) for kind in ("page", "ticket") for w in engine.burn_windows(slo, kind)]
+    windows = [(kind, w) for kind in ("page", "ticket") for w in conv.burn_windows(slo, kind)]
     for kind, w in windows:
         if w.factor < 1:
             err(path + ("period",), f"the {kind} alert over {w.short}/{w.long} would fire at {w.factor:g}x the "
