@@ -165,6 +165,7 @@ class _Fake:
         self.requests = 0
         self.in_flight = self.most = 0
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
@@ -183,10 +184,15 @@ class _Fake:
                     body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
                     self.send_response(200)
                 elif behaviour == "slow":
-                    with outer.lock:
+                    # each query is held until ten are in flight (or 10 s pass): overlapping
+                    # queries all arrive however slowly a loaded machine starts the threads;
+                    # queued ones never reach ten
+                    with outer.arrived:
                         outer.in_flight += 1
                         outer.most = max(outer.most, outer.in_flight)
-                    time.sleep(1.0)
+                        outer.arrived.notify_all()
+                        outer.arrived.wait_for(lambda: outer.most >= 10, timeout=10)
+                    time.sleep(0.2)
                     with outer.lock:
                         outer.in_flight -= 1
                     body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
@@ -348,8 +354,8 @@ def test_a_fresh_canarys_errors_are_counted_alike_on_both_engines(history, victo
 
 
 def test_every_distinct_query_goes_out_at_once():
-    """With a provider that takes a second per query, the gate's queries overlap instead of
-    queueing behind each other (smoke on one service sends 10 distinct queries)."""
+    """With a provider that holds each query until ten are in flight, the gate's queries overlap
+    instead of queueing behind each other (smoke on one service sends 10 distinct queries)."""
     from lukhas_obs.gate import run_gate
     from lukhas_obs.gate.client import PromClient
     from lukhas_obs.spec import load_spec
