@@ -22,6 +22,9 @@ if [ "$(id -u)" = 0 ]; then
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  # the stack test's namespace: iproute2 brings lo up, openssl makes the notification sink's certificate
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
