@@ -406,8 +406,12 @@ def outage(live, panels):
     expected = {service: down_alerts(live, service) for service in stopped}
     longest = max([parse_duration(r.get("for", "0s")) for r in live.alerting
                    if r["alert"] in {a for names in expected.values() for a in names}] or [0])
-    group_wait = max(parse_duration(r.get("group_wait", "30s")) for r in live.stack.alertmanager["route"]["routes"]
-                     if r["receiver"] in ("pagerduty", "oncall"))
+    receivers = {route(live, {"alertname": r["alert"], **{k: service if "{{" in v else v
+                                                         for k, v in r.get("labels", {}).items()}})
+                 for service, names in expected.items() for r in live.alerting if r["alert"] in names}
+    tree = live.stack.alertmanager["route"]
+    group_wait = max([parse_duration(r.get("group_wait", tree.get("group_wait", "30s"))) for r in tree["routes"]
+                      if r["receiver"] in receivers] or [parse_duration(tree.get("group_wait", "30s"))])
     started = time.time()
     budget = max(longest + live.interval + 2 * live.evaluation + group_wait,
                  slowest_group(live) - (time.time() - panels["inputs"]) + 2 * live.evaluation) + 20
