@@ -23,6 +23,9 @@ if [ "$(id -u)" = 0 ]; then
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)   # the compose file checked by 1.29 too
+  # the stack test's namespace: iproute2 brings lo up, openssl makes the notification sink's certificate
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
