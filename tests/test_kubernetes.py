@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import SHARED, tool
+from conftest import ROOT, SHARED, tool
+from nodepkg import node_checker
 
 CRDS = SHARED / "schemas" / "prometheus-operator"
 KINDS = {"PrometheusRule": "monitoring.coreos.com_prometheusrules.yaml",
@@ -45,6 +46,29 @@ def test_every_object_validates_against_the_operators_crd(generated_lukhas):
                   for e in jsonschema.Draft7Validator(crd_spec_schema(obj["kind"])).iter_errors(obj["spec"])]
         assert not errors, f"{name}:\n" + "\n".join(errors)
     assert seen == set(KINDS)
+
+
+@pytest.fixture(scope="module")
+def operator_models():
+    """The npm package @kubernetes-models/prometheus-operator (pinned, lockfile): validators
+    compiled from the operator's CRDs, so a clone without shared/ checks the objects too."""
+    return node_checker(ROOT / "tests" / "prometheus-operator", "check.mjs",
+                        "@kubernetes-models/prometheus-operator", "the Prometheus Operator's models")
+
+
+def test_every_object_validates_with_the_operators_models_package(generated_lukhas, operator_models):
+    objs = [obj for obj in objects(generated_lukhas).values() if obj["kind"] in KINDS]
+    assert {o["kind"] for o in objs} == set(KINDS)
+    bad = [(o["metadata"]["name"], r["errors"]) for o, r in zip(objs, operator_models(objs), strict=True)
+           if r["errors"]]
+    assert not bad, bad
+
+
+def test_the_models_package_check_can_fail(operator_models):
+    bad = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
+           "spec": {"endpoints": [{"port": 8080, "interval": "often"}]}}   # port must be a name; no selector
+    (result,) = operator_models([bad])
+    assert any("selector" in e for e in result["errors"]) and any("port" in e for e in result["errors"])
 
 
 def test_the_crd_check_can_fail():
