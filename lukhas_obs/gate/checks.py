@@ -524,7 +524,8 @@ def _canary_signal(ctx: Context, name: str, service: str, sig: Signal) -> CheckR
     starts = canary_starts(ctx, name)
     if service not in starts:
         return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {g.canary_label}={g.canary_value!r} series for "
-                           f"{service} in the last {g.canary_max_age}: is the canary deployed and labelled?")
+                           f"{service} in the last {g.canary_max_age} (a canary counts from its first whole "
+                           "minute): is the canary deployed and labelled?")
     batches, query = _batches(ctx, name, service, sig, starts)
     return judge_canary(name, service, sig.what, batches, g.confidence, g.rule_out, g.min_relative_increase,
                         g.min_absolute_increase, g.canary_min_requests, starts[service],
@@ -551,7 +552,8 @@ def canary_targets(ctx: Context, service: str) -> CheckResult:
     starts = canary_starts(ctx, name)
     if service not in starts:
         return CheckResult(name, service, Outcome.INCONCLUSIVE, f"no {g.canary_label}={g.canary_value!r} series for "
-                           f"{service} in the last {g.canary_max_age}")
+                           f"{service} in the last {g.canary_max_age} (a canary counts from its first whole "
+                           "minute)")
     life = format_duration(max(ctx.at - min(starts.values()), 1.0))
     sel = g.requests.plus(_jobs(traffic_services(ctx)), _track(ctx, g.canary_value))
     expr = promql.agg("count", f"last_over_time({sel}[{life}])", ("job", "instance"))
