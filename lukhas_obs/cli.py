@@ -272,7 +272,8 @@ def _gate_options(fn):
         click.option("--service", "services", multiple=True, help="Only these services (repeatable; default: all)."),
         click.option("--timeout", default="30s", show_default=True,
                      help="Deadline for all queries of one evaluation, retries included."),
-        click.option("--retries", type=int, default=3, show_default=True, help="Retries per query on 5xx/timeouts."),
+        click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+                     help="Retries per query on 5xx/timeouts."),
         click.option("--bearer-token-file", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="Send Authorization: Bearer <the file's content>."),
         click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -289,8 +290,14 @@ def _gate_options(fn):
 def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, bearer_token_file, ca_file,
                 basic_auth_file, tenant):
     """(spec, client, services) for a gate command, or exit 2 with the reason."""
+    from urllib.parse import urlsplit
+
     from lukhas_obs.gate.client import PromClient
     from lukhas_obs.spec import load_spec
+
+    url = urlsplit(prometheus_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise click.BadParameter(f"{prometheus_url!r} is not an http(s) URL with a host", param_hint="--prometheus-url")
 
     try:
         spec = load_spec(spec_path)
@@ -341,6 +348,12 @@ def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, b
 def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, retries, bearer_token_file, ca_file,
              basic_auth_file, tenant, at, since, canary_weight, output, junit, html, link_url):
     if ctx.invoked_subcommand is not None:
+        # `slo-gate --spec team.yaml serve` would serve the default spec: options go after the subcommand
+        given = [p.opts[0] for p in ctx.command.params
+                 if p.name and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} given before `{ctx.invoked_subcommand}`: put the options "
+                                   f"after it (`slo-gate {ctx.invoked_subcommand} {given[0]} ...`)")
         return
     from lukhas_obs.gate import GateReport, run_gate
     from lukhas_obs.gate.decide import CheckResult, Outcome
@@ -367,7 +380,11 @@ def slo_gate(ctx, mode, window, spec_path, prometheus_url, services, timeout, re
                         f"{type(exc).__name__}: {exc}")])
     click.echo({"json": to_json, "markdown": to_markdown}.get(output, to_text)(report, link_url))
     if junit:
-        Path(junit).write_text(to_junit(report, link_url), encoding="utf-8")
+        try:
+            Path(junit).write_text(to_junit(report, link_url), encoding="utf-8")
+        except OSError as exc:   # like --html: the verdict is printed and stands
+            click.echo(f"lukhas-obs: could not write the JUnit report {junit}: {exc.strerror or exc} "
+                       "(the verdict stands)", err=True)
     if html:
         from lukhas_obs.gate.html import write_report
 
@@ -444,8 +461,9 @@ def serve(mode, window, spec_path, prometheus_url, services, timeout, retries, b
     app = GateApp(SpecHolder(spec_path, spec, load_spec), client, defaults, Limiter(max_evaluations, max_waiting))
     try:
         start(app, host, port, echo=lambda line: click.echo(line, err=True))
-    except OSError as exc:
-        click.echo(f"lukhas-obs slo-gate serve: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+    except (OSError, ValueError) as exc:   # taken, or not an address waitress can bind (256.1.1.1, no such name)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        click.echo(f"lukhas-obs slo-gate serve: cannot listen on {host}:{port}: {why}", err=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -445,3 +445,21 @@ def test_a_target_first_scraped_seconds_ago_is_up_not_stale(history):
     up = next(c for c in doc["checks"] if c["name"] == "targets up")
     assert up["outcome"] == "PASS", up
     assert any(e["labels"].get("instance") == "lukhas-core-canary:80" for e in up["evidence"]), up
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--spec", "team.yaml", "serve", "--port", "0"], "--spec given before `serve`: put the options after it"),
+    (["serve", "--host", "256.1.1.1", "--port", "0"], "cannot listen on 256.1.1.1:0"),
+    (["--retries", "-1", *CORE], "-1 is not in the range"),
+    (["--prometheus-url", "notaurl", *CORE], "is not an http(s) URL with a host"),
+])
+def test_bad_options_are_usage_errors_not_internal_errors(args, phrase):
+    r = run_cli("slo-gate", *args, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert phrase in r.stderr and "bug in lukhas-obs" not in r.stderr
+
+
+def test_an_unwritable_junit_file_is_said_and_the_verdict_stands(history, tmp_path):
+    r = gate(history.url, "smoke", "healthy", "--junit", str(tmp_path / "no" / "such" / "x.xml"), *CORE)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "could not write the JUnit report" in r.stderr and "(the verdict stands)" in r.stderr

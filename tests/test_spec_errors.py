@@ -270,6 +270,13 @@ CASES = [
      "services[1].exporter", "exporter:", "a nginx exporter needs the target it reads"),
     ("exporter-target-scheme", exporter("{type: nginx, host: db-exporter, port: 9187, target: 'db:8080/status'}"),
      "services[1].exporter.target", "exporter:", "is not a http or https:// URL with a host"),
+    ("exporter-target-query-password", exporter("{type: postgres, host: db-exporter, port: 9187, target: "
+                                                "'postgresql://shop@db:5432/shop?sslmode=disable&password=x'}"),
+     "services[1].exporter.target", "exporter:", "holds a password"),
+    ("exporter-target-port", exporter("{type: redis, host: db-exporter, port: 9187, target: 'redis://db:abc'}"),
+     "services[1].exporter.target", "exporter:", "has no valid port"),
+    ("exporter-target-without-type", exporter("{host: db-exporter, port: 9187, target: 'redis://db:6379'}"),
+     "services[1].exporter.target", "exporter:", "give the exporter's type"),
 ]
 
 

@@ -17,10 +17,11 @@ import yaml
 
 from lukhas_obs import promql
 
-from conftest import ROOT, Process, free_port, tool, wait_until
+from conftest import ROOT, SPEC, Process, free_port, tool, wait_until
 from nodepkg import node_checker
 
 LOGQL = ROOT / "tests" / "logql"
+SPEC_TEXT = SPEC.read_text()
 
 
 def compose_file(generated: Path) -> Path:
@@ -489,3 +490,13 @@ def test_log_alert_expressions_are_not_promql():
     """A cross-check that LogQL did not leak into the Prometheus rules (and vice versa)."""
     with pytest.raises(promql.PromQLError):
         promql.parse('sum(rate({job="a"} |= "error" [5m]))')
+
+
+def test_a_dollar_in_an_exporter_target_reaches_the_exporter_not_compose_interpolation():
+    from lukhas_obs.generate.compose import compose
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = SPEC_TEXT.replace('target: "redis://redis:6379"', 'target: "redis://redis:6379/${HOME}"')
+    assert text != SPEC_TEXT
+    doc = compose(load_spec_text(text, "lukhas.yaml"))
+    assert "--redis.addr=redis://redis:6379/$${HOME}" in doc["services"]["redis-exporter"]["command"]

@@ -10,6 +10,7 @@ are files under stack.secrets_dir."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from urllib.parse import urlsplit
@@ -80,6 +81,8 @@ def _exporter(service, secrets: str) -> tuple[dict, list[str]]:
     (as the secrets check sees them). Its target comes from the spec, its password from a file."""
     e = service.exporter
     assert e is not None and e.target is not None and e.type is not None
+    # compose interpolates `$` in every value: a literal one from the spec is written `$$`
+    e = replace(e, target=e.target.replace("$", "$$"))
     url = urlsplit(e.target)
     if e.type == "postgres":
         secret = f"{service.name}_password"

@@ -10,7 +10,7 @@ import math
 import re
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -850,12 +850,22 @@ class _Builder:
         if kind and target is None:
             self.err(path, f"a {kind} exporter needs the target it reads (target: "
                            f"{self._TARGET_SCHEMES[kind][0]}://...), which the compose stack passes to it")
+        if target is not None and not kind:
+            self.err(path + ("target",), "a target is what the compose stack passes to an exporter it runs: give "
+                                         "the exporter's type (postgres, redis, nginx), or drop the target")
         if kind and target is not None:
             url = urlsplit(target)
+            try:
+                port_ok = url.port is None or 0 < url.port
+            except ValueError:
+                port_ok = False
+            query = {k.lower() for k, _ in parse_qsl(url.query, keep_blank_values=True)}
             if url.scheme not in self._TARGET_SCHEMES[kind] or not url.hostname:
                 self.err(path + ("target",), f"{target!r} is not a {' or '.join(self._TARGET_SCHEMES[kind])}:// "
                                              "URL with a host")
-            elif url.password is not None:
+            elif not port_ok:
+                self.err(path + ("target",), f"{target!r} has no valid port (1-65535)")
+            elif url.password is not None or query & {"password", "pass", "passwd", "pwd"}:
                 self.err(path + ("target",), "holds a password: secrets never go in the spec; the compose stack "
                                              "reads it from a file under stack.secrets_dir")
             elif kind == "postgres" and not url.username:
