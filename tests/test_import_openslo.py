@@ -10,6 +10,7 @@ import shutil
 import textwrap
 
 import pytest
+import yaml
 
 from lukhas_obs.importers.common import team_file
 from lukhas_obs.importers.openslo import import_openslo
@@ -253,3 +254,55 @@ def test_cli_exit_2_names_the_bad_file_and_still_writes_the_others(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"{tmp_path / 'bad.yaml'}:2: YAML syntax error" in r.stderr
     assert "name: errors" in out.read_text()
+
+
+CLASH = """apiVersion: openslo/v1
+kind: Service
+metadata: {name: lukhas-core}
+spec: {description: core}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: avail}
+spec:
+  service: lukhas-core
+  indicator:
+    metadata: {name: ok}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{code!~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: avail}
+spec:
+  service: web
+  indicator:
+    metadata: {name: ok2}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'web_requests_total{code!~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'web_requests_total'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+"""
+
+
+def test_a_service_document_the_spec_already_holds_is_not_written_and_the_rest_imports(tmp_path):
+    """A Service document for a service the --into spec defines made the team file invalid:
+    exit 70 and nothing written, the good SLO lost with it."""
+    src = tmp_path / "slos.yaml"
+    src.write_text(CLASH)
+    out = tmp_path / "team.yaml"
+    r = run_cli("import", "openslo", str(src), "--into", str(ROOT / "specs"), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    team = yaml.safe_load(out.read_text())
+    assert [s["name"] for s in team["services"]] == ["web"]
+    assert "service lukhas-core (a Service document) not written" in r.stderr

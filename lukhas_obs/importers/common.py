@@ -662,13 +662,29 @@ def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: 
             for o in hits:
                 o.block("spec", f"the spec refuses it: {path}: {p.message}")
                 placed = True
-            if not hits:
+            listed = _listed_service(path, doc, result)
+            if not hits and listed is not None:
+                # a Service document with no imported SLO (e.g. one the spec already holds): not written
+                result.services.pop(listed)
+                result.notes.append(f"service {listed} (a Service document) not written: {p.message}")
+                placed = True
+            elif not hits:
                 unplaced.append(f"{Path(p.file).name}:{p.line}: {p.path}: {p.message}" if p.path
                                 else f"{Path(p.file).name}:{p.line}: {p.message}")
         if not placed:
             return TeamFile(text, len(doc["services"]), len(result.imported), unplaced)
         unplaced = []
     raise AssertionError("the team file did not settle")  # each round refuses at least one SLO
+
+
+def _listed_service(path: str, doc: dict, result: Result) -> str | None:
+    """The service a problem at `path` is about, when it is only listed (from a Service
+    document) and has no imported SLO."""
+    m = _SERVICE_PATH.match(path)
+    if not m or int(m[1]) >= len(doc["services"]):
+        return None
+    name = doc["services"][int(m[1])]["name"]
+    return name if name in result.services and not any(o.service == name for o in result.imported) else None
 
 
 def _explained_by(path: str, doc: dict, result: Result) -> list[Outcome]:
