@@ -52,7 +52,7 @@ def test_every_object_validates_against_the_operators_crd(generated_lukhas):
 def operator_models():
     """The npm package @kubernetes-models/prometheus-operator (pinned, lockfile): validators
     compiled from the operator's CRDs, so a clone without shared/ checks the objects too."""
-    return node_checker(ROOT / "tests" / "prometheus-operator", "check.mjs",
+    return node_checker(ROOT / "tests" / "kubernetes-models", "check.mjs",
                         "@kubernetes-models/prometheus-operator", "the Prometheus Operator's models")
 
 

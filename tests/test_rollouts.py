@@ -22,7 +22,7 @@ from lukhas_obs.spec import load_spec
 from conftest import ROOT, SHARED, SPEC, run_cli
 from nodepkg import node_checker
 
-PACKAGE = ROOT / "tests" / "rollouts"
+PACKAGE = ROOT / "tests" / "kubernetes-models"
 APPS = ["lukhas-consciousness", "lukhas-core", "lukhas-governance", "lukhas-identity", "lukhas-memory"]
 
 

@@ -1,15 +1,7 @@
 """SLO engine: per SLO, SLI recording rules, error budget and burn-rate records, and
 multi-window multi-burn-rate alerts.
 
-Naming follows `level:metric:operations`; every series carries `service` and `slo` labels.
-
-  slo:sli_errors:rate5m / slo:sli_total:rate5m   event SLIs (ratio, latency): per-second rates
-  slo:sli_errors:count  / slo:sli_total:count    time SLIs (availability, threshold): per-evaluation
-                                                 counts of bad and all targets or samples
-  slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
-                                                 and for the SLO period (a raw SLI records only
-                                                 these: its expression per window, see query_windows)
-  slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h
+Record names and what each holds: lukhas_obs/conventions.py (the gate reads the same series).
 
 Exact budgets: windows longer than 6h and the SLO period are computed as
 sum_over_time(errors) / sum_over_time(total) over the recorded 5m series: a ratio of counts,
