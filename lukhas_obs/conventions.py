@@ -23,7 +23,16 @@ import yaml
 
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
-from lukhas_obs.model import SLO
+from lukhas_obs.model import (
+    EVENT_SLIS,
+    SLO,
+    AvailabilitySLI,
+    ExpressionRatioSLI,
+    LatencySLI,
+    RatioSLI,
+    RawSLI,
+    ThresholdSLI,
+)
 from lukhas_obs.promql import Selector
 
 BLACKBOX_JOB = "blackbox-health"   # the scrape job of the health probes; its series carry `service`
@@ -121,7 +130,7 @@ def query_windows(slo: SLO) -> list[str]:
     the 5m results, which is exact for expressions that count events: rate, increase,
     sum_over_time, count_over_time); a raw error ratio at every window but the period (a ratio
     cannot be summed: the period is the average of its 5m values over time, as Sloth's is)."""
-    if slo.sli.kind == "raw":
+    if isinstance(slo.sli, RawSLI):
         return [w for w in all_windows(slo) if w != slo.period]
     return [w for w in all_windows(slo) if is_raw(w)]
 
@@ -129,45 +138,41 @@ def query_windows(slo: SLO) -> list[str]:
 def absent_expr(slo: SLO) -> str:
     """What the absent alert watches: the total series, or an expression SLI's total (or raw
     ratio) expression at 5m."""
-    sli = slo.sli
-    template = sli.total_query or sli.error_ratio_query
-    return promql.at_window(template, "5m") if template else str(total_selector(slo))
+    match slo.sli:
+        case ExpressionRatioSLI(total_query=template) | RawSLI(error_ratio_query=template):
+            return promql.at_window(template, "5m")
+    return str(total_selector(slo))
 
 
 def total_selector(slo: SLO) -> Selector:
     """The series whose absence means the SLI cannot be measured."""
-    sli = slo.sli
-    if sli.kind == "ratio":
-        assert sli.total is not None, "the loader requires total for a ratio SLI"
-        return _scoped(sli.total, slo)
-    if sli.kind == "availability":
-        if sli.source == "probe":
+    match slo.sli:
+        case RatioSLI(total=total):
+            return _scoped(total, slo)
+        case AvailabilitySLI(source="probe"):
             return Selector("probe_success").where(job=BLACKBOX_JOB, service=slo.service)
-        return Selector("up").where(job=slo.service)
-    assert sli.metric is not None, "the loader requires metric for latency and threshold SLIs"
-    if sli.kind == "latency":
-        return _scoped(sli.metric.renamed(sli.metric.metric + "_count"), slo)
-    return _scoped(sli.metric, slo)
+        case AvailabilitySLI():
+            return Selector("up").where(job=slo.service)
+        case LatencySLI(metric=metric):
+            return _scoped(metric.renamed(metric.metric + "_count"), slo)
+        case ThresholdSLI(metric=metric):
+            return _scoped(metric, slo)
+    raise TypeError(f"a {slo.sli.kind} SLI written as an expression has no total selector")
 
 
 def event_rates(slo: SLO, window: str) -> tuple[str, str]:
     """(errors per second, total per second) over `window`, for ratio and latency SLIs."""
     sli = slo.sli
-    if sli.total_query is not None:
+    if isinstance(sli, ExpressionRatioSLI):
         total = promql.at_window(sli.total_query, window)
-        if sli.errors_query is not None:
-            return f"({promql.at_window(sli.errors_query, window)}) or vector(0)", total
-        assert sli.good_query is not None, "the loader requires errors_query or good_query"
-        return f"({total}) - (({promql.at_window(sli.good_query, window)}) or vector(0))", total
+        counted = promql.at_window(sli.counted_query, window)
+        if sli.good:
+            return f"({total}) - (({counted}) or vector(0))", total
+        return f"({counted}) or vector(0)", total
     total = promql.agg("sum", promql.rate(total_selector(slo), window))
-    if sli.kind == "ratio":
-        if sli.errors is not None:
-            errors = f"{promql.agg('sum', promql.rate(_scoped(sli.errors, slo), window))} or vector(0)"
-        else:
-            assert sli.good is not None, "the loader requires errors or good for a ratio SLI"
-            good = promql.agg("sum", promql.rate(_scoped(sli.good, slo), window))
-            errors = f"{total} - ({good} or vector(0))"
-        return errors, total
+    if isinstance(sli, RatioSLI):
+        counted = promql.agg("sum", promql.rate(_scoped(sli.counted, slo), window))
+        return (f"{total} - ({counted} or vector(0))" if sli.good else f"{counted} or vector(0)"), total
     good = promql.agg("sum", promql.rate(good_bucket(slo), window))
     return f"{total} - ({good} or vector(0))", total
 
@@ -175,7 +180,8 @@ def event_rates(slo: SLO, window: str) -> tuple[str, str]:
 def good_bucket(slo: SLO) -> Selector:
     """A latency SLI's bucket at its threshold: the requests that were fast enough."""
     sli = slo.sli
-    assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
+    if not isinstance(sli, LatencySLI):
+        raise TypeError(f"a {sli.kind} SLI has no latency bucket")
     return _scoped(sli.metric.renamed(sli.metric.metric + "_bucket"), slo).plus(promql.le_matcher(sli.threshold))
 
 
@@ -183,15 +189,15 @@ def sample_counts(slo: SLO) -> tuple[str, str]:
     """(bad, all) targets or samples right now, for availability and threshold SLIs."""
     sli = slo.sli
     sel = total_selector(slo)
-    if sli.kind == "availability":
-        bad = f"{sel} == 0"
-    else:
+    if isinstance(sli, ThresholdSLI):
         parts = []
         if sli.min is not None:
             parts.append(f"{sel} < {promql.number(sli.min)}")
         if sli.max is not None:
             parts.append(f"{sel} > {promql.number(sli.max)}")
         bad = " or ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+    else:
+        bad = f"{sel} == 0"
     return f"count({bad}) or vector(0)", f"count({sel})"
 
 
@@ -201,12 +207,11 @@ def _summed_ratio(errors: str, total: str, slo: SLO, window: str) -> str:
 
 
 def window_ratio(slo: SLO, window: str) -> str:
-    raw = slo.sli.error_ratio_query
-    if raw is not None:
+    if isinstance(slo.sli, RawSLI):
         if window == slo.period:
             return f"avg_over_time({record_sel(ratio_name('5m'), slo)}[{window}])"
-        return promql.at_window(raw, window)
-    if slo.sli.event_based:
+        return promql.at_window(slo.sli.error_ratio_query, window)
+    if isinstance(slo.sli, EVENT_SLIS):
         if window == "5m":
             return f"{record_sel(ERRORS_RATE, slo)}\n/\n{record_sel(TOTAL_RATE, slo)}"
         if is_raw(window):

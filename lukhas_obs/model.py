@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.promql import Matcher, Selector
@@ -55,41 +56,62 @@ class Metric:
     services: tuple[str, ...] = ()
 
 
+# ---- SLIs: one type per kind, consumed with `match` -------------------------------------------
+
 @dataclass(frozen=True)
-class SLI:
-    """kind is one of ratio, latency, availability, threshold, raw.
+class RatioSLI:
+    """errors (or good events, `good`) over total: counters, as selectors; rates are taken."""
+    kind: ClassVar[str] = "ratio"
+    total: Selector
+    counted: Selector          # the errors; the good events when `good`
+    good: bool = False
 
-    ratio:        errors (or good) over total, counters; or, as expressions, errors_query (or
-                  good_query) over total_query, PromQL with Sloth's {{.window}} placeholder
-    latency:      share of `metric` observations above `threshold` (a bucket boundary)
-    availability: share of scrapes (`up`) or probes (`probe_success`) that failed
-    threshold:    share of gauge samples outside [min, max]
-    raw:          error_ratio_query, PromQL with {{.window}} that gives the error ratio itself
-    """
 
-    kind: str
-    errors: Selector | None = None
-    good: Selector | None = None
-    total: Selector | None = None
-    metric: Selector | None = None
-    threshold: float | None = None
-    source: str = "up"
+@dataclass(frozen=True)
+class ExpressionRatioSLI:
+    """A ratio given as two PromQL expressions with Sloth's {{.window}} placeholder, used verbatim
+    with the window substituted: errors (or good, `good`) over total."""
+    kind: ClassVar[str] = "ratio"
+    total_query: str
+    counted_query: str
+    good: bool = False
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """The share of `metric` observations above `threshold` (one of its histogram's buckets)."""
+    kind: ClassVar[str] = "latency"
+    metric: Selector
+    threshold: float
+
+
+@dataclass(frozen=True)
+class AvailabilitySLI:
+    """The share of scrapes (`up`) or health probes (`probe_success`) that failed."""
+    kind: ClassVar[str] = "availability"
+    source: str = "up"         # up | probe
+
+
+@dataclass(frozen=True)
+class ThresholdSLI:
+    """The share of gauge samples outside [min, max]; at least one bound (the loader checks)."""
+    kind: ClassVar[str] = "threshold"
+    metric: Selector
     min: float | None = None
     max: float | None = None
-    errors_query: str | None = None
-    good_query: str | None = None
-    total_query: str | None = None
-    error_ratio_query: str | None = None
 
-    @property
-    def expression(self) -> bool:
-        """Written as PromQL templates (used verbatim, window substituted), not selectors."""
-        return self.total_query is not None or self.error_ratio_query is not None
 
-    @property
-    def event_based(self) -> bool:
-        """Counts events (requests); otherwise counts samples over time."""
-        return self.kind in ("ratio", "latency")
+@dataclass(frozen=True)
+class RawSLI:
+    """A PromQL expression with {{.window}} that gives the error ratio itself (Sloth's `raw`)."""
+    kind: ClassVar[str] = "raw"
+    error_ratio_query: str
+
+
+SLI = RatioSLI | ExpressionRatioSLI | LatencySLI | AvailabilitySLI | ThresholdSLI | RawSLI
+
+# Counting events (requests), rather than samples over time.
+EVENT_SLIS = (RatioSLI, ExpressionRatioSLI, LatencySLI)
 
 
 # An SLO period whose burn-rate windows all make sense: from 5 days every window keeps a long
@@ -224,22 +246,58 @@ class Service:
         return f"http://{self.network_host}:{self.port}{self.health}"
 
 
+# ---- hand-declared alerts: one condition type per kind --------------------------------------
+
+@dataclass(frozen=True)
+class ExprCondition:
+    """A PromQL (or, for the Loki ruler, LogQL) expression used as written."""
+    expr: str
+
+
+@dataclass(frozen=True)
+class TargetDown:
+    """The services' targets are down, or the service behind an exporter is (Service.down_selectors)."""
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErrorRatio:
+    errors: Selector
+    total: Selector
+    above: float
+    window: str = "5m"
+
+
+@dataclass(frozen=True)
+class QuantileAbove:
+    buckets: Selector          # the histogram's `_bucket` series
+    quantile: float
+    above: float
+    window: str = "5m"
+
+
+@dataclass(frozen=True)
+class RateAbove:
+    counter: Selector
+    above: float
+    window: str = "5m"
+
+
+AlertCondition = ExprCondition | TargetDown | ErrorRatio | QuantileAbove | RateAbove
+
+
 @dataclass(frozen=True)
 class Alert:
     name: str
     priority: str
     summary: str
-    kind: str                  # expr | target_down | error_ratio | quantile | rate | logql
-    params: tuple = ()         # kind-specific, see generate/alerts.py
+    condition: AlertCondition
     for_: str | None = None
     description: str = ""
     service: str | None = None
     service_label: str | None = None
     runbook: str | None = None
     dashboard: str | None = None
-
-    def param(self, key: str, default=None):
-        return dict(self.params).get(key, default)
 
 
 @dataclass(frozen=True)
@@ -277,7 +335,7 @@ class LogQuery:
 class LogsSettings:
     retention: str = "30d"
     queries: tuple[LogQuery, ...] = ()
-    alerts: tuple[Alert, ...] = ()          # kind logql, for the Loki ruler
+    alerts: tuple[Alert, ...] = ()          # LogQL conditions, for the Loki ruler
 
 
 @dataclass(frozen=True)

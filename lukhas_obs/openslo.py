@@ -12,6 +12,7 @@ import hashlib
 import re
 
 from lukhas_obs import conventions as conv
+from lukhas_obs import model as m
 from lukhas_obs import promql
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -56,35 +57,32 @@ def target(slo: SLO) -> float:
 
 def indicator(slo: SLO) -> tuple[dict, dict]:
     """(indicator spec, objective) for one SLO."""
-    sli = slo.sli
     objective: dict = {"displayName": slo.name, "target": target(slo)}
-    if sli.error_ratio_query is not None:   # OpenSLO has no window placeholder: 5m stands for each
-        return {"ratioMetric": {"counter": False, "raw": _source(promql.at_window(sli.error_ratio_query, "5m")),
-                                "rawType": "failure"}}, objective
-    if sli.total_query is not None:
-        key, template = ("bad", sli.errors_query) if sli.errors_query is not None else ("good", sli.good_query)
-        assert template is not None, "the loader requires errors_query or good_query"
-        return {"ratioMetric": {"counter": False, key: _source(promql.at_window(template, "5m")),
-                                "total": _source(promql.at_window(sli.total_query, "5m"))}}, objective
-    total = str(conv.total_selector(slo))
-    if sli.kind == "ratio":
-        if sli.errors is not None:
-            ratio = {"counter": True, "bad": _source(str(sli.errors.where(job=slo.service))), "total": _source(total)}
-        else:
-            assert sli.good is not None, "the loader requires errors or good for a ratio SLI"
-            ratio = {"counter": True, "good": _source(str(sli.good.where(job=slo.service))), "total": _source(total)}
-        return {"ratioMetric": ratio}, objective
-    if sli.kind == "latency":
-        assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
-        good = sli.metric.renamed(sli.metric.metric + "_bucket").where(job=slo.service).plus(
-            promql.Matcher("le", "=", promql.number(sli.threshold)))
-        return {"ratioMetric": {"counter": True, "good": _source(str(good)), "total": _source(total)}}, objective
-    if sli.kind == "availability":
-        return {"ratioMetric": {"counter": False, "good": _source(f"sum({total})"),
-                                "total": _source(f"count({total})")}}, objective
-    objective = {**objective, "op": "gte" if sli.min is not None else "lte",
-                 "value": sli.min if sli.min is not None else sli.max}
-    return {"thresholdMetric": _source(total)}, objective
+    match slo.sli:
+        case m.RawSLI(error_ratio_query=query):   # OpenSLO has no window placeholder: 5m stands for each
+            return {"ratioMetric": {"counter": False, "raw": _source(promql.at_window(query, "5m")),
+                                    "rawType": "failure"}}, objective
+        case m.ExpressionRatioSLI(total_query=total_query, counted_query=counted, good=good):
+            key = "good" if good else "bad"
+            return {"ratioMetric": {"counter": False, key: _source(promql.at_window(counted, "5m")),
+                                    "total": _source(promql.at_window(total_query, "5m"))}}, objective
+        case m.RatioSLI(counted=counted, good=good):
+            key = "good" if good else "bad"
+            return {"ratioMetric": {"counter": True, key: _source(str(counted.where(job=slo.service))),
+                                    "total": _source(str(conv.total_selector(slo)))}}, objective
+        case m.LatencySLI(metric=metric, threshold=threshold):
+            good_bucket = metric.renamed(metric.metric + "_bucket").where(job=slo.service).plus(
+                promql.Matcher("le", "=", promql.number(threshold)))
+            return {"ratioMetric": {"counter": True, "good": _source(str(good_bucket)),
+                                    "total": _source(str(conv.total_selector(slo)))}}, objective
+        case m.AvailabilitySLI():
+            total = str(conv.total_selector(slo))
+            return {"ratioMetric": {"counter": False, "good": _source(f"sum({total})"),
+                                    "total": _source(f"count({total})")}}, objective
+        case m.ThresholdSLI(min=low, max=high):
+            objective = {**objective, "op": "gte" if low is not None else "lte",
+                         "value": low if low is not None else high}
+            return {"thresholdMetric": _source(str(conv.total_selector(slo)))}, objective
 
 
 def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
@@ -107,7 +105,7 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
                            f"{ANNOTATION}/ticket": s.ticket}
             if s.min_events:
                 annotations[f"{ANNOTATION}/min-events"] = str(s.min_events)
-            if s.sli.kind == "threshold" and s.sli.min is not None and s.sli.max is not None:
+            if isinstance(s.sli, m.ThresholdSLI) and s.sli.min is not None and s.sli.max is not None:
                 annotations[f"{ANNOTATION}/max"] = promql.number(s.sli.max)  # OpenSLO holds one bound
             what = f"SLO {s.service}/{s.name}"
             description = _fit(s.description, DESCRIPTION_MAX, f"{what}: description", notes) if s.description else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lukhas_obs.model import AvailabilitySLI, LatencySLI, RatioSLI, ThresholdSLI
 from lukhas_obs.spec.loader import load_spec
 from lukhas_obs.workload import Workload
 
@@ -14,16 +15,18 @@ SAMPLES = 20_000
 
 
 def _bad_share(workload: Workload, slo) -> float:
-    sli = slo.sli
-    if sli.kind == "ratio":
-        return workload.error_ratio(slo.service, "baseline")
-    if sli.kind == "latency":
-        return sum(workload.latency(slo.service) > sli.threshold for _ in range(SAMPLES)) / SAMPLES
-    if sli.kind == "threshold":
-        value = workload.gauge_value(sli.metric.metric)
-        inside = (sli.min is None or value >= sli.min) and (sli.max is None or value <= sli.max)
-        return 0.0 if inside else 1.0
-    return 0.0 if not workload.down(slo.service) else 1.0   # availability: up or not
+    match slo.sli:
+        case RatioSLI():
+            return workload.error_ratio(slo.service, "baseline")
+        case LatencySLI(threshold=threshold):
+            return sum(workload.latency(slo.service) > threshold for _ in range(SAMPLES)) / SAMPLES
+        case ThresholdSLI(metric=metric, min=low, max=high):
+            value = workload.gauge_value(metric.metric)
+            inside = (low is None or value >= low) and (high is None or value <= high)
+            return 0.0 if inside else 1.0
+        case AvailabilitySLI():
+            return 0.0 if not workload.down(slo.service) else 1.0
+    raise AssertionError(f"the LUKHAS spec has no {slo.sli.kind} SLI")
 
 
 SLOS = load_spec(SPEC).slos
@@ -38,7 +41,7 @@ def test_healthy_mode_spends_under_a_quarter_of_every_budget(slo):
 def test_degraded_mode_breaks_the_targets_latency_and_error_slos():
     workload = Workload(load_spec(SPEC), seed=11)
     workload.set_mode("degraded")
-    broken = [s for s in SLOS if s.service == workload.target and s.sli.kind in ("ratio", "latency")]
+    broken = [s for s in SLOS if s.service == workload.target and isinstance(s.sli, RatioSLI | LatencySLI)]
     assert broken
     for slo in broken:
         assert _bad_share(workload, slo) > 10 * (1 - slo.target)

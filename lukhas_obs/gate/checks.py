@@ -14,6 +14,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from lukhas_obs import conventions as conv
+from lukhas_obs import model as m
 from lukhas_obs import promql
 from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.durations import format_duration, iso, parse_duration
@@ -129,12 +130,12 @@ def traffic_services(ctx: Context) -> list[str]:
 
 def _ratio_slo(ctx: Context, service: str) -> SLO | None:
     # an expression ratio may count anything (clients, jobs): not the requests smoke judges
-    return next((s for s in ctx.spec.service(service).slos if s.sli.kind == "ratio" and not s.sli.expression), None)
+    return next((s for s in ctx.spec.service(service).slos if isinstance(s.sli, m.RatioSLI)), None)
 
 
 def _latency_slo(ctx: Context, service: str) -> SLO | None:
-    return next((s for s in ctx.spec.service(service).slos if s.sli.kind == "latency"
-                 and s.sli.metric is not None and s.sli.metric.metric == ctx.g.latency), None)
+    return next((s for s in ctx.spec.service(service).slos
+                 if isinstance(s.sli, m.LatencySLI) and s.sli.metric.metric == ctx.g.latency), None)
 
 
 def _jobs(services: list[str]) -> Matcher:
@@ -726,21 +727,21 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     first = conv.burn_windows(slo, "page")[0]
     threshold = (f"error ratio <= {_fmt(first.threshold(slo), True)} ({first.factor:g}x budget) on {first.short} "
                  f"or {first.long}")
-    if slo.sli.error_ratio_query is not None:
+    if isinstance(slo.sli, m.RawSLI):
         raw = {w: promql.at_window(slo.sli.error_ratio_query, w) for w in (first.short, first.long)}
         _prefetch(ctx, *raw.values())
         measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in raw.items()}
         return _burn_outcome(slo, name, first, measured, "\n".join(raw.values()), threshold)
     exprs = {w: conv.event_rates(slo, w) for w in (first.short, first.long)}
-    good = {w: promql.agg("sum", promql.rate(conv.good_bucket(slo), w)) for w in exprs} \
-        if slo.sli.kind == "latency" else {}
+    latency = slo.sli if isinstance(slo.sli, m.LatencySLI) else None
+    good = {w: promql.agg("sum", promql.rate(conv.good_bucket(slo), w)) for w in exprs} if latency else {}
     _prefetch(ctx, *[e for pair in exprs.values() for e in pair], *good.values())
     ratios: dict[str, float | None] = {}
     for w, (bad_q, total_q) in exprs.items():
         total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
-        if w in good and total is not None and _one(_q(ctx, name, slo.service, good[w])) is None:
+        if latency and total is not None and _one(_q(ctx, name, slo.service, good[w])) is None:
             raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no bucket at the SLO's threshold "
-                                      f"(le={promql.number(slo.sli.threshold or 0)}): how many requests were slow is "
+                                      f"(le={promql.number(latency.threshold)}): how many requests were slow is "
                                       "unknown", query=good[w], threshold=threshold))
         # no requests at all is measured: nothing burns the budget in that window (an outage
         # shows in services down); no series is not measured
@@ -834,7 +835,8 @@ def plan(ctx: Context, mode: str) -> list:
         jobs += [lambda: sustained_errors(ctx), lambda: services_down(ctx), lambda: pool_exhausted(ctx)]
         if ctx.g.latency:
             jobs.append(lambda: sustained_latency(ctx))
-        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos if slo.sli.kind in ("ratio", "latency", "raw")]
+        jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos
+                 if isinstance(slo.sli, m.RatioSLI | m.ExpressionRatioSLI | m.LatencySLI | m.RawSLI)]
     elif mode == "budget":
         jobs += [lambda s=slo: budget_left(ctx, s) for slo in slos]
     else:

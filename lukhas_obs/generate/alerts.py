@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 from lukhas_obs import promql
-from lukhas_obs.model import Alert, Spec
+from lukhas_obs.model import (
+    Alert,
+    AlertCondition,
+    ErrorRatio,
+    ExprCondition,
+    QuantileAbove,
+    RateAbove,
+    Spec,
+    TargetDown,
+)
 from lukhas_obs.promql import Matcher, Selector
 
 
-def alert_expr(alert: Alert) -> str:
-    kind = alert.kind
-    if kind in ("expr", "logql"):
-        return alert.param("expr")
-    if kind == "target_down":
-        # the targets' `up`, one selector for all; then each exporter's "service behind me is up"
-        services = alert.param("services")
-        up = Selector("up", (Matcher("job", "=~", promql.any_of(services)),) if len(services) > 1
-                      else (Matcher("job", "=", services[0]),))
-        backends = [sel for sel in alert.param("down") if sel.metric != "up"]
-        return " or ".join(f"{sel} == 0" for sel in (up, *backends))
-    window = alert.param("window")
-    if kind == "error_ratio":
-        ratio = promql.ratio(promql.agg("sum", promql.rate(alert.param("errors"), window), ("job",)),
-                             promql.agg("sum", promql.rate(alert.param("total"), window), ("job",)))
-        return f"{ratio}\n> {promql.number(alert.param('above'))}"
-    if kind == "quantile":
-        q = promql.histogram_quantile(alert.param("quantile"), alert.param("selector"), window, ("job",))
-        return f"{q} > {promql.number(alert.param('above'))}"
-    if kind == "rate":
-        r = promql.agg("sum", promql.rate(alert.param("selector"), window), ("job",))
-        return f"{r} > {promql.number(alert.param('above'))}"
-    raise AssertionError(kind)
+def alert_expr(spec: Spec, condition: AlertCondition) -> str:
+    match condition:
+        case ExprCondition(expr=expr):
+            return expr
+        case TargetDown(services=services):
+            # the targets' `up`, one selector for all; then each exporter's "service behind me is up"
+            up = Selector("up", (Matcher("job", "=~", promql.any_of(services)),) if len(services) > 1
+                          else (Matcher("job", "=", services[0]),))
+            backends = [sel for name in services for sel in spec.service(name).down_selectors() if sel.metric != "up"]
+            return " or ".join(f"{sel} == 0" for sel in (up, *backends))
+        case ErrorRatio(errors=errors, total=total, above=above, window=window):
+            ratio = promql.ratio(promql.agg("sum", promql.rate(errors, window), ("job",)),
+                                 promql.agg("sum", promql.rate(total, window), ("job",)))
+            return f"{ratio}\n> {promql.number(above)}"
+        case QuantileAbove(buckets=buckets, quantile=quantile, above=above, window=window):
+            q = promql.histogram_quantile(quantile, buckets, window, ("job",))
+            return f"{q} > {promql.number(above)}"
+        case RateAbove(counter=counter, above=above, window=window):
+            r = promql.agg("sum", promql.rate(counter, window), ("job",))
+            return f"{r} > {promql.number(above)}"
 
 
 def alert_labels(spec: Spec, priority: str, service: str | None, **extra: str) -> dict:
@@ -56,11 +62,11 @@ def rule(spec: Spec, alert: Alert) -> dict:
         service = alert.service
     elif alert.service_label:
         service = "{{ $labels." + alert.service_label + " }}"
-    elif alert.kind in ("target_down", "error_ratio", "quantile", "rate"):
+    elif not isinstance(alert.condition, ExprCondition):
         service = "{{ $labels.job }}"  # these aggregate by job, and job is the service's name
     else:
         service = None
-    out: dict[str, object] = {"alert": alert.name, "expr": alert_expr(alert)}
+    out: dict[str, object] = {"alert": alert.name, "expr": alert_expr(spec, alert.condition)}
     if alert.for_:
         out["for"] = alert.for_
     out["labels"] = alert_labels(spec, alert.priority, service)

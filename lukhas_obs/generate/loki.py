@@ -3,7 +3,7 @@ like the Prometheus alerts, and single-node Loki and Promtail configurations."""
 
 from __future__ import annotations
 
-from lukhas_obs.generate.alerts import rule
+from lukhas_obs.generate.alerts import alert_expr, rule
 from lukhas_obs.model import Spec
 
 # Loki without auth_enabled stores everything under this tenant; the ruler reads
@@ -37,7 +37,7 @@ def queries_page(spec: Spec) -> str:
     if spec.logs.alerts:
         out += ["## Log-based alerts (Loki ruler)", "", "| alert | priority | expression |", "|---|---|---|"]
         for a in spec.logs.alerts:
-            out.append(f"| {a.name} | {a.priority} | `{a.param('expr').replace('|', chr(92) + '|')}` |")
+            out.append(f"| {a.name} | {a.priority} | `{alert_expr(spec, a.condition).replace('|', chr(92) + '|')}` |")
         out.append("")
     return "\n".join(out)
 

@@ -41,7 +41,17 @@ from lukhas_obs.conventions import (
 )
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.generate.alerts import alert_labels, rule_annotations
-from lukhas_obs.model import SLO, Spec
+from lukhas_obs.model import (
+    EVENT_SLIS,
+    SLO,
+    AvailabilitySLI,
+    ExpressionRatioSLI,
+    LatencySLI,
+    RatioSLI,
+    RawSLI,
+    Spec,
+    ThresholdSLI,
+)
 
 # ---- rules ---------------------------------------------------------------------------------
 
@@ -55,7 +65,7 @@ def burn_condition(slo: SLO, windows: list[BurnWindow]) -> str:
         t = promql.number(w.threshold(slo))
         clause = (f"{record_sel(ratio_name(w.short), slo)} > {t}\nand\n"
                   f"{record_sel(ratio_name(w.long), slo)} > {t}")
-        if slo.min_events and slo.sli.event_based:
+        if slo.min_events and isinstance(slo.sli, EVENT_SLIS):
             events = promql.agg("sum", promql.increase(total_selector(slo), w.long))
             clause += f"\nand on ()\n{events} >= {slo.min_events}"
         clauses.append(f"(\n{clause}\n)")
@@ -73,9 +83,14 @@ def _human_period(seconds: float) -> str:
 
 def budget_unit(slo: SLO) -> str:
     """What the error budget is a share of, in words."""
-    if slo.sli.expression:
-        return "events" if slo.sli.kind == "ratio" else "the SLI's error ratio"
-    return "requests" if slo.sli.event_based else "time"
+    match slo.sli:
+        case ExpressionRatioSLI():
+            return "events"
+        case RawSLI():
+            return "the SLI's error ratio"
+        case RatioSLI() | LatencySLI():
+            return "requests"
+    return "time"
 
 
 def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
@@ -101,7 +116,7 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
 
 
 def absent_annotations(spec: Spec, slo: SLO) -> dict:
-    what = ("The SLI expression returns no series" if slo.sli.expression
+    what = ("The SLI expression returns no series" if isinstance(slo.sli, ExpressionRatioSLI | RawSLI)
             else f"No series match {total_selector(slo)}")
     return rule_annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
                             f"{what}: the SLI has no data, so its burn-rate alerts cannot fire. "
@@ -136,14 +151,15 @@ def group_name(slo: SLO) -> str:
 def slo_rule_file(spec: Spec, slo: SLO) -> dict:
     fast: list[dict] = []
     slow: list[dict] = []
-    if slo.sli.event_based:
-        errors, total = event_rates(slo, "5m")
-        fast += [_record(ERRORS_RATE, errors, slo), _record(TOTAL_RATE, total, slo)]
-    elif slo.sli.kind == "raw":
-        pass  # the ratio itself, per window: no counts to record
-    else:
-        bad, every = sample_counts(slo)
-        fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]
+    match slo.sli:
+        case RatioSLI() | ExpressionRatioSLI() | LatencySLI():
+            errors, total = event_rates(slo, "5m")
+            fast += [_record(ERRORS_RATE, errors, slo), _record(TOTAL_RATE, total, slo)]
+        case AvailabilitySLI() | ThresholdSLI():
+            bad, every = sample_counts(slo)
+            fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]
+        case RawSLI():
+            pass  # the ratio itself, per window: no counts to record
     for w in all_windows(slo):
         (fast if is_raw(w) else slow).append(_record(ratio_name(w), window_ratio(slo, w), slo))
     fast.append(_record(BURN_RATE, f"{record_sel(ratio_name('1h'), slo)}\n/ {promql.number(slo.error_budget)}", slo))

@@ -18,7 +18,17 @@ from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.generate import slo as engine
-from lukhas_obs.model import SLO, Spec
+from lukhas_obs.model import (
+    EVENT_SLIS,
+    SLO,
+    AvailabilitySLI,
+    ExpressionRatioSLI,
+    LatencySLI,
+    RatioSLI,
+    RawSLI,
+    Spec,
+    ThresholdSLI,
+)
 from lukhas_obs.promql import Selector
 
 RPS = 10.0                 # healthy traffic, requests per second
@@ -183,37 +193,35 @@ def _gauge(phases: list[Phase], step: float, value) -> str:
     return " ".join(parts)
 
 
-def counters(slo: SLO) -> tuple[Selector | None, Selector | None, Selector] | None:
-    """(errors, good, total): the counters a ratio SLI, or an expression SLI, is a ratio of.
+def counters(slo: SLO) -> RatioSLI | None:
+    """The counters a ratio SLI, or an expression SLI, is a ratio of, as the selector SLI it equals.
     An expression qualifies when each of its queries is `sum(rate(S[{{.window}}]))` (or
     increase(), or with `or vector(0)`), and a raw error ratio when it is `E / T` or `1 - (G / T)`
     of those: input series of S then set the SLI to a known error ratio. None for any other
     expression: no input can be built whose error ratio is known without evaluating it."""
-    sli = slo.sli
+    def summed(template: str) -> Selector | None:
+        return promql.summed_rate(promql.parse(promql.at_window(template, "5m")))
 
-    def summed(template: str | None) -> Selector | None:
-        return None if template is None else promql.summed_rate(promql.parse(promql.at_window(template, "5m")))
-
-    if sli.error_ratio_query is not None:
-        found = promql.ratio_parts(promql.parse(promql.at_window(sli.error_ratio_query, "5m")))
-        if found is None:
-            return None
-        num, den, complement = (promql.summed_rate(found[0]), promql.summed_rate(found[1]), found[2])
-        if num is None or den is None:
-            return None
-        return (None, num, den) if complement else (num, None, den)
-    if sli.total_query is not None:
-        errors, good, total = summed(sli.errors_query), summed(sli.good_query), summed(sli.total_query)
-        return None if total is None or (errors is None and good is None) else (errors, good, total)
-    assert sli.kind == "ratio" and sli.total is not None, "counters of a selector ratio SLI"
-    return sli.errors, sli.good, sli.total
+    match slo.sli:
+        case RatioSLI() as sli:
+            return sli
+        case RawSLI(error_ratio_query=query):
+            found = promql.ratio_parts(promql.parse(promql.at_window(query, "5m")))
+            if found is None:
+                return None
+            num, den = promql.summed_rate(found[0]), promql.summed_rate(found[1])
+            return None if num is None or den is None else RatioSLI(total=den, counted=num, good=found[2])
+        case ExpressionRatioSLI(total_query=total_query, counted_query=counted_query, good=good):
+            total, counted = summed(total_query), summed(counted_query)
+            return None if total is None or counted is None else RatioSLI(total=total, counted=counted, good=good)
+    return None
 
 
 def undriven(slo: SLO) -> str | None:
     """Why the SLO's burn-rate alerts have no scenarios (None: they have)."""
-    if not slo.sli.expression or counters(slo) is not None:
+    if not isinstance(slo.sli, ExpressionRatioSLI | RawSLI) or counters(slo) is not None:
         return None
-    shape = "E / T or 1 - (G / T)" if slo.sli.kind == "raw" else "one"
+    shape = "E / T or 1 - (G / T)" if isinstance(slo.sli, RawSLI) else "one"
     return (f"Not scenario-tested: the page and ticket alerts of {slo.service}/{slo.name}. Its SLI expression is not "
             f"{shape} of sum(rate(S[{{{{.window}}}}])) (or increase()) of plain selectors, so no input series can be "
             "built whose error ratio is known without evaluating the expression itself. Only the absent alert is "
@@ -229,13 +237,10 @@ def header_note(slo: SLO) -> str:
 def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list[dict]:
     sli = slo.sli
     job = {"job": slo.service}
-    if sli.kind in ("ratio", "raw"):
+    if isinstance(sli, RatioSLI | ExpressionRatioSLI | RawSLI):
         parts = counters(slo)
         assert parts is not None, "scenarios only for SLIs whose counters are known"
-        errors, good_sel, total = parts
-        err_sel = errors if errors is not None else good_sel
-        bad_is_selected = errors is not None
-        assert total is not None and err_sel is not None, "the loader requires total and errors or good"
+        total, err_sel, bad_is_selected = parts.total, parts.counted, not parts.good
         same_metric = err_sel.metric == total.metric
         sel_labels = _labels_for(err_sel, job, total if same_metric else None)
         if same_metric:
@@ -253,8 +258,7 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
             {"series": _series(total.metric, total_labels), "values": _counter(phases, step, lambda p: p.rps)},
             {"series": _series(err_sel.metric, sel_labels), "values": _counter(phases, step, part)},
         ]
-    if sli.kind == "latency":
-        assert sli.metric is not None and sli.threshold is not None, "the loader requires both for a latency SLI"
+    if isinstance(sli, LatencySLI):
         base = _labels_for(sli.metric, job)
         name = sli.metric.metric
         histogram = spec.metric(name)
@@ -274,10 +278,10 @@ def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list
         return out
     sel = conv.total_selector(slo)
     labels = {**sel.labels_equal(), "instance": f"{slo.service}:1"}
-    if sli.kind == "availability":
+    if isinstance(sli, AvailabilitySLI):
         return [{"series": _series(sel.metric, labels),
                  "values": _gauge(phases, step, lambda p: 0 if p.error_ratio >= 0.5 else 1)}]
-    assert sli.metric is not None, "the loader requires metric for a threshold SLI"
+    assert isinstance(sli, ThresholdSLI), f"no scenarios for a {sli.kind} SLI"
     good_value, bad_value = _threshold_values(sli.min, sli.max)
     labels = _labels_for(sli.metric, labels)
     return [{"series": _series(sel.metric, labels),
@@ -302,7 +306,8 @@ def _expectations(spec: Spec, slo: SLO) -> dict[str, dict]:
     out = {}
     for rule in engine.slo_alerts(spec, slo):
         labels = dict(rule["labels"])
-        if rule["alert"] == conv.ALERT_ABSENT and not slo.sli.expression:  # absent(sel) keeps its = labels
+        # absent(sel) keeps its = labels
+        if rule["alert"] == conv.ALERT_ABSENT and not isinstance(slo.sli, ExpressionRatioSLI | RawSLI):
             labels = {**conv.total_selector(slo).labels_equal(), **labels}
         out[rule["alert"]] = {"exp_labels": labels, "exp_annotations": rule["annotations"]}
     return out
@@ -321,7 +326,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     # Counters are sampled once a minute (rate() does not care, and the long scenarios run 4x
     # faster); samples of time-based SLIs keep the real scrape interval, because one bad sample
     # weighs in proportion to how many samples there are.
-    events = slo.sli.event_based or slo.sli.kind == "raw"   # raw: only when driven by counters
+    events = isinstance(slo.sli, EVENT_SLIS + (RawSLI,))   # raw: only when driven by counters
     step = parse_duration(spec.prometheus.scrape_interval)
     if events:
         step = max(step, 60.0)

@@ -700,8 +700,8 @@ class _Builder:
             self.duration(a.get("for"), p + ("for",))  # 0s: fire at once, as Prometheus allows
             for key in ("summary", "description"):
                 self.template(a.get(key), p + (key,))
-            alerts.append(m.Alert(name=a["name"], priority=a["priority"], summary=a["summary"], kind="logql",
-                                  params=(("expr", a["expr"]),), for_=a.get("for"),
+            alerts.append(m.Alert(name=a["name"], priority=a["priority"], summary=a["summary"],
+                                  condition=m.ExprCondition(a["expr"]), for_=a.get("for"),
                                   description=a.get("description", ""), service=a.get("service"),
                                   service_label=a.get("service_label"), runbook=a.get("runbook"),
                                   dashboard=a.get("dashboard")))
@@ -914,7 +914,7 @@ class _Builder:
                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
                     description=body.get("description", ""))
-        if sli.expression:
+        if isinstance(sli, m.ExpressionRatioSLI | m.RawSLI):
             self.sli_queries(slo, path)
         return slo
 
@@ -924,13 +924,17 @@ class _Builder:
         per-second rate, a count, a ratio)."""
         from lukhas_obs import conventions as conv
 
-        sli = slo.sli
-        kind = "raw" if sli.kind == "raw" else "ratio"
         windows = conv.query_windows(slo)
-        for key, template in (("errors_query", sli.errors_query), ("good_query", sli.good_query),
-                              ("total_query", sli.total_query), ("error_ratio", sli.error_ratio_query)):
-            if template is not None:
-                self.window_query(template, path + ("sli", kind, key), windows)
+        match slo.sli:
+            case m.RawSLI(error_ratio_query=query):
+                queries = [("raw", "error_ratio", query)]
+            case m.ExpressionRatioSLI(total_query=total, counted_query=counted, good=good):
+                key = "good_query" if good else "errors_query"
+                queries = [("ratio", key, counted), ("ratio", "total_query", total)]
+            case _:
+                queries = []
+        for kind, key, template in queries:
+            self.window_query(template, path + ("sli", kind, key), windows)
         if slo.min_events:
             self.err(path + ("min_events",), "min_events counts the requests of a selector SLI; an SLI expression's "
                                              "value has its own unit (a rate, a count, a ratio), so it cannot apply: "
@@ -947,20 +951,21 @@ class _Builder:
             if ("errors_query" in b) == ("good_query" in b) or "total_query" not in b:
                 self.err(p, "give exactly one of errors_query or good_query, beside total_query")
                 return None
-            return m.SLI(kind="ratio", errors_query=b.get("errors_query"), good_query=b.get("good_query"),
-                         total_query=b["total_query"])
+            good = "good_query" in b
+            return m.ExpressionRatioSLI(total_query=b["total_query"],
+                                        counted_query=b["good_query" if good else "errors_query"], good=good)
         if kind == "raw":
-            return m.SLI(kind="raw", error_ratio_query=b["error_ratio"])
+            return m.RawSLI(error_ratio_query=b["error_ratio"])
         if kind == "ratio":
             if ("errors" in b) == ("good" in b) or "total" not in b:
                 self.err(p, "give exactly one of errors or good, beside total")
                 return None
             total = self.selector(b["total"], p + ("total",))
-            errors = self.selector(b["errors"], p + ("errors",)) if "errors" in b else None
-            good = self.selector(b["good"], p + ("good",)) if "good" in b else None
-            if total is None or (errors is None and good is None):
+            key = "errors" if "errors" in b else "good"
+            counted = self.selector(b[key], p + (key,))
+            if total is None or counted is None:
                 return None
-            return m.SLI(kind="ratio", errors=errors, good=good, total=total)
+            return m.RatioSLI(total=total, counted=counted, good=key == "good")
         if kind == "latency":
             metric = self.metrics.get(b["metric"])
             if metric is None:
@@ -981,7 +986,7 @@ class _Builder:
                 if extra is None:
                     return None
                 sel = extra
-            return m.SLI(kind="latency", metric=sel, threshold=threshold)
+            return m.LatencySLI(metric=sel, threshold=threshold)
         if kind == "availability":
             source = b.get("source", "up")
             if source == "probe" and not svc.health_url:
@@ -990,7 +995,7 @@ class _Builder:
             if source == "up" and not svc.scrape:
                 self.err(p + ("source",), f"service {svc.name!r} is not scraped, so it has no `up` series")
                 return None
-            return m.SLI(kind="availability", source=source)
+            return m.AvailabilitySLI(source=source)
         if kind == "threshold":
             gauge = self.selector(b["metric"], p + ("metric",), ("gauge",))
             if gauge is None:
@@ -1002,8 +1007,8 @@ class _Builder:
             if lo is not None and hi is not None and lo >= hi:
                 self.err(p + ("min",), f"min {lo} is not below max {hi}")
                 return None
-            return m.SLI(kind="threshold", metric=gauge,
-                         min=None if lo is None else float(lo), max=None if hi is None else float(hi))
+            return m.ThresholdSLI(metric=gauge, min=None if lo is None else float(lo),
+                                  max=None if hi is None else float(hi))
         self.err(p, f"unknown SLI kind {kind!r}")
         return None
 
@@ -1013,10 +1018,9 @@ class _Builder:
         if len(kinds) != 1:
             self.err(path, "give exactly one of expr, target_down, error_ratio, quantile, rate"
                            + (f" (found {', '.join(kinds)})" if kinds else ""))
-            kind, params = "expr", (("expr", "vector(0)"),)
+            condition: m.AlertCondition = m.ExprCondition("vector(0)")
         else:
-            kind = kinds[0]
-            params = self.alert_params(kind, body[kind], path + (kind,))
+            condition = self.alert_condition(kinds[0], body[kinds[0]], path + (kinds[0],))
         if body["priority"] not in self.priorities:
             self.err(path + ("priority",), f"severity {body['priority']!r} is not defined under severities")
         if body.get("service") and body["service"] not in self.service_names:
@@ -1026,27 +1030,27 @@ class _Builder:
         self.duration(body.get("for"), path + ("for",))  # 0s: fire at once, as Prometheus allows
         for key in ("summary", "description"):
             self.template(body.get(key), path + (key,))
-        return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"], kind=kind,
-                       params=params, for_=body.get("for"), description=body.get("description", ""),
+        return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"],
+                       condition=condition, for_=body.get("for"), description=body.get("description", ""),
                        service=body.get("service"), service_label=body.get("service_label"),
                        runbook=body.get("runbook"), dashboard=body.get("dashboard"))
 
-    def alert_params(self, kind: str, b, path: tuple) -> tuple:
+    def alert_condition(self, kind: str, b, path: tuple) -> m.AlertCondition:
+        """The alert's condition; on an error, a placeholder (the error stops the build)."""
+        placeholder = Selector("up")
         if kind == "expr":
             self.alert_expr(b, path)
-            return (("expr", b),)
+            return m.ExprCondition(b)
         if kind == "target_down":
             for j, name in enumerate(b["services"]):
                 if name not in self.service_names:
                     self.err(path + ("services", j), f"service {name!r} is not defined under services")
-            down = tuple(sel for name in b["services"] if name in self.services_by_name
-                         for sel in self.services_by_name[name].down_selectors())
-            return (("services", tuple(b["services"])), ("down", down))
+            return m.TargetDown(tuple(b["services"]))
+        window = self.duration(b.get("window"), path + ("window",), positive=True) or "5m"
         if kind == "error_ratio":
             errors = self.selector(b["errors"], path + ("errors",))
             total = self.selector(b["total"], path + ("total",))
-            return (("errors", errors), ("total", total), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
+            return m.ErrorRatio(errors or placeholder, total or placeholder, float(b["above"]), window)
         if kind == "quantile":
             metric = self.metrics.get(b["metric"])
             if metric is None or metric.type != "histogram":
@@ -1058,12 +1062,10 @@ class _Builder:
                 extra = self.selector(f"{b['metric']}{b['selector']}", path + ("selector",), None)
                 if extra:
                     sel = extra.renamed(b["metric"] + "_bucket")
-            return (("selector", sel), ("quantile", float(b["quantile"])), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
+            return m.QuantileAbove(sel, float(b["quantile"]), float(b["above"]), window)
         if kind == "rate":
             counter = self.selector(b["metric"], path + ("metric",))
-            return (("selector", counter), ("above", float(b["above"])),
-                    ("window", self.duration(b.get("window"), path + ("window",), positive=True) or "5m"))
+            return m.RateAbove(counter or placeholder, float(b["above"]), window)
         raise AssertionError(kind)
 
 

@@ -49,20 +49,22 @@ def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -
     """An SLI read from the service's own series needs the service scraped, and a metric whose
     catalogue entry lists the services that emit it must list this one."""
     sli = slo.sli
-    if sli.kind == "availability" and sli.source == "probe":
+    if isinstance(sli, m.AvailabilitySLI) and sli.source == "probe":
         if not svc.health_url:
             err(path + ("sli",), f"a probe availability SLI needs a health endpoint, and {svc.name} has none")
         return
-    if sli.expression:
+    if isinstance(sli, m.ExpressionRatioSLI | m.RawSLI):
         return  # an expression reads the series it names, from any job: nothing to check here
     if not svc.scrape:
         err(path + ("sli",), f"service {svc.name} is not scraped (scrape: false), so this SLI, read from "
                              f"job={svc.name!r}, can never have data")
         return
-    if sli.kind == "availability":
-        return
-    counted = sli.total or sli.metric   # the catalogue entry the SLI counts (a histogram by its base name)
-    metric = spec.metric(counted.metric) if counted else None
+    match sli:
+        case m.RatioSLI(total=counted) | m.LatencySLI(metric=counted) | m.ThresholdSLI(metric=counted):
+            pass    # the catalogue entry the SLI counts (a histogram by its base name)
+        case _:
+            return
+    metric = spec.metric(counted.metric)
     if metric is not None and metric.services and svc.name not in metric.services:
         err(path + ("sli",), f"metric {metric.name} is emitted by {', '.join(metric.services)} (metrics."
                              f"{metric.name}.services), not by {svc.name}: this SLI can never have data")

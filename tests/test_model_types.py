@@ -1,0 +1,91 @@
+"""The spec's SLI and alert bodies become one model type each, holding only what that kind needs
+(in-process, table-driven: the loader's pure part)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lukhas_obs import model as m
+from lukhas_obs.generate.alerts import alert_expr
+from lukhas_obs.promql import Selector, parse_selector
+from lukhas_obs.spec.loader import load_spec_text
+
+HEAD = """apiVersion: lukhas-obs/v1
+project: types
+receivers: {nobody: {}}
+severities:
+  P1: {level: critical, receiver: nobody, page: true}
+  P3: {level: medium, receiver: nobody}
+metrics:
+  http_requests_total: {type: counter, labels: [code]}
+  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}
+  queue_depth: {type: gauge}
+services:
+  - name: web
+    kind: application
+    port: 8080
+    health: /health
+    slos:
+      - name: s
+        objective: 99
+        page: P1
+        ticket: P3
+        sli: %s
+"""
+
+W = "{{.window}}"
+SLI_CASES = [
+    ("ratio-errors", "{ratio: {errors: 'http_requests_total{code=~\"5..\"}', total: http_requests_total}}",
+     m.RatioSLI(total=Selector("http_requests_total"),
+                counted=parse_selector('http_requests_total{code=~"5.."}'), good=False)),
+    ("ratio-good", "{ratio: {good: 'http_requests_total{code=\"200\"}', total: http_requests_total}}",
+     m.RatioSLI(total=Selector("http_requests_total"),
+                counted=parse_selector('http_requests_total{code="200"}'), good=True)),
+    ("expression-good", f"{{ratio: {{good_query: 'sum(rate(http_requests_total{{code=\"200\"}}[{W}]))', "
+     f"total_query: 'sum(rate(http_requests_total[{W}]))'}}}}",
+     m.ExpressionRatioSLI(total_query=f"sum(rate(http_requests_total[{W}]))",
+                          counted_query=f'sum(rate(http_requests_total{{code="200"}}[{W}]))', good=True)),
+    ("latency", "{latency: {metric: http_request_duration_seconds, threshold: 0.5}}",
+     m.LatencySLI(metric=Selector("http_request_duration_seconds"), threshold=0.5)),
+    ("availability-probe", "{availability: {source: probe}}", m.AvailabilitySLI(source="probe")),
+    ("availability-default", "{availability: {}}", m.AvailabilitySLI(source="up")),
+    ("threshold-max", "{threshold: {metric: queue_depth, max: 100}}",
+     m.ThresholdSLI(metric=Selector("queue_depth"), min=None, max=100.0)),
+    ("raw", f"{{raw: {{error_ratio: '1 - avg_over_time(up{{job=\"web\"}}[{W}])'}}}}",
+     m.RawSLI(error_ratio_query=f'1 - avg_over_time(up{{job="web"}}[{W}])')),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in SLI_CASES], ids=[c[0] for c in SLI_CASES])
+def test_each_sli_kind_is_its_own_type(body, expected):
+    spec = load_spec_text(HEAD % body, "types.yaml")
+    assert spec.slos[0].sli == expected
+
+
+ALERT_HEAD = (HEAD % "{availability: {}}") + """alerts:
+  - name: A
+    priority: P3
+    summary: s
+"""
+ALERT_CASES = [
+    ("expr", "    expr: 'vector(1) > 0'", m.ExprCondition("vector(1) > 0"), "vector(1) > 0"),
+    ("target_down", "    target_down: {services: [web]}", m.TargetDown(("web",)), 'up{job="web"} == 0'),
+    ("error_ratio", "    error_ratio: {errors: 'http_requests_total{code=~\"5..\"}', total: http_requests_total, "
+                    "above: 0.05, window: 10m}",
+     m.ErrorRatio(parse_selector('http_requests_total{code=~"5.."}'), Selector("http_requests_total"), 0.05, "10m"),
+     '(sum by (job) (rate(http_requests_total{code=~"5.."}[10m])))\n/\n(sum by (job) (rate(http_requests_total[10m])))'
+     "\n> 0.05"),
+    ("quantile", "    quantile: {metric: http_request_duration_seconds, quantile: 0.99, above: 1}",
+     m.QuantileAbove(Selector("http_request_duration_seconds_bucket"), 0.99, 1.0, "5m"),
+     "histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m]))) > 1"),
+    ("rate", "    rate: {metric: http_requests_total, above: 100}",
+     m.RateAbove(Selector("http_requests_total"), 100.0, "5m"),
+     "sum by (job) (rate(http_requests_total[5m])) > 100"),
+]
+
+
+@pytest.mark.parametrize(("body", "condition", "expr"), [c[1:] for c in ALERT_CASES], ids=[c[0] for c in ALERT_CASES])
+def test_each_alert_kind_is_its_own_condition(body, condition, expr):
+    spec = load_spec_text(ALERT_HEAD + body + "\n", "types.yaml")
+    assert spec.alerts[0].condition == condition
+    assert alert_expr(spec, condition) == expr
