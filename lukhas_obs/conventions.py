@@ -11,6 +11,10 @@ Record names follow `level:metric:operations`; every series carries `service` an
   slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
                                                  and for the SLO period (a raw SLI records only
                                                  these: its expression per window, see query_windows)
+  slo:sli_slice:bad                              timeslice SLOs: 1 when the last slice's error ratio
+                                                 broke the slice target, 0 when not, no sample when
+                                                 the slice had no data; every ratio_rate<W> is then
+                                                 the share of bad slices in W
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h"""
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from lukhas_obs.model import (
     RatioSLI,
     RawSLI,
     ThresholdSLI,
+    Timeslices,
 )
 from lukhas_obs.promql import Selector
 
@@ -44,6 +49,7 @@ TOTAL_COUNT = "slo:sli_total:count"
 OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
 BURN_RATE = "slo:error_budget:burn_rate1h"
+SLICE_BAD = "slo:sli_slice:bad"
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
@@ -130,6 +136,8 @@ def query_windows(slo: SLO) -> list[str]:
     the 5m results, which is exact for expressions that count events: rate, increase,
     sum_over_time, count_over_time); a raw error ratio at every window but the period (a ratio
     cannot be summed: the period is the average of its 5m values over time, as Sloth's is)."""
+    if slo.timeslices is not None:
+        return [slo.timeslices.window]
     if isinstance(slo.sli, RawSLI):
         return [w for w in all_windows(slo) if w != slo.period]
     return [w for w in all_windows(slo) if is_raw(w)]
@@ -206,7 +214,28 @@ def _summed_ratio(errors: str, total: str, slo: SLO, window: str) -> str:
                         f"sum_over_time({record_sel(total, slo)}[{window}])")
 
 
+def slice_bad(slo: SLO) -> str:
+    """Timeslice SLOs: 1 when the last slice's error ratio is above what the slice target allows,
+    0 when not; no sample when the slice had no data (no traffic: 0/0), so it does not count."""
+    assert slo.timeslices is not None, "slice_bad is for timeslice SLOs"
+    return slice_indicator(occurrence_ratio(slo, slo.timeslices.window), slo.timeslices)
+
+
+def slice_indicator(ratio: str, slices: Timeslices) -> str:
+    """1 when the error ratio `ratio` (over one slice) breaks the slice target, 0 when not, and
+    nothing when it is NaN (0/0: no traffic) or absent."""
+    return f"(\n{ratio}\n) > bool {promql.number(slices.bad_above)}\nand\n(\n{ratio}\n) >= 0"
+
+
 def window_ratio(slo: SLO, window: str) -> str:
+    """The error ratio over `window` that the alerts and the budget read: the share of bad events
+    (or samples), or for a timeslice SLO the share of bad slices."""
+    if slo.timeslices is not None:
+        return f"avg_over_time({record_sel(SLICE_BAD, slo)}[{window}])"
+    return occurrence_ratio(slo, window)
+
+
+def occurrence_ratio(slo: SLO, window: str) -> str:
     if isinstance(slo.sli, RawSLI):
         if window == slo.period:
             return f"avg_over_time({record_sel(ratio_name('5m'), slo)}[{window}])"

@@ -138,6 +138,19 @@ class SLOAlert:
 
 
 @dataclass(frozen=True)
+class Timeslices:
+    """Timeslice budgeting: the objective counts good slices of `window`, a slice being good when
+    its SLI's good share is at least `target` (a ratio, 0.99); a slice without data is not counted."""
+    window: str
+    target: float
+
+    @property
+    def bad_above(self) -> float:
+        """The error ratio above which a slice is bad."""
+        return round(1.0 - self.target, 12)
+
+
+@dataclass(frozen=True)
 class SLO:
     service: str
     name: str
@@ -147,6 +160,7 @@ class SLO:
     ticket: str
     sli: SLI
     min_events: int | None = None
+    timeslices: Timeslices | None = None          # None: occurrences (events or samples) are budgeted
     description: str = ""
     labels: tuple[tuple[str, str], ...] = ()        # on every rule of the SLO
     annotations: tuple[tuple[str, str], ...] = ()   # on every alert of the SLO

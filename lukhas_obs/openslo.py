@@ -101,6 +101,9 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
                                                   f"service {svc.name}: description", notes)}})
         for s in svc.slos:
             ind, objective = indicator(s)
+            if s.timeslices is not None:
+                objective = {**objective, "timeSliceTarget": s.timeslices.target,
+                             "timeSliceWindow": s.timeslices.window}
             annotations = {**keep, f"{ANNOTATION}/slo": s.name, f"{ANNOTATION}/page": s.page,
                            f"{ANNOTATION}/ticket": s.ticket}
             if s.min_events:
@@ -119,7 +122,7 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
                     "service": service,
                     "indicator": {"metadata": {"name": dns_label(f"{s.id}-sli")}, "spec": ind},
                     "timeWindow": [{"duration": s.period, "isRolling": True}],
-                    "budgetingMethod": "Occurrences",
+                    "budgetingMethod": "Occurrences" if s.timeslices is None else "Timeslices",
                     "objectives": [objective],
                 },
             })

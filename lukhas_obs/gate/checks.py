@@ -725,8 +725,11 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
     error ratio (its expression at both windows)."""
     name = f"fast burn {slo.name}"
     first = conv.burn_windows(slo, "page")[0]
-    threshold = (f"error ratio <= {_fmt(first.threshold(slo), True)} ({first.factor:g}x budget) on {first.short} "
+    what = "error ratio" if slo.timeslices is None else f"share of bad {slo.timeslices.window} slices"
+    threshold = (f"{what} <= {_fmt(first.threshold(slo), True)} ({first.factor:g}x budget) on {first.short} "
                  f"or {first.long}")
+    if slo.timeslices is not None:
+        return _slice_burn(ctx, slo, name, first, threshold)
     if isinstance(slo.sli, m.RawSLI):
         raw = {w: promql.at_window(slo.sli.error_ratio_query, w) for w in (first.short, first.long)}
         _prefetch(ctx, *raw.values())
@@ -748,6 +751,30 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
     query = "\n".join(f"({b}) / ({t})" for b, t in exprs.values())
     return _burn_outcome(slo, name, first, ratios, query, threshold)
+
+
+def _slice_burn(ctx: Context, slo: SLO, name: str, first: conv.BurnWindow, threshold: str) -> CheckResult:
+    """A timeslice SLO's fast burn from raw series: the share of bad slices in each window, the
+    slices rebuilt by a subquery one slice apart (the same slices the generated rules record)."""
+    slices = slo.timeslices
+    assert slices is not None, "for timeslice SLOs"
+    if isinstance(slo.sli, m.RawSLI):
+        ratio = promql.at_window(slo.sli.error_ratio_query, slices.window)
+    else:
+        ratio = promql.ratio(*conv.event_rates(slo, slices.window))
+        if isinstance(slo.sli, m.LatencySLI):   # no bucket at the threshold would read as every request slow
+            bucket = promql.agg("sum", promql.rate(conv.good_bucket(slo), first.long))
+            total = promql.agg("sum", promql.rate(conv.total_selector(slo), first.long))
+            _prefetch(ctx, bucket, total)
+            if _one(_q(ctx, name, slo.service, total)) is not None and _one(_q(ctx, name, slo.service, bucket)) is None:
+                raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "no bucket at the SLO's threshold "
+                                          f"(le={promql.number(slo.sli.threshold)}): which slices were slow is "
+                                          "unknown", query=bucket, threshold=threshold))
+    indicator = conv.slice_indicator(ratio, slices)
+    shares = {w: f"avg_over_time((\n{indicator}\n)[{w}:{slices.window}])" for w in (first.short, first.long)}
+    _prefetch(ctx, *shares.values())
+    measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in shares.items()}
+    return _burn_outcome(slo, name, first, measured, "\n".join(shares.values()), threshold)
 
 
 def _burn_outcome(slo: SLO, name: str, first: conv.BurnWindow, ratios: dict, query: str,

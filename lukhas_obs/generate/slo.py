@@ -24,6 +24,7 @@ from lukhas_obs.conventions import (
     ERRORS_COUNT,
     ERRORS_RATE,
     OBJECTIVE,
+    SLICE_BAD,
     TOTAL_COUNT,
     TOTAL_RATE,
     BurnWindow,
@@ -35,6 +36,7 @@ from lukhas_obs.conventions import (
     ratio_name,
     record_sel,
     sample_counts,
+    slice_bad,
     slo_labels,
     total_selector,
     window_ratio,
@@ -83,6 +85,8 @@ def _human_period(seconds: float) -> str:
 
 def budget_unit(slo: SLO) -> str:
     """What the error budget is a share of, in words."""
+    if slo.timeslices is not None:
+        return f"{slo.timeslices.window} time slices"
     match slo.sli:
         case ExpressionRatioSLI():
             return "events"
@@ -168,10 +172,14 @@ def slo_rule_file(spec: Spec, slo: SLO) -> dict:
     slow.append(_record(BUDGET_REMAINING, f"1 - {record_sel(ratio_name(slo.period), slo)} / "
                                           f"{promql.number(slo.error_budget)}", slo))
     p = spec.prometheus
-    return {"groups": [
+    groups = [
         {"name": group_name(slo), "interval": p.slo_evaluation_interval, "rules": fast},
         {"name": group_name(slo) + "-long", "interval": p.slo_long_evaluation_interval, "rules": slow},
-    ]}
+    ]
+    if slo.timeslices is not None:   # one sample per slice: the group runs once a slice
+        groups.insert(1, {"name": group_name(slo) + "-slices", "interval": slo.timeslices.window,
+                          "rules": [_record(SLICE_BAD, slice_bad(slo), slo)]})
+    return {"groups": groups}
 
 
 def detection_seconds(slo: SLO, error_ratio: float, kind: str = "page") -> float | None:

@@ -28,6 +28,7 @@ from lukhas_obs.model import (
     RawSLI,
     Spec,
     ThresholdSLI,
+    Timeslices,
 )
 from lukhas_obs.promql import Selector
 
@@ -230,8 +231,17 @@ def undriven(slo: SLO) -> str | None:
 
 def header_note(slo: SLO) -> str:
     """Lines for the test file's header saying what it does not test ("" when it tests all)."""
-    why = undriven(slo)
-    return "" if why is None else "\n" + "\n".join("# " + line for line in textwrap.wrap(why, 96))
+    notes = [n for n in (undriven(slo), _slice_note(slo)) if n]
+    return "".join("\n" + "\n".join("# " + line for line in textwrap.wrap(n, 96)) for n in notes)
+
+
+def _slice_note(slo: SLO) -> str | None:
+    if slo.timeslices is None:
+        return None
+    return (f"Timeslices: promtool evaluates every rule group at this file's evaluation_interval, so here the "
+            f"{slo.timeslices.window} slice record is sampled at that interval (overlapping slices); Prometheus "
+            f"samples it once a slice. The scenarios use phases of constant error ratio, in which every slice is "
+            "alike, so the share of bad slices is the same either way.")
 
 
 def input_series(spec: Spec, slo: SLO, phases: list[Phase], step: float) -> list[dict]:
@@ -327,12 +337,14 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     # faster); samples of time-based SLIs keep the real scrape interval, because one bad sample
     # weighs in proportion to how many samples there are.
     events = isinstance(slo.sli, EVENT_SLIS + (RawSLI,))   # raw: only when driven by counters
+    slices = slo.timeslices
     step = parse_duration(spec.prometheus.scrape_interval)
-    if events:
+    if events and slices is None:   # a slice's rate() needs the real scrape interval
         step = max(step, 60.0)
     evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
     budget = slo.error_budget
-    healthy = HEALTHY_BURN * budget if events else 0.0
+    # healthy: a tenth of the budget's error ratio, or of what a slice may hold
+    healthy = HEALTHY_BURN * (budget if slices is None else slices.bad_above) if events else 0.0
     page, ticket, absent = slo.page_alert.name, slo.ticket_alert.name, conv.ALERT_ABSENT
     expected = _expectations(spec, slo)
     out = []
@@ -361,10 +373,16 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     detect = engine.detection_seconds(slo, 1.0)
     assert detect is not None, f"a total outage never meets {slo.id}'s page condition"
     history = max(parse_duration(w.long) for w in conv.burn_windows(slo, "page"))
+    if slices is not None:   # plus the slice that has to go bad first
+        detect += parse_duration(slices.window)
     fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
     add(f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation",
         [Phase(history, healthy), Phase(fires_by + 600, 1.0)],
         [_check(history, page, False, expected), _check(history + fires_by, page, True, expected)])
+
+    if slices is not None:
+        _slice_scenarios(slo, slices, events, (healthy, history, evaluation), add, absent_checks, expected)
+        return out
 
     # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
     spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if events else 1 / step)
@@ -405,6 +423,31 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
             [Phase(WARMUP, healthy, rps=low_rps), Phase(3600, 1.0, rps=low_rps)],
             [_check(WARMUP + t, page, False, expected) for t in (600, 1800, 3600)])
     return out
+
+
+def _slice_scenarios(slo: SLO, slices: Timeslices, events: bool, timing: tuple[float, float, float], add,
+                     absent_checks: list[dict], expected: dict[str, dict]) -> None:
+    """What sets a timeslice SLO apart: errors inside the slice target spend no budget however long
+    they last (where an occurrence SLO would page), and errors just past it page like an outage."""
+    page, ticket, absent = slo.page_alert.name, slo.ticket_alert.name, conv.ALERT_ABSENT
+    add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks,
+        [{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}])
+    if not events:
+        return
+    healthy, history, evaluation = timing
+    inside, outside = 0.8 * slices.bad_above, min(1.0, 1.25 * slices.bad_above)
+    add(f"{inside:.4g} errors in every slice, inside the slice target ({slices.bad_above:.4g}), spends no budget "
+        "and stays silent",
+        [Phase(WARMUP, healthy), Phase(6.5 * 3600, inside)],
+        [_check(WARMUP + h * 3600, n, False, expected) for h in (1, 6.5) for n in (page, ticket)])
+    detect = engine.detection_seconds(slo, 1.0)
+    assert detect is not None, f"a slice outage never meets {slo.id}'s page condition"
+    fires_by = _ceil_to(detect + parse_duration(slices.window) + 3 * evaluation, evaluation)
+    add(f"{outside:.4g} errors in every slice, just past the slice target, pages",
+        [Phase(history, healthy), Phase(fires_by + 600, outside)],
+        [_check(history, page, False, expected), _check(history + fires_by, page, True, expected)])
+    add("no traffic stays silent (slices without data do not count)", [Phase(3 * 3600, 0.0, rps=0.0)],
+        [_check(3 * 3600, n, False, expected) for n in (page, ticket, absent)])
 
 
 def slo_test_file(spec: Spec, slo: SLO) -> dict:

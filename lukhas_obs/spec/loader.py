@@ -910,13 +910,20 @@ class _Builder:
             self.err(path + ("alerts", "ticket", "name"),
                      f"the page and the ticket alert are both {page_alert.name!r}; promtool tests and silences "
                      "need them apart")
+        timeslices = self.timeslices(body.get("timeslices"), path + ("timeslices",))
         slo = m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
-                    description=body.get("description", ""))
+                    timeslices=timeslices, description=body.get("description", ""))
         if isinstance(sli, m.ExpressionRatioSLI | m.RawSLI):
             self.sli_queries(slo, path)
         return slo
+
+    def timeslices(self, body: dict | None, path: tuple) -> m.Timeslices | None:
+        if body is None:
+            return None
+        window = self.duration(body["window"], path + ("window",), positive=True)
+        return m.Timeslices(window=window or "1m", target=round(float(body["target"]) / 100, 12))
 
     def sli_queries(self, slo: m.SLO, path: tuple) -> None:
         """An expression SLI checked at every window its rules record it over; min_events refused

@@ -20,6 +20,8 @@ def check(spec: m.Spec, err: Err) -> None:
             path = ("services", i, "slos", j)
             _has_data(spec, svc, slo, path, err)
             _can_fire(slo, path, err)
+            if slo.timeslices is not None:
+                _slice_fits(spec, slo, slo.timeslices, path + ("timeslices", "window"), err)
 
 
 def _names(spec: m.Spec, err: Err) -> None:
@@ -88,3 +90,23 @@ def _can_fire(slo: m.SLO, path: tuple, err: Err) -> None:
                                    f"budget: the {kind} alert over {w.short}/{w.long} needs more than {w.factor:g} x "
                                    f"{slo.error_budget * 100:g} % = {w.threshold(slo) * 100:g} % errors, which cannot "
                                    f"happen; objectives must be above {lowest:.4g} %")
+
+
+def _slice_fits(spec: m.Spec, slo: m.SLO, slices: m.Timeslices, path: tuple, err: Err) -> None:
+    """A slice holds enough samples for rate() (4 scrapes) and for the sample counts recorded at
+    each SLO evaluation (2), and the shortest burn-rate window holds at least one slice."""
+    from lukhas_obs import conventions as conv
+    from lukhas_obs.durations import format_duration, parse_duration
+
+    seconds = parse_duration(slices.window)
+    p = spec.prometheus
+    scrape, evaluation = parse_duration(p.scrape_interval), parse_duration(p.slo_evaluation_interval)
+    shortest = min(conv.alert_windows(slo), key=parse_duration)
+    if seconds % 1:
+        err(path, f"{slices.window} is not a whole number of seconds")
+    elif seconds < 4 * scrape or seconds < 2 * evaluation:
+        err(path, f"a {slices.window} slice holds too few samples: it must be at least 4 scrape intervals "
+                  f"({format_duration(4 * scrape)}) and 2 SLO evaluation intervals ({format_duration(2 * evaluation)})")
+    elif seconds > parse_duration(shortest):
+        err(path, f"a {slices.window} slice is longer than the shortest burn-rate window ({shortest}), which would "
+                  "then judge less than one slice")
