@@ -260,6 +260,17 @@ def _duration(value: str, what: str) -> float:
     return seconds
 
 
+MIN_TIMEOUT = 1.0   # a deadline shorter than one round trip and a query can only ever end in ERROR
+
+
+def _timeout(value: str, what: str) -> float:
+    seconds = _duration(value, what)
+    if seconds < MIN_TIMEOUT:
+        raise click.BadParameter(f"{value!r} is too short to query Prometheus and judge; at least 1s",
+                                 param_hint=what)
+    return seconds
+
+
 def _gate_options(fn):
     """Options every gate command shares: what to read, from where, how patiently."""
     decorators = [
@@ -306,7 +317,7 @@ def _gate_setup(spec_path, window, services, prometheus_url, timeout, retries, b
         sys.exit(EXIT_USAGE)
     if window is not None:
         _duration(window, "--window")
-    deadline = _duration(timeout, "--timeout")
+    deadline = _timeout(timeout, "--timeout")
     unknown = [s for s in services if s not in {x.name for x in spec.services}]
     if unknown:
         raise click.BadParameter(f"not in {spec.source}: {', '.join(unknown)}", param_hint="--service")
@@ -457,7 +468,7 @@ def serve(mode, window, spec_path, prometheus_url, services, timeout, retries, b
                                          bearer_token_file, ca_file, basic_auth_file, tenant)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     defaults = Defaults(mode=mode, window=window, services=tuple(selected or ()),
-                        timeout=_duration(timeout, "--timeout"))
+                        timeout=_timeout(timeout, "--timeout"))
     app = GateApp(SpecHolder(spec_path, spec, load_spec), client, defaults, Limiter(max_evaluations, max_waiting))
     try:
         start(app, host, port, echo=lambda line: click.echo(line, err=True))

@@ -421,6 +421,7 @@ def test_backtest_of_a_healthy_period_never_fails(history):
     (["--window", "0s"], "longer than 0s"),
     (["--window", "5x"], "not a duration"),
     (["--timeout", "0s"], "longer than 0s"),
+    (["--timeout", "500ms"], "too short to query Prometheus and judge; at least 1s"),
     (["--since", "2026-01-01T00:10:00Z", "--at", "2026-01-01T00:05:00Z"], "--since must be before"),
     (["backtest", "--from", "1767225600", "--to", "1767229200", "--step", "0s"], "longer than 0s"),
     (["backtest", "--from", "1767225600", "--to", "1767229200000"], "milliseconds"),

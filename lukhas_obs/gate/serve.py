@@ -105,7 +105,7 @@ def _as_cli(parameter: str, fn: Callable, *args):
 def parse_request(query: str, spec: Spec, defaults: Defaults) -> GateRequest:
     """The query string of a gate request, checked as the CLI checks its options. BadRequest
     names the parameter and says why."""
-    from lukhas_obs.cli import _duration, _parse_time
+    from lukhas_obs.cli import _duration, _parse_time, _timeout
 
     try:
         pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
@@ -144,7 +144,7 @@ def parse_request(query: str, spec: Spec, defaults: Defaults) -> GateRequest:
         raise BadRequest("canary-weight", f"{weight!r} is not a whole percentage from 0 to 100")
     timeout = defaults.timeout
     if (asked := one("timeout")) is not None:
-        timeout = _as_cli("timeout", _duration, asked, "timeout")
+        timeout = _as_cli("timeout", _timeout, asked, "timeout")
         if timeout > defaults.timeout:
             raise BadRequest("timeout", f"{asked} is longer than this server allows "
                                         f"({format_duration(defaults.timeout)}, its --timeout)")
