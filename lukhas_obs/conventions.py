@@ -53,6 +53,16 @@ SLICE_BAD = "slo:sli_slice:bad"
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
+ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets"   # where the stack mounts <secrets_dir>/alertmanager
+
+
+def alertmanager_secret_name(path: str) -> str:
+    """The file under <secrets_dir>/alertmanager/ that the stack mounts at a receiver's `*_file`
+    path: the path below /etc/alertmanager/secrets, or a file's name when it lies elsewhere."""
+    prefix = ALERTMANAGER_SECRETS + "/"
+    return path.removeprefix(prefix) if path.startswith(prefix) else path.rsplit("/", 1)[-1]
+
+
 def ratio_name(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 

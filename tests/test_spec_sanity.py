@@ -41,6 +41,11 @@ CASES = [
     ("SLO on a metric the service does not emit", lambda s: s.replace("    labels: [code]\n",
                                                                       "    labels: [code]\n    services: [db]\n"),
      "services[0].slos[0].sli", "emitted by db"),
+    ("two receiver files, one mounted name", lambda s: s.replace(
+        "  quiet: {}\n",
+        "  quiet: {}\n  chat:\n    slack: {api_url_file: /etc/alertmanager/extra/pd_key, channel: \"#x\"}\n"),
+     "receivers.pager.pagerduty.routing_key_file", "/run/secrets/pd_key and /etc/alertmanager/extra/pd_key (receiver "
+     "chat) would both be mounted from <secrets_dir>/alertmanager/pd_key"),
 ]
 
 

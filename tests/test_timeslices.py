@@ -60,7 +60,9 @@ SLOS = f"""      - name: errors
       - name: raw
         objective: 99
         timeslices: {{window: 1m, target: 95}}
-        sli: {{raw: {{error_ratio: 'sum(rate(http_requests_total{{code=~"5.."}}[{W}])) / sum(rate(http_requests_total[{W}]))'}}}}
+        sli:
+          raw:
+            error_ratio: 'sum(rate(http_requests_total{{code=~"5.."}}[{W}])) / sum(rate(http_requests_total[{W}]))'
         page: P1
         ticket: P3
 """

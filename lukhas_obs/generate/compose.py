@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from lukhas_obs.conventions import ALERTMANAGER_SECRETS, alertmanager_secret_name
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.model import ALERTMANAGER_DATA_RETENTION, Spec
 
@@ -61,7 +62,6 @@ def _external(url: str | None) -> list[str]:
 # them: the Alertmanager and postgres_exporter images run as nobody; redis_exporter is run as it.
 SECRETS_SEEN_AS = "/secrets"
 SECRETS_UID = 65534
-ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets"   # where the stack mounts <secrets_dir>/alertmanager
 SECRETS_CHECK = (
     'rc=0; for f in "$$@"; do '
     'if [ ! -e "$$f" ]; then '
@@ -155,9 +155,8 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
                          "ports": [f"{bind}:9093:9093"], "healthcheck": _wget("http://localhost:9093/-/healthy")})
     for path in receiver_secret_files(spec):
         # a receiver's file outside the mounted folder is mounted by itself, from the same folder
-        inside = path.startswith(ALERTMANAGER_SECRETS + "/")
-        name = path.removeprefix(ALERTMANAGER_SECRETS + "/") if inside else path.rsplit("/", 1)[-1]
-        if not inside:
+        name = alertmanager_secret_name(path)
+        if not path.startswith(ALERTMANAGER_SECRETS + "/"):
             services["alertmanager"]["volumes"].insert(-1, f"{secrets}/alertmanager/{name}:{path}:ro")
         checked.append(f"{SECRETS_SEEN_AS}/alertmanager/{name}")
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",

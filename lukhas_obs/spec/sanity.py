@@ -15,6 +15,7 @@ Err = Callable[[tuple, str], None]
 
 def check(spec: m.Spec, err: Err) -> None:
     _names(spec, err)
+    _receiver_files(spec, err)
     for i, svc in enumerate(spec.services):
         for j, slo in enumerate(svc.slos):
             path = ("services", i, "slos", j)
@@ -110,3 +111,21 @@ def _slice_fits(spec: m.Spec, slo: m.SLO, slices: m.Timeslices, path: tuple, err
     elif seconds > parse_duration(shortest):
         err(path, f"a {slices.window} slice is longer than the shortest burn-rate window ({shortest}), which would "
                   "then judge less than one slice")
+
+
+def _receiver_files(spec: m.Spec, err: Err) -> None:
+    """The stack mounts each receiver secret file from <secrets_dir>/alertmanager/<name>: two paths
+    that come to one name would read one secret (a Slack URL sent to PagerDuty as a key)."""
+    from lukhas_obs.conventions import alertmanager_secret_name
+
+    seen: dict[str, tuple[str, str]] = {}
+    for r in spec.receivers:
+        for key, path in r.settings:
+            if not key.endswith("_file") or not path:
+                continue
+            name = alertmanager_secret_name(path)
+            first = seen.setdefault(name, (r.name, path))
+            if first[1] != path:
+                err(("receivers", r.name, r.kind, key), f"{path} and {first[1]} (receiver {first[0]}) would both be "
+                                                        f"mounted from <secrets_dir>/alertmanager/{name}: give one "
+                                                        "another file name")
