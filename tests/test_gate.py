@@ -464,3 +464,37 @@ def test_an_unwritable_junit_file_is_said_and_the_verdict_stands(history, tmp_pa
     r = gate(history.url, "smoke", "healthy", "--junit", str(tmp_path / "no" / "such" / "x.xml"), *CORE)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "could not write the JUnit report" in r.stderr and "(the verdict stands)" in r.stderr
+
+
+def test_evaluations_reuse_their_connections_to_prometheus(history):
+    """`slo-gate serve` runs evaluation after evaluation on copies of one client: the queries of
+    later evaluations ride the keep-alive connections of earlier ones, so a run of evaluations
+    opens at most as many connections as one evaluation has queries in flight. They opened new
+    ones for every evaluation (a session per short-lived thread), which kept serve near 20
+    evaluations a second. Counted by Prometheus itself (net_conntrack_listener_conn_accepted_total)."""
+    import copy
+
+    import requests
+
+    from lukhas_obs.gate import MAX_QUERIES_AT_ONCE, run_gate
+    from lukhas_obs.gate.client import PromClient
+    from lukhas_obs.spec import load_spec
+
+    spec = load_spec(SPEC)
+    accepted = 'net_conntrack_listener_conn_accepted_total{listener_name="http"} '
+
+    def connections() -> float:   # on its own connection, which the reading counts
+        text = requests.get(history.url + "/metrics", timeout=10, headers={"Connection": "close"}).text
+        return float(next(line for line in text.splitlines() if line.startswith(accepted)).split()[-1])
+
+    shared = PromClient(history.url, timeout=10)
+    at = gatedata.end_of("healthy")
+    before = connections()
+    queries = 0
+    for _ in range(6):
+        report = run_gate(spec, "smoke", copy.copy(shared), at=at)
+        assert report.outcome.name == "PASS", [(c.name, c.outcome, c.message) for c in report.checks]
+        queries += sum(1 for c in report.checks if c.query)
+    opened = connections() - before - 1
+    assert queries >= 6 * 10
+    assert 1 <= opened <= MAX_QUERIES_AT_ONCE, f"6 evaluations of {queries} queries opened {opened:g} connections"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import queue
 import re
 import socket
 import threading
@@ -60,7 +61,10 @@ class QueryResult:
 
 
 class PromClient:
-    """Safe to share between threads: each calling thread gets its own requests.Session."""
+    """Safe to share between threads, and between its copies (`copy.copy`, as `slo-gate serve`
+    makes one per request for its own deadline): a query borrows an idle requests.Session (one
+    exchange at a time each, as requests is not documented thread-safe) and gives it back, so its
+    keep-alive connection serves the next query, of this evaluation or the next."""
 
     def __init__(self, url: str, timeout: float = 30.0, retries: int = 3, headers: dict[str, str] | None = None,
                  ca_file: str | None = None, basic_auth: tuple[str, str] | None = None):
@@ -70,25 +74,25 @@ class PromClient:
         self._headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         self._ca_file = ca_file
         self._basic_auth = basic_auth
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
         self.start()
 
     def start(self) -> None:
         """Open a new deadline: `timeout` seconds from now for every query and retry that follows."""
         self.deadline = time.monotonic() + self.timeout
 
-    @property
-    def session(self) -> requests.Session:
-        """The calling thread's session (requests.Session is not documented as thread-safe)."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(self._headers)
-            if self._ca_file:
-                session.verify = self._ca_file
-            if self._basic_auth:
-                session.auth = self._basic_auth
-            self._local.session = session
+    def _borrow(self) -> requests.Session:
+        """An idle session, or a new one when every session is busy."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        session = requests.Session()
+        session.headers.update(self._headers)
+        if self._ca_file:
+            session.verify = self._ca_file
+        if self._basic_auth:
+            session.auth = self._basic_auth
         return session
 
     def query(self, expr: str, at: float) -> QueryResult:
@@ -110,15 +114,16 @@ class PromClient:
             if remaining <= 0:
                 break
             attempts += 1
-            attempt = _Attempt(self.session, self.url, self.url + path, params, deadline, MAX_RESPONSE_BYTES)
+            session = self._borrow()
+            attempt = _Attempt(session, self.url, self.url + path, params, deadline, MAX_RESPONSE_BYTES)
             threading.Thread(target=attempt.run, name="lukhas-obs-query", daemon=True).start()
             if not attempt.done.wait(max(0.0, deadline - time.monotonic())):
-                # The deadline passed mid-exchange: walk away. The thread keeps this session, so
-                # this thread starts a fresh one next time.
+                # The deadline passed mid-exchange: walk away. The attempt's thread keeps the
+                # session and closes it when it ends; it never goes back to the idle ones.
                 attempt.abandon()
-                self._local.session = None
                 last = f"timed out: no complete answer from {self.url} before the deadline"
                 break
+            self._idle.put(session)
             kind, outcome = attempt.outcome
             if kind == "ok":
                 assert isinstance(outcome, list)
