@@ -277,6 +277,8 @@ CASES = [
      "services[1].exporter.target", "exporter:", "has no valid port"),
     ("exporter-target-without-type", exporter("{host: db-exporter, port: 9187, target: 'redis://db:6379'}"),
      "services[1].exporter.target", "exporter:", "give the exporter's type"),
+    ("reserved-rule-label", mutate("        objective: 99.5", "        objective: 99.5\n        labels: {__team: x}"),
+     "services[0].slos[0].labels", "labels:", "'__team' is a name starting with __, which Prometheus reserves"),
 ]
 
 

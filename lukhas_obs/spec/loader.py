@@ -299,6 +299,8 @@ def schema_problems(data, sources: Sources) -> list[Problem]:
             msg = f"{err.instance} is below {or_equal}{err.validator_value}"
         elif err.validator == "maxProperties" and path and path[-1] == "sli":
             msg = f"an SLI has exactly one kind, found {', '.join(sorted(err.instance))}"
+        elif err.validator == "not" and isinstance(err.validator_value, dict) and "$comment" in err.validator_value:
+            msg = f"{err.instance!r} is {err.validator_value['$comment']}"
         elif err.validator == "const":
             msg = f"{err.instance!r} is not supported; expected {err.validator_value!r}"
         problems.append(_problem(sources, path, msg))
