@@ -17,28 +17,15 @@ from lukhas_obs import conventions as conv
 from lukhas_obs.errors import SpecError
 from lukhas_obs.gate import run_gate
 from lukhas_obs.gate.client import PromClient
-from lukhas_obs.generate import render
 from lukhas_obs.importers.sloth import import_sloth
 from lukhas_obs.spec.loader import load_spec_text
 
 from conftest import tool
 from promserver import Prometheus
+from slospec import promtool_test, spec_text, write_slo_rules
 
-HEAD = """apiVersion: lukhas-obs/v1
-project: expr
-receivers: {nobody: {}}
-severities:
-  P1: {level: critical, receiver: nobody, page: true}
-  P3: {level: medium, receiver: nobody}
-metrics:
-  http_requests_total: {type: counter, labels: [code]}
-  wifi_satisfaction_ratio: {type: gauge}
-services:
-  - name: web
-    kind: application
-    port: 8080
-    slos:
-"""
+HEAD = spec_text("expr", "  http_requests_total: {type: counter, labels: [code]}\n"
+                        "  wifi_satisfaction_ratio: {type: gauge}\n", "")
 W = "{{.window}}"
 SLOS = f"""      - name: expr-errors
         objective: 99
@@ -72,11 +59,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def rules(spec, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("expr")
-    for rel, body in render(spec).items():
-        if rel.startswith("prometheus/rules/slo-"):
-            (out / Path(rel).name).write_text(body if isinstance(body, str) else body.decode())
-    return out
+    return write_slo_rules(spec, tmp_path_factory.mktemp("expr"))
 
 
 def one_slo(body: str) -> str:
@@ -134,11 +117,6 @@ def test_rules_substitute_each_window_and_pass_promtool_check(spec, rules):
     files = sorted(str(p) for p in rules.glob("*.rules.yml"))
     r = subprocess.run([tool("promtool"), "check", "rules", *files], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-def promtool_test(folder: Path, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([tool("promtool"), "test", "rules", name], cwd=folder, capture_output=True, text=True,
-                          timeout=300)
 
 
 def only(scenario_prefix: str, test_file: Path, dest: Path) -> None:

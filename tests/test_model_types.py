@@ -10,28 +10,13 @@ from lukhas_obs.generate.alerts import alert_expr
 from lukhas_obs.promql import Selector, parse_selector
 from lukhas_obs.spec.loader import load_spec_text
 
-HEAD = """apiVersion: lukhas-obs/v1
-project: types
-receivers: {nobody: {}}
-severities:
-  P1: {level: critical, receiver: nobody, page: true}
-  P3: {level: medium, receiver: nobody}
-metrics:
-  http_requests_total: {type: counter, labels: [code]}
-  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}
-  queue_depth: {type: gauge}
-services:
-  - name: web
-    kind: application
-    port: 8080
-    health: /health
-    slos:
-      - name: s
-        objective: 99
-        page: P1
-        ticket: P3
-        sli: %s
-"""
+from slospec import spec_text
+
+HEAD = spec_text("types", "  http_requests_total: {type: counter, labels: [code]}\n"
+                         "  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}\n"
+                         "  queue_depth: {type: gauge}\n",
+                 "      - name: s\n        objective: 99\n        page: P1\n        ticket: P3\n        sli: %s\n",
+                 service="    health: /health\n")
 
 W = "{{.window}}"
 SLI_CASES = [

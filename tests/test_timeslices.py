@@ -17,27 +17,14 @@ from lukhas_obs import openslo
 from lukhas_obs.errors import SpecError
 from lukhas_obs.gate import run_gate
 from lukhas_obs.gate.client import PromClient
-from lukhas_obs.generate import render
 from lukhas_obs.spec.loader import load_spec_text
 
 from conftest import tool
 from promserver import Prometheus
+from slospec import promtool_test, spec_text, write_slo_rules
 
-HEAD = """apiVersion: lukhas-obs/v1
-project: slices
-receivers: {nobody: {}}
-severities:
-  P1: {level: critical, receiver: nobody, page: true}
-  P3: {level: medium, receiver: nobody}
-metrics:
-  http_requests_total: {type: counter, labels: [code]}
-  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}
-services:
-  - name: web
-    kind: application
-    port: 8080
-    slos:
-"""
+HEAD = spec_text("slices", "  http_requests_total: {type: counter, labels: [code]}\n"
+                          "  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}\n", "")
 W = "{{.window}}"
 SLOS = f"""      - name: errors
         objective: 99
@@ -75,11 +62,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def rules(spec, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("slices")
-    for rel, body in render(spec).items():
-        if rel.startswith("prometheus/rules/slo-"):
-            (out / Path(rel).name).write_text(body if isinstance(body, str) else body.decode())
-    return out
+    return write_slo_rules(spec, tmp_path_factory.mktemp("slices"))
 
 
 def one_slo(body: str, head: str = HEAD) -> str:
@@ -119,11 +102,6 @@ def test_every_window_reads_the_share_of_bad_slices(spec, rules):
     files = sorted(str(p) for p in rules.glob("*.rules.yml"))
     r = subprocess.run([tool("promtool"), "check", "rules", *files], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-def promtool_test(folder: Path, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([tool("promtool"), "test", "rules", name], cwd=folder, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_generated_scenarios_pass_and_fail_when_the_slice_rule_is_wrong(spec, rules, tmp_path):
