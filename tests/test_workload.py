@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lukhas_obs.spec.loader import load_spec
-from lukhas_obs.workload import Workload
+from lukhas_obs_demo.workload import Workload
 
 from conftest import SPEC
 
