@@ -178,7 +178,7 @@ def validate(spec_arg: str | None, spec_path: str) -> None:
 
 @main.command()
 def schema() -> None:
-    """Print the spec's JSON Schema (for editors and CI linters)."""
+    """Print the spec's JSON Schema, defaults included (for editors and CI linters)."""
     import json
 
     from lukhas_obs.spec.loader import schema as load_schema

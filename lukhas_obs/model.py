@@ -39,9 +39,9 @@ class Receiver:
 
 @dataclass(frozen=True)
 class BusinessHours:
-    location: str
     weekdays: tuple[str, ...]
     times: tuple[tuple[str, str], ...]
+    location: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,10 @@ RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "ale
 # The burn-rate alerts' names when the spec gives none.
 SLO_PAGE_ALERT = "SLOFastBurn"
 SLO_TICKET_ALERT = "SLOSlowBurn"
+
+# An SLO's period, and the window of an error_ratio, quantile or rate alert, when the spec gives none.
+SLO_DEFAULT_PERIOD = "30d"
+ALERT_DEFAULT_WINDOW = "5m"
 
 
 @dataclass(frozen=True)
