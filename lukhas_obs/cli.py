@@ -178,7 +178,7 @@ def validate(spec_arg: str | None, spec_path: str) -> None:
 
 @main.command()
 def schema() -> None:
-    """Print the spec's JSON Schema (for editors and CI linters)."""
+    """Print the spec's JSON Schema, defaults included (for editors and CI linters)."""
     import json
 
     from lukhas_obs.spec.loader import schema as load_schema
@@ -486,10 +486,19 @@ def demo(spec_path: str, once: bool, window: str) -> None:
     """Run the whole loop on this machine: a real Prometheus and Alertmanager load the generated
     configuration over a synthetic LUKHAS workload, and the gate decides live (smoke passes, a bad
     canary is rolled back, an outage pages). Needs Debian's prometheus and
-    prometheus-alertmanager; everything listens on 127.0.0.1 and is stopped at the end or on Ctrl-C."""
+    prometheus-alertmanager, and a lukhas-obs checkout: the synthetic workload (lukhas_obs_demo/)
+    is not part of the installed product. Everything listens on 127.0.0.1 and is stopped at the end
+    or on Ctrl-C."""
     from lukhas_obs.demo import DemoError, run
     from lukhas_obs.spec import load_spec
 
+    try:
+        import lukhas_obs_demo.workload  # noqa: F401 - the demo's, beside lukhas_obs/ in a checkout
+    except ImportError as exc:
+        click.echo(f"lukhas-obs demo: the demo runs from a lukhas-obs checkout, with its test dependencies: its "
+                   f"synthetic workload (lukhas_obs_demo/) is not part of the installed product ({exc}); run "
+                   "`make demo` in the checkout", err=True)
+        sys.exit(EXIT_USAGE)
     try:
         spec = load_spec(spec_path)
     except SpecError as exc:

@@ -176,7 +176,7 @@ def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 40
     from lukhas_obs.gate.client import PromClient
     from lukhas_obs.gate.decide import Outcome
     from lukhas_obs.gate.report import to_text
-    from lukhas_obs.workload import Workload
+    from lukhas_obs_demo.workload import Workload
 
     prometheus_bin = binary("prometheus")
     alertmanager_bin = binary("prometheus-alertmanager", "alertmanager")

@@ -40,9 +40,9 @@ class Receiver:
 
 @dataclass(frozen=True)
 class BusinessHours:
-    location: str
     weekdays: tuple[str, ...]
     times: tuple[tuple[str, str], ...]
+    location: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,10 @@ RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "ale
 # The burn-rate alerts' names when the spec gives none.
 SLO_PAGE_ALERT = "SLOFastBurn"
 SLO_TICKET_ALERT = "SLOSlowBurn"
+
+# An SLO's period, and the window of an error_ratio, quantile or rate alert, when the spec gives none.
+SLO_DEFAULT_PERIOD = "30d"
+ALERT_DEFAULT_WINDOW = "5m"
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,7 @@ class ErrorRatio:
     errors: Selector
     total: Selector
     above: float
-    window: str = "5m"
+    window: str = ALERT_DEFAULT_WINDOW
 
 
 @dataclass(frozen=True)
@@ -287,14 +291,14 @@ class QuantileAbove:
     buckets: Selector          # the histogram's `_bucket` series
     quantile: float
     above: float
-    window: str = "5m"
+    window: str = ALERT_DEFAULT_WINDOW
 
 
 @dataclass(frozen=True)
 class RateAbove:
     counter: Selector
     above: float
-    window: str = "5m"
+    window: str = ALERT_DEFAULT_WINDOW
 
 
 AlertCondition = ExprCondition | TargetDown | ErrorRatio | QuantileAbove | RateAbove

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Process, free_port, tool, wait_until
+from conftest import ROOT, Process, free_port, tool, wait_until
 
 
 class Prometheus:
@@ -60,8 +60,9 @@ def start_workload(spec: Path, log: Path, mode: str = "healthy", rps: float = 50
     import sys
 
     port = free_port()
-    proc = Process([sys.executable, "-m", "lukhas_obs.workload", "--spec", str(spec), "--port", str(port),
-                    "--rps", str(rps), "--mode", mode], log)
+    # from the checkout's root, where lukhas_obs_demo (not installed with the product) is importable
+    proc = Process([sys.executable, "-m", "lukhas_obs_demo.workload", "--spec", str(spec), "--port", str(port),
+                    "--rps", str(rps), "--mode", mode], log, cwd=ROOT)
     try:
         wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health/x", timeout=2).status == 200,
                    timeout=20, what="workload listening")

@@ -7,7 +7,7 @@ import pytest
 
 from lukhas_obs.model import AvailabilitySLI, LatencySLI, RatioSLI, ThresholdSLI
 from lukhas_obs.spec.loader import load_spec
-from lukhas_obs.workload import Workload
+from lukhas_obs_demo.workload import Workload
 
 from conftest import SPEC
 

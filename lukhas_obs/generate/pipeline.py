@@ -1,4 +1,9 @@
-"""Which files exist: every target module rendered into one dict of path -> text."""
+"""Which files exist: every target builds documents, each document is serialised once, here.
+
+The Kubernetes (PrometheusRule, dashboard ConfigMaps) and Mimir layouts are built from the same
+rule documents and dashboard JSON as the plain files, never by reading rendered output back.
+Every PromQL expression of a rule or a dashboard is parsed before a file is written
+(promqlcheck)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from lukhas_obs.generate import (
     slo,
     slotests,
 )
+from lukhas_obs.generate.promqlcheck import PromQLCheck
 from lukhas_obs.generate.writer import header
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
@@ -25,75 +31,82 @@ from lukhas_obs.model import SLO, Spec
 # Past this many SLOs the per-SLO files are rendered on every core (the output is the same).
 PARALLEL_FROM = 100
 
+RULES_DIR = "prometheus/rules"
 
-def _slo_files(spec: Spec, slos: tuple[SLO, ...]) -> dict[str, str]:
+
+def rule_file(stem: str) -> str:
+    return f"{RULES_DIR}/{stem}.rules.yml"
+
+
+def _slo_files(spec: Spec, slos: tuple[SLO, ...], keep_rules: bool) -> tuple[dict[str, str], dict[str, dict]]:
+    """The per-SLO rule and promtool test files as text, and (when another layout needs them) the
+    rule documents by file stem. Their PromQL is checked here, on the worker that built it."""
     head = header(spec.source)
-    files = {}
+    check = PromQLCheck()
+    files, rules = {}, {}
     for s in slos:
-        files[f"prometheus/rules/slo-{s.id}.rules.yml"] = dump(slo.slo_rule_file(spec, s), head)
-        files[f"prometheus/rules/slo-{s.id}.test.yml"] = dump(slotests.slo_test_file(spec, s),
-                                                              head + slotests.header_note(s))
-    return files
+        stem = f"slo-{s.id}"
+        doc = slo.slo_rule_file(spec, s)
+        check.rules(rule_file(stem), doc)
+        files[rule_file(stem)] = dump(doc, head)
+        files[f"{RULES_DIR}/{stem}.test.yml"] = dump(slotests.slo_test_file(spec, s), head + slotests.header_note(s))
+        if keep_rules:
+            rules[stem] = doc
+    return files, rules
 
 
-def _slo_files_parallel(spec: Spec) -> dict[str, str]:
+def _slo_files_parallel(spec: Spec, keep_rules: bool) -> tuple[dict[str, str], dict[str, dict]]:
     workers = min(os.cpu_count() or 1, 8)
     slos = spec.slos
     if workers < 2 or len(slos) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
-        return _slo_files(spec, slos)
+        return _slo_files(spec, slos, keep_rules)
     chunks = [slos[i::workers] for i in range(workers)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.starmap(_slo_files, [(spec, chunk) for chunk in chunks])
-    return {k: v for part in parts for k, v in part.items()}
+        parts = pool.starmap(_slo_files, [(spec, chunk, keep_rules) for chunk in chunks])
+    return ({k: v for files, _ in parts for k, v in files.items()},
+            {k: v for _, rules in parts for k, v in rules.items()})
 
 
 def render(spec: Spec) -> dict[str, str]:
     """Every generated file, keyed by its path under the output folder. Pure and deterministic."""
     head = header(spec.source)
-    files: dict[str, str] = {
-        "prometheus/prometheus.yml": dump(scrape.prometheus_config(spec), head),
-        "blackbox/blackbox.yml": dump(scrape.blackbox_config(spec), head),
-        "alertmanager/alertmanager.yml": dump(alertmanager.alertmanager_config(spec), head),
+    check = PromQLCheck()
+    docs: dict[str, dict] = {           # YAML documents, serialised at the end
+        "prometheus/prometheus.yml": scrape.prometheus_config(spec),
+        "blackbox/blackbox.yml": scrape.blackbox_config(spec),
+        "alertmanager/alertmanager.yml": alertmanager.alertmanager_config(spec),
     }
+    texts: dict[str, str] = {}          # files that are text already
+    rule_docs: dict[str, dict] = {}     # rule file stem -> document, for the other layouts
     rules = alerts.alert_rules(spec)
     if rules:
-        files["prometheus/rules/alerts.rules.yml"] = dump(rules, head)
-    files["loki/loki.yml"] = dump(loki.loki_config(spec), head)
-    files["promtail/promtail.yml"] = dump(loki.promtail_config(spec), head)
+        check.rules(rule_file("alerts"), rules)
+        docs[rule_file("alerts")] = rule_docs["alerts"] = rules
+    docs["loki/loki.yml"] = loki.loki_config(spec)
+    docs["promtail/promtail.yml"] = loki.promtail_config(spec)
     if spec.logs.queries:
-        files["loki/queries.md"] = loki.queries_page(spec)
+        texts["loki/queries.md"] = loki.queries_page(spec)
     log_rules = loki.ruler_rules(spec)
     if log_rules:
-        files[f"loki/rules/{loki.TENANT}/{spec.project}.rules.yml"] = dump(log_rules, head)
+        docs[f"loki/rules/{loki.TENANT}/{spec.project}.rules.yml"] = log_rules
+    boards: dict[str, str] = {}         # uid -> the dashboard's JSON, in its file and its ConfigMap
     for uid, dash in dashboards.dashboards(spec).items():
-        files[f"grafana/dashboards/{uid}.json"] = dashboards.to_json(dash)
+        check.dashboard(uid, dash)
+        boards[uid] = texts[f"grafana/dashboards/{uid}.json"] = dashboards.to_json(dash)
     for rel, doc in dashboards.provisioning(spec).items():
-        files[f"grafana/provisioning/{rel}"] = dump(doc, head)
-    files.update(_slo_files_parallel(spec))
-    if spec.kubernetes is not None or spec.ruler is not None:
-        files.update(_other_layouts(spec, files, head))
-    files.update({path: dump(obj, head) for path, obj in rollouts.objects(spec).items()})
-    return dict(sorted(files.items()))
-
-
-def _other_layouts(spec: Spec, files: dict[str, str], head: str) -> dict[str, str]:
-    """The same rules and dashboards, packaged for the Prometheus Operator and for Mimir/Cortex
-    rulers. They are read back from the rendered files, so every layout carries the same bytes'
-    meaning and the per-SLO rendering stays in one (parallel) place."""
-    import yaml
-
-    rule_files = {path.split("/")[-1].removesuffix(".rules.yml"): yaml.safe_load(text)
-                  for path, text in files.items()
-                  if path.startswith("prometheus/rules/") and path.endswith(".rules.yml")}
-    out = {}
+        docs[f"grafana/provisioning/{rel}"] = doc
+    slo_texts, slo_rules = _slo_files_parallel(spec, keep_rules=spec.kubernetes is not None or spec.ruler is not None)
+    texts.update(slo_texts)
+    rule_docs.update(slo_rules)
     if spec.kubernetes is not None:
-        boards = {path.split("/")[-1].removesuffix(".json"): text
-                  for path, text in files.items() if path.startswith("grafana/dashboards/")}
-        out.update({f"kubernetes/{name}": dump(obj, head)
-                    for name, obj in kubernetes.objects(spec, rule_files, boards).items()})
+        docs.update({f"kubernetes/{name}": obj
+                     for name, obj in kubernetes.objects(spec, dict(sorted(rule_docs.items())), boards).items()})
     if spec.ruler is not None:
-        out.update({f"mimir/{ns}.yml": dump(doc, head) for ns, doc in mimir.namespaces(spec, rule_files).items()})
-    return out
+        docs.update({f"mimir/{ns}.yml": doc for ns, doc in mimir.namespaces(spec, rule_docs).items()})
+    docs.update(rollouts.objects(spec))
+    files = {path: dump(doc, head) for path, doc in docs.items()}
+    files.update(texts)
+    return dict(sorted(files.items()))
 
 
 def render_deployment(spec: Spec, generated: str = compose.GEN) -> dict[str, str]:

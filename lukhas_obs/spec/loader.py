@@ -31,6 +31,7 @@ from lukhas_obs.promql import (
     parse_selector,
 )
 from lukhas_obs.spec import sanity
+from lukhas_obs.spec.defaults import present, with_defaults
 from lukhas_obs.spec.gotemplate import template_problem
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
@@ -41,8 +42,9 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 
 def schema() -> dict:
+    """The spec's JSON Schema, with every optional key's `default` taken from the model (defaults.py)."""
     text = resources.files("lukhas_obs.spec").joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return with_defaults(json.loads(text))
 
 
 _VALIDATOR = None
@@ -338,18 +340,18 @@ class _Builder:
         """An SLO period in canonical form (`1w` and `4w` are `7d` and `28d`: durations compare as
         durations, and record names carry one spelling)."""
         if self.duration(value, path, positive=True) is None:
-            return "30d"
+            return m.SLO_DEFAULT_PERIOD
         try:
             seconds = parse_duration(value)
         except ValueError:
-            return "30d"   # reported above
+            return m.SLO_DEFAULT_PERIOD   # reported above
         low, high = m.SLO_PERIOD_RANGE
         if seconds % 60:
             self.err(path, f"{value} is not a whole number of minutes")
         elif not low <= seconds <= high:
             self.err(path, f"{value} is outside the periods whose burn-rate windows make sense "
                            f"({format_duration(low)} to {format_duration(high)})")
-        return format_duration(seconds) if seconds > 0 else "30d"
+        return format_duration(seconds) if seconds > 0 else m.SLO_DEFAULT_PERIOD
 
     def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:
         for key, value in labels.items():
@@ -485,11 +487,9 @@ class _Builder:
                          f"forgets the alert after {m.ALERTMANAGER_DATA_RETENTION}, so it would repeat then "
                          f"anyway, and Alertmanager warns at every start; use at most {m.ALERTMANAGER_DATA_RETENTION}")
             severities.append(m.Severity(
-                priority=prio, level=body["level"], receiver=body["receiver"], page=body.get("page", False),
-                description=body.get("description", ""), notify_within=body.get("notify_within"),
-                group_wait=body.get("group_wait", "30s"), group_interval=body.get("group_interval", "5m"),
-                repeat_interval=body.get("repeat_interval", "4h"),
-                business_hours_only=body.get("business_hours_only", False)))
+                priority=prio, level=body["level"], receiver=body["receiver"],
+                **present(body, "page", "description", "notify_within", "group_wait", "group_interval",
+                          "repeat_interval", "business_hours_only")))
         self.priorities = {s.priority for s in severities}
 
         prom = self.prometheus(d.get("prometheus") or {})
@@ -525,23 +525,20 @@ class _Builder:
         stack = self.stack(d.get("stack") or {})
         k8s = d.get("kubernetes")
         kubernetes = None if k8s is None else m.KubernetesSettings(
-            namespace=k8s.get("namespace", "monitoring"), labels=tuple(sorted((k8s.get("labels") or {}).items())),
-            dashboard_label=k8s.get("dashboard_label", "grafana_dashboard"),
-            metrics_port_name=k8s.get("metrics_port_name", "metrics"))
+            labels=tuple(sorted((k8s.get("labels") or {}).items())),
+            **present(k8s, "namespace", "dashboard_label", "metrics_port_name"))
         links = d.get("links") or {}
         for key in ("runbook_base_url", "grafana_url"):  # the start of annotation values
             self.template(links.get(key), ("links", key))
         spec = m.Spec(
-            source=self.file, project=d["project"], environment=d.get("environment", "production"),
-            network=d.get("network"), runbook_base_url=links.get("runbook_base_url", ""),
-            grafana_url=links.get("grafana_url", ""), prometheus=prom, alertmanager=am,
+            source=self.file, project=d["project"], **present(d, "environment", "network"),
+            **present(links, "runbook_base_url", "grafana_url"), prometheus=prom, alertmanager=am,
             receivers=receivers, severities=tuple(severities),
             metrics=tuple(self.metrics[k] for k in sorted(self.metrics)), services=services,
             alerts=tuple(alerts), gates=gates, logs=logs, stack=stack, kubernetes=kubernetes,
             ruler=None if d.get("ruler") is None else m.RulerSettings(
                 source_tenants=tuple(d["ruler"].get("source_tenants", ())),
-                max_rules_per_group=d["ruler"].get("max_rules_per_group", 20),
-                max_groups_per_tenant=d["ruler"].get("max_groups_per_tenant", 70)))
+                **present(d["ruler"], "max_rules_per_group", "max_groups_per_tenant")))
         # what no schema can say (names that collide, SLOs that can never have data or fire),
         # last, on a model built without problems (a half-built one could not be judged)
         if not self.problems:
@@ -687,7 +684,7 @@ class _Builder:
             seen.add(q["name"])
             self.logql(q["expr"], path + ("queries", i, "expr"))
             queries.append(m.LogQuery(name=q["name"], title=q["title"], expr=q["expr"],
-                                      description=q.get("description", ""), dashboard=q.get("dashboard")))
+                                      **present(q, "description", "dashboard")))
         names = set(prom_alert_names)
         for i, a in enumerate(body.get("alerts") or []):
             p = path + ("alerts", i)
@@ -704,7 +701,7 @@ class _Builder:
                 self.template(a.get(key), p + (key,))
             alerts.append(m.Alert(name=a["name"], priority=a["priority"], summary=a["summary"],
                                   condition=m.ExprCondition(a["expr"]), for_=a.get("for"),
-                                  description=a.get("description", ""), service=a.get("service"),
+                                  **present(a, "description"), service=a.get("service"),
                                   service_label=a.get("service_label"), runbook=a.get("runbook"),
                                   dashboard=a.get("dashboard")))
         if body.get("records"):
@@ -715,15 +712,14 @@ class _Builder:
                      "(a dashboard panel) or logs.alerts")
         retention = self.duration(body.get("retention"), path + ("retention",), positive=True,
                                   why="Loki reads 0s as keep forever")
-        return m.LogsSettings(retention=retention or "30d",
+        return m.LogsSettings(retention=retention or m.LogsSettings.retention,
                               queries=tuple(queries), alerts=tuple(alerts))
 
     def stack(self, body: dict) -> m.StackSettings:
         for name, image in (body.get("images") or {}).items():
             if image.endswith(":latest") or (":" not in image.split("/")[-1] and "@" not in image):
                 self.err(("stack", "images", name), f"{image!r} is not pinned to a version")
-        return m.StackSettings(bind_address=body.get("bind_address", "127.0.0.1"),
-                               secrets_dir=body.get("secrets_dir", "./secrets"),
+        return m.StackSettings(**present(body, "bind_address", "secrets_dir"),
                                images=tuple(sorted((body.get("images") or {}).items())))
 
     def metric(self, name: str, body: dict) -> m.Metric:
@@ -739,7 +735,7 @@ class _Builder:
             self.err(path, "a counter's name ends in _total (Prometheus naming convention)")
         if "le" in body.get("labels", []) or "quantile" in body.get("labels", []):
             self.err(path + ("labels",), "le and quantile are reserved label names")
-        return m.Metric(name=name, type=body["type"], help=body.get("help", ""), unit=body.get("unit", ""),
+        return m.Metric(name=name, type=body["type"], **present(body, "help", "unit"),
                         labels=tuple(body.get("labels", [])), buckets=buckets,
                         services=tuple(body.get("services", [])))
 
@@ -782,7 +778,7 @@ class _Builder:
         hours = None
         if bh:
             bp = path + ("business_hours",)
-            problem = timezone_problem(bh.get("location", "UTC"))
+            problem = timezone_problem(bh.get("location", m.BusinessHours.location))
             if problem:
                 self.err(bp + ("location",), problem)
             for j, days in enumerate(bh["weekdays"]):
@@ -798,7 +794,7 @@ class _Builder:
                                 if t["start"] > t["end"] else "")
                     self.err(bp + ("times", j), f"start {t['start']} is not before end {t['end']} "
                                                 f"(Alertmanager refuses it){midnight}")
-            hours = m.BusinessHours(location=bh.get("location", "UTC"), weekdays=tuple(bh["weekdays"]),
+            hours = m.BusinessHours(**present(bh, "location"), weekdays=tuple(bh["weekdays"]),
                                     times=tuple((t["start"], t["end"]) for t in bh["times"]))
         group_by = body.get("group_by", m.AlertmanagerSettings().group_by)
         for j, label in enumerate(group_by):
@@ -807,17 +803,16 @@ class _Builder:
                                                  "duplicated label in group_by)")
         resolve_timeout = self.duration(body.get("resolve_timeout"), path + ("resolve_timeout",), positive=True)
         return m.AlertmanagerSettings(
-            resolve_timeout=resolve_timeout or "5m", default_priority=default_priority,
-            group_by=tuple(group_by), business_hours=hours, external_url=body.get("external_url"))
+            resolve_timeout=resolve_timeout or m.AlertmanagerSettings.resolve_timeout,
+            default_priority=default_priority, group_by=tuple(group_by), business_hours=hours,
+            external_url=body.get("external_url"))
 
     def service(self, i: int, body: dict) -> m.Service:
         path = ("services", i)
         exporter = self.exporter(body["name"], body["exporter"], path + ("exporter",)) if "exporter" in body else None
         svc = m.Service(
-            name=body["name"], kind=body["kind"], host=body.get("host", body["name"]), port=body.get("port"),
-            description=body.get("description", ""), health=body.get("health"),
-            metrics_path=body.get("metrics_path", "/metrics"), metrics_port=body.get("metrics_port"),
-            scrape=body.get("scrape", True), exporter=exporter)
+            name=body["name"], kind=body["kind"], host=body.get("host", body["name"]), exporter=exporter,
+            **present(body, "port", "description", "health", "metrics_path", "metrics_port", "scrape"))
         if svc.health and not svc.port:
             self.err(path + ("health",), "a health endpoint needs the service's port")
         if svc.scrape and svc.scrape_address is None:
@@ -873,7 +868,7 @@ class _Builder:
             elif kind == "postgres" and not url.username:
                 self.err(path + ("target",), "names no user (postgresql://USER@host:port/db); the password "
                                              "comes from a file under stack.secrets_dir")
-        return m.Exporter(host=e["host"], port=e["port"], metrics_path=e.get("metrics_path", "/metrics"),
+        return m.Exporter(host=e["host"], port=e["port"], **present(e, "metrics_path"),
                           type=kind, up=up, target=target)
 
     def check_ports(self, services: tuple[m.Service, ...]) -> None:
@@ -902,7 +897,7 @@ class _Builder:
         sli = self.sli(svc, path + ("sli",), body["sli"])
         if sli is None:
             return None
-        period = self.period(body.get("period", "30d"), path + ("period",))
+        period = self.period(body.get("period", m.SLO_DEFAULT_PERIOD), path + ("period",))
         labels = self.rule_labels(body.get("labels") or {}, path + ("labels",))
         annotations = self.rule_annotations(body.get("annotations") or {}, path + ("annotations",))
         alerts = body.get("alerts") or {}
@@ -916,7 +911,7 @@ class _Builder:
         slo = m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
-                    timeslices=timeslices, description=body.get("description", ""))
+                    timeslices=timeslices, **present(body, "description"))
         if isinstance(sli, m.ExpressionRatioSLI | m.RawSLI):
             self.sli_queries(slo, path)
         return slo
@@ -997,14 +992,14 @@ class _Builder:
                 sel = extra
             return m.LatencySLI(metric=sel, threshold=threshold)
         if kind == "availability":
-            source = b.get("source", "up")
-            if source == "probe" and not svc.health_url:
+            availability = m.AvailabilitySLI(**present(b, "source"))
+            if availability.source == "probe" and not svc.health_url:
                 self.err(p + ("source",), f"service {svc.name!r} has no health endpoint to probe")
                 return None
-            if source == "up" and not svc.scrape:
+            if availability.source == "up" and not svc.scrape:
                 self.err(p + ("source",), f"service {svc.name!r} is not scraped, so it has no `up` series")
                 return None
-            return m.AvailabilitySLI(source=source)
+            return availability
         if kind == "threshold":
             gauge = self.selector(b["metric"], p + ("metric",), ("gauge",))
             if gauge is None:
@@ -1040,7 +1035,7 @@ class _Builder:
         for key in ("summary", "description"):
             self.template(body.get(key), path + (key,))
         return m.Alert(name=body["name"], priority=body["priority"], summary=body["summary"],
-                       condition=condition, for_=body.get("for"), description=body.get("description", ""),
+                       condition=condition, for_=body.get("for"), **present(body, "description"),
                        service=body.get("service"), service_label=body.get("service_label"),
                        runbook=body.get("runbook"), dashboard=body.get("dashboard"))
 
@@ -1055,7 +1050,7 @@ class _Builder:
                 if name not in self.service_names:
                     self.err(path + ("services", j), f"service {name!r} is not defined under services")
             return m.TargetDown(tuple(b["services"]))
-        window = self.duration(b.get("window"), path + ("window",), positive=True) or "5m"
+        window = self.duration(b.get("window"), path + ("window",), positive=True) or m.ALERT_DEFAULT_WINDOW
         if kind == "error_ratio":
             errors = self.selector(b["errors"], path + ("errors",))
             total = self.selector(b["total"], path + ("total",))

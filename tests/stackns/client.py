@@ -92,10 +92,11 @@ class StackNamespace:
                 sys.executable, "-m", "stackns.runner", "--generated", str(generated), "--deployment", str(deployment),
                 "--spec", str(spec), "--work", str(work), "--env", str(work / "env.json"),
                 "--control-fd", str(listener.fileno()), "--deadline", str(deadline)]
+        path = os.pathsep.join((str(TESTS), str(TESTS.parent)))   # stackns, and the checkout's lukhas_obs_demo
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                          pass_fds=[listener.fileno()], cwd=TESTS,
-                                         env={**os.environ, "PYTHONPATH": str(TESTS)})
+                                         env={**os.environ, "PYTHONPATH": path})
         listener.close()
 
     # -- talking to it -----------------------------------------------------------------------

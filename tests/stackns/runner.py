@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from lukhas_obs.spec import load_spec
-from lukhas_obs.workload import Workload
+from lukhas_obs_demo.workload import Workload
 
 from stackns.plan import NOBODY, PAGERDUTY_EVENTS, SLACK_HOST, Stack
 

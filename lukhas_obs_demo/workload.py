@@ -1,7 +1,8 @@
 """A synthetic LUKHAS workload: serves every metric of a spec's catalogue on 127.0.0.1, one
 `/metrics/<service>` path per service, plus `/health/<service>`.
 
-Used by the integration tests (a real exporter for a real Prometheus to scrape) and by the demo.
+Used by the integration tests (a real exporter for a real Prometheus to scrape) and by the demo
+(`lukhas-obs demo`); not part of the installed product (see lukhas_obs_demo/__init__.py).
 Traffic is simulated from wall-clock time, so counters grow like a real service's."""
 
 from __future__ import annotations
