@@ -256,15 +256,19 @@ KINDS = """dashboards:
 """
 
 
-def _panel(text: str) -> str:
+def _section(rows: str, head: str = "") -> str:
     return f"""dashboards:
   - uid: shop-main
     title: Shop
-    rows:
-      - title: Row
-        panels:
-          - {text}
-"""
+{head}    rows:
+{rows}"""
+
+
+def _panel(text: str) -> str:
+    return _section(f"      - title: Row\n        panels:\n          - {text}\n")
+
+
+ONE = _panel("{title: X, metric: queue_depth}")
 
 
 P = "dashboards[0].rows[0].panels[0]"
@@ -301,22 +305,20 @@ CASES = [
      "threshold values must be strictly increasing (each step colours values from its value up to the next)"),
     (_panel("{title: X, kind: table, metric: queue_depth, thresholds: [{value: 2, color: red}]}"),
      "thresholds", f"{P}.thresholds", "a table panel shows no thresholds"),
-    (_panel("{title: X, metric: queue_depth}") + "  - {uid: shop-main, title: Again, rows: [{slos: all}]}\n",
+    (ONE + "  - {uid: shop-main, title: Again, rows: [{slos: all}]}\n",
      "Again", "dashboards[1].uid", "duplicate dashboard uid 'shop-main' (first at dashboards[0])"),
-    (_panel("{title: X, metric: queue_depth}").replace("shop-main", "shop-other"), "CheckoutDown",
+    (ONE.replace("shop-main", "shop-other"), "CheckoutDown",
      "alerts[0].dashboard", "dashboard 'shop-main' is not one the spec generates (dashboards: shop-other)"),
     ("", "CheckoutDown", "alerts[0].dashboard",
      "dashboard 'shop-main' is not one the spec generates (dashboards: shop-infrastructure, shop-services, "
      "shop-slos)"),
-    (_panel("{title: X, metric: queue_depth}").replace("      - title: Row\n", "      - title: Row\n        red: all\n"),
-     "title: Row", "dashboards[0].rows[0]", "a row holds exactly one of panels, red and slos; found panels, red"),
-    (_panel("{title: X, metric: queue_depth}").replace("      - title: Row\n        panels:\n          - {title: X, "
-                                                       "metric: queue_depth}\n", "      - {red: [checkout, cart]}\n"),
+    (ONE.replace("      - title: Row\n", "      - title: Row\n        red: all\n"), "title: Row",
+     "dashboards[0].rows[0]", "a row holds exactly one of panels, red and slos; found panels, red"),
+    (_section("      - {red: [checkout, cart]}\n"),
      "cart", "dashboards[0].rows[0].red[1]", "service 'cart' is not defined under services"),
-    (_panel("{title: X, metric: queue_depth}").replace("      - title: Row\n        panels:\n          - {title: X, "
-                                                       "metric: queue_depth}\n", "      - {slos: [db]}\n"),
+    (_section("      - {slos: [db]}\n"),
      "slos: [db]", "dashboards[0].rows[0].slos[0]", "service 'db' has no SLOs"),
-    (_panel("{title: X, metric: queue_depth}").replace("    title: Shop\n", "    title: Shop\n    variables: [instance]\n"),
+    (_section("      - {slos: all}\n", head="    variables: [instance]\n"),
      "variables", "dashboards[0].variables",
      "the instance variable lists the instances of the chosen services: it needs the service variable"),
 ]
@@ -340,8 +342,10 @@ def test_a_dashboard_section_error_is_said_at_its_line(section, marker, path, me
 
 @pytest.mark.parametrize("section, path, start", [
     (_panel("{title: X, expr: 'sum(rate(http_requests_total[5m])'}"), f"{P}.expr", "invalid PromQL: "),
-    (_panel("{title: X, metric: queue_depth, colour: red}"), f"{P}.colour", "unknown key (allowed here: base_color, by,"),
-    (_panel("{title: X, metric: queue_depth, kind: heatmap}"), f"{P}.kind", "'heatmap' is not one of ['timeseries',"),
+    (_panel("{title: X, metric: queue_depth, colour: red}"), f"{P}.colour",
+     "unknown key (allowed here: base_color, by,"),
+    (_panel("{title: X, metric: queue_depth, kind: heatmap}"), f"{P}.kind",
+     "'heatmap' is not one of ['timeseries',"),
 ], ids=["bad-promql", "unknown-key", "unknown-kind"])
 def test_parser_and_schema_errors_in_the_section_name_the_key(section, path, start):
     text = BASE + section
