@@ -340,6 +340,17 @@ def test_a_dashboard_section_error_is_said_at_its_line(section, marker, path, me
     assert [str(p) for p in err.value.problems] == [f"shop.yaml:{line}: {path}: {message}"]
 
 
+def test_a_project_too_long_for_the_derived_uids_is_said():
+    project = "s" * 30
+    text = BASE.replace("project: shop", f"project: {project}").replace(", dashboard: shop-main", "")
+    with pytest.raises(SpecError) as err:
+        load_spec_text(text, "shop.yaml")
+    assert [str(p) for p in err.value.problems] == [
+        f"shop.yaml:{_line(text, 'project:')}: project: the derived dashboard uid '{project}-infrastructure' is longer "
+        "than Grafana's 40 characters; shorten the project name or write a dashboards: section with uids of your own"]
+    load_spec_text(text.replace(project, project[:25]), "shop.yaml")  # 25 + len("-infrastructure") = 40
+
+
 @pytest.mark.parametrize("section, path, start", [
     (_panel("{title: X, expr: 'sum(rate(http_requests_total[5m])'}"), f"{P}.expr", "invalid PromQL: "),
     (_panel("{title: X, metric: queue_depth, colour: red}"), f"{P}.colour",

@@ -20,6 +20,7 @@ DEFAULT_SHOW = {"counter": "rate", "histogram": "quantiles"}   # otherwise sum
 ROLE_NEEDS = {"requests": ("requests",), "errors": ("errors",), "error_ratio": ("requests", "errors"),
               "latency": ("latency",), "pool": ("pool_in_use", "pool_max")}
 TARGET_LABELS = ("job", "instance")  # set by Prometheus on every scraped series
+GRAFANA_UID_MAX = 40                 # Grafana refuses a longer dashboard uid (the schema's pattern says so too)
 
 
 class _Checks(Protocol):
@@ -60,7 +61,14 @@ def default_dashboards(project: str) -> tuple[m.Dashboard, ...]:
 def load(b: _Checks, body: list | None, project: str, services: tuple[m.Service, ...],
          gates: m.GateSettings) -> tuple[m.Dashboard, ...]:
     if body is None:
-        return default_dashboards(project)
+        derived = default_dashboards(project)
+        for d in derived:
+            if len(d.uid) > GRAFANA_UID_MAX:
+                b.err(("project",), f"the derived dashboard uid {d.uid!r} is longer than Grafana's "
+                                    f"{GRAFANA_UID_MAX} characters; shorten the project name or write a dashboards: "
+                                    "section with uids of your own")
+                break
+        return derived
     out: list[m.Dashboard] = []
     seen: dict[str, int] = {}
     for i, d in enumerate(body):
