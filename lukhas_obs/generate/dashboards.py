@@ -169,6 +169,8 @@ def _filters(d: m.Dashboard) -> tuple[Matcher, ...]:
 
 
 def _variables(spec: Spec, d: m.Dashboard) -> list[dict]:
+    if not d.variables:
+        return []
     up = Selector("up").plus(Matcher("job", "=~", promql.any_of(_apps(spec))))
     out = []
     if "service" in d.variables:
