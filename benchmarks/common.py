@@ -25,7 +25,7 @@ def synthetic_spec(services: int) -> str:
     and a scrape target, sharing one metric catalogue and four severities."""
     base = yaml.safe_load(open("specs/lukhas.yaml").read())
     base.pop("alerts", None)
-    for key in ("gates", "logs", "kubernetes", "ruler"):
+    for key in ("gates", "logs", "kubernetes", "ruler", "dashboards"):
         base.pop(key, None)
     svcs = []
     for i in range(services):

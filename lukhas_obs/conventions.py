@@ -19,6 +19,7 @@ Record names follow `level:metric:operations`; every series carries `service` an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -257,3 +258,20 @@ def occurrence_ratio(slo: SLO, window: str) -> str:
             return promql.ratio(*event_rates(slo, window))
         return _summed_ratio(ERRORS_RATE, TOTAL_RATE, slo, window)
     return _summed_ratio(ERRORS_COUNT, TOTAL_COUNT, slo, window)
+
+
+# ---- Grafana's variables, in dashboards written by the generator or by a spec's `expr` ----
+# Grafana's variable syntax (variableRegex, public/app/features/variables/utils.ts): $var,
+# [[var]] and [[var:format]] (deprecated), ${var}, ${var.field}, ${var:format}.
+GRAFANA_VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^\}]+))?(?::([^\}]+))?\}")
+# Grafana's global variables, defined on every dashboard (and those of data links).
+GRAFANA_BUILTIN_VARIABLES = frozenset({
+    "__interval", "__interval_ms", "__rate_interval", "__rate_interval_ms", "__range", "__range_s", "__range_ms",
+    "__from", "__to", "__timezone", "__dashboard", "__org", "__user", "__name", "timeFilter", "__timeFilter",
+    "__url_time_range", "__all_variables", "__series", "__field", "__value", "__data",
+})
+
+
+def grafana_variables(text: str) -> list[str]:
+    """The variable names a query, title or link refers to, in Grafana's syntax."""
+    return [m.group(1) or m.group(2) or m.group(4) for m in GRAFANA_VARIABLE.finditer(text)]

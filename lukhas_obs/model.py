@@ -356,6 +356,97 @@ class LogsSettings:
     alerts: tuple[Alert, ...] = ()          # LogQL conditions, for the Loki ruler
 
 
+# ---- dashboards (spec `dashboards:`, runbook 4.2) ----------------------------------------
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """A catalogue metric (or one every Prometheus has, such as process_*), shown as `show`:
+    rate or increase of a counter, quantiles of a histogram, or sum/avg/max/min of a gauge,
+    aggregated `by` labels."""
+    metric: str
+    show: str                                  # rate | increase | quantiles | sum | avg | max | min
+    by: tuple[str, ...] = ()
+    quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    range: str = "1h"                          # increase's window
+    legend: str | None = None                  # None: the `by` labels, or the metric's name
+
+
+@dataclass(frozen=True)
+class RoleSeries:
+    """A role of `gates.traffic`, filtered by the dashboard's service and instance variables."""
+    role: str                                  # requests | errors | error_ratio | latency | pool
+
+
+@dataclass(frozen=True)
+class HealthSeries:
+    """Whether targets are scraped: the application services', or every target's (a service
+    behind an exporter counted by the exporter's "backend up" metric)."""
+    scope: str                                 # applications | targets
+
+
+@dataclass(frozen=True)
+class ExprSeries:
+    """PromQL as written (parsed and checked against the catalogue when the spec loads)."""
+    expr: str
+    legend: str = ""
+
+
+Series = MetricSeries | RoleSeries | HealthSeries | ExprSeries
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    color: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    series: tuple[Series, ...]
+    kind: str = "timeseries"                   # timeseries | stat | gauge | table
+    unit: str | None = None                    # Grafana's unit id; None: from the series
+    description: str = ""
+    thresholds: tuple[Threshold, ...] = ()
+    base_color: str = "green"                  # below the first threshold
+    width: int = 12                            # of Grafana's 24 columns
+    height: int = 8
+
+
+@dataclass(frozen=True)
+class PanelRow:
+    title: str
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True)
+class REDRows:
+    """One row per service: targets up, request rate, error ratio, latency (RED), derived from
+    the gate's traffic roles, the service's SLIs and its catalogue metrics. None: every
+    application service."""
+    services: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SLORows:
+    """One row per service with SLOs: objective, SLI, budget left, alerts firing, burn rates.
+    None: every service with SLOs."""
+    services: tuple[str, ...] | None = None
+
+
+Row = PanelRow | REDRows | SLORows
+DASHBOARD_VARIABLES = ("service", "instance")
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    rows: tuple[Row, ...]
+    description: str = ""
+    variables: tuple[str, ...] = ()            # of DASHBOARD_VARIABLES
+
+
 @dataclass(frozen=True)
 class StackSettings:
     bind_address: str = "127.0.0.1"
@@ -447,6 +538,7 @@ class Spec:
     stack: StackSettings = field(default_factory=StackSettings)
     kubernetes: KubernetesSettings | None = None
     ruler: RulerSettings | None = None
+    dashboards: tuple[Dashboard, ...] = ()     # the spec's, or the derived defaults
 
     def severity(self, priority: str) -> Severity:
         for s in self.severities:

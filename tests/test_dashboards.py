@@ -149,10 +149,12 @@ def test_generate_refuses_a_panel_naming_an_undefined_variable(monkeypatch, wher
     from lukhas_obs.errors import GenerateError
     from lukhas_obs.generate import dashboards as gen
 
-    build = gen.external
+    build = gen.build
 
-    def external_with_a_stray_variable(spec):
-        dash = build(spec)
+    def with_a_stray_variable(spec, d):
+        dash = build(spec, d)
+        if d.uid != "lukhas-external-api":
+            return dash
         panel = next(p for p in dash["panels"] if p.get("targets"))
         if where == "query":
             panel["targets"][0]["expr"] = panel["targets"][0]["expr"].replace("[$__rate_interval]",
@@ -161,7 +163,7 @@ def test_generate_refuses_a_panel_naming_an_undefined_variable(monkeypatch, wher
             panel["title"] += f" in {ref}"
         return dash
 
-    monkeypatch.setattr(gen, "external", external_with_a_stray_variable)
+    monkeypatch.setattr(gen, "build", with_a_stray_variable)
     with pytest.raises(GenerateError) as err:
         gen.dashboards(load_spec(SPEC))
     message = str(err.value)
@@ -171,7 +173,8 @@ def test_generate_refuses_a_panel_naming_an_undefined_variable(monkeypatch, wher
 def test_grafanas_own_variables_and_defined_ones_pass_the_check():
     from lukhas_obs.generate import dashboards as gen
 
-    dash = gen.overview(load_spec(SPEC))
+    spec = load_spec(SPEC)
+    dash = gen.build(spec, next(d for d in spec.dashboards if d.uid == "lukhas-overview"))
     panel = next(p for p in dash["panels"] if p.get("targets"))
     panel["title"] += " ($service, ${instance}, [[service]], over $__range)"
     panel["targets"][0]["expr"] += " * 0 + scalar(count_over_time(vector(1)[$__range:$__interval]))"
@@ -307,11 +310,11 @@ def test_many_services_get_one_repeated_slo_row_not_megabytes(tmp_path):
     sys.path.insert(0, str(SPEC.parent.parent / "benchmarks"))
     from common import synthetic_spec
 
-    from lukhas_obs.generate.dashboards import slos
+    from lukhas_obs.generate.dashboards import build
     from lukhas_obs.spec.loader import load_spec_text
 
     spec = load_spec_text(synthetic_spec(25), "many.yaml")
-    dash = slos(spec)
+    dash = build(spec, next(d for d in spec.dashboards if d.uid.endswith("-slos")))
     rows = [p for p in dash["panels"] if p["type"] == "row"]
     assert len(rows) == 1 and rows[0]["repeat"] == "service"
     assert all(p.get("repeat") == "slo" for p in dash["panels"] if p["type"] != "row")

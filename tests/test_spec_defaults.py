@@ -57,6 +57,14 @@ logs:
   queries: [{name: errors, title: Errors, expr: '{job="checkout"} |= "error"'}]
   alerts: [{name: LogErrors, priority: P1, summary: s, expr: 'sum(rate({job="checkout"}[5m])) > 1'}]
 stack: {}
+dashboards:
+  - uid: shop-d
+    title: D
+    rows:
+      - title: r
+        panels:
+          - {title: latency, metric: http_request_duration_seconds, show: quantiles}
+          - {title: errors, series: [{metric: http_requests_total, show: increase}]}
 links: {}
 kubernetes: {}
 ruler: {}
@@ -93,6 +101,17 @@ NO_DEFAULT = {
     "metrics.*.buckets": "a histogram's own (needed there, refused elsewhere)",
     "services.*.exporter.type": "absent unless given",
     "ruler.source_tenants": "absent unless given (an empty list is refused)",
+    "dashboards": "the RED and SLO dashboards derived from the spec (a list of objects)",
+    **dict.fromkeys(["dashboards.*.rows.*.title", "dashboards.*.rows.*.panels", "dashboards.*.rows.*.red",
+                     "dashboards.*.rows.*.slos"], "one of a choice of row kinds"),
+    **dict.fromkeys([f"dashboards.*.rows.*.panels.*.{where}{key}" for where in ("", "series.*.")
+                     for key in ("metric", "role", "health", "expr")] + ["dashboards.*.rows.*.panels.*.series"],
+                    "one of a choice of query kinds"),
+    **dict.fromkeys([f"dashboards.*.rows.*.panels.*.{where}show" for where in ("", "series.*.")],
+                    "what suits the metric's type, none a default"),
+    **dict.fromkeys([f"dashboards.*.rows.*.panels.*.{where}legend" for where in ("", "series.*.")],
+                    "the `by` labels, or the metric's name"),
+    "dashboards.*.rows.*.panels.*.unit": "from the series (reqps, s, percentunit ...)",
 }
 
 
@@ -106,6 +125,7 @@ def _locate(spec: m.Spec, path: tuple[str, ...]) -> list:
         return [slo.period for slo in spec.slos]
     exporters = [s.exporter for s in spec.services if s.exporter]
     hours = spec.alertmanager.business_hours
+    panels = [p for d in spec.dashboards for row in d.rows if isinstance(row, m.PanelRow) for p in row.panels]
     instances = {m.Spec: [spec], m.PrometheusSettings: [spec.prometheus], m.AlertmanagerSettings: [spec.alertmanager],
                  m.BusinessHours: [hours], m.Severity: list(spec.severities),
                  m.Metric: [metric for metric in spec.metrics if metric.type != "histogram"],   # no buckets given
@@ -114,7 +134,9 @@ def _locate(spec: m.Spec, path: tuple[str, ...]) -> list:
                  m.KubernetesSettings: [spec.kubernetes], m.RulerSettings: [spec.ruler], m.SLO: list(spec.slos),
                  m.AvailabilitySLI: [s.sli for s in spec.slos if isinstance(s.sli, m.AvailabilitySLI)],
                  m.SLOAlert: [s.page_alert for s in spec.slos],
-                 m.Alert: list(spec.alerts if path[0] == "alerts" else spec.logs.alerts)}[owner]
+                 m.Alert: list(spec.alerts if path[0] == "alerts" else spec.logs.alerts),
+                 m.Dashboard: list(spec.dashboards), m.Panel: panels,
+                 m.MetricSeries: [panels[0].series[0] if "series" not in path else panels[1].series[0]]}[owner]
     return [getattr(instance, name) for instance in instances]
 
 

@@ -19,6 +19,8 @@ from lukhas_obs import model as m
 
 Owner = type | ModuleType
 
+PANEL = ("dashboards", "*", "rows", "*", "panels", "*")
+
 # spec key path ("*" for any list item or map value) -> (dataclass, field) or (model module, constant)
 FIELDS: dict[tuple[str, ...], tuple[Owner, str]] = {
     ("environment",): (m.Spec, "environment"),
@@ -73,6 +75,11 @@ FIELDS: dict[tuple[str, ...], tuple[Owner, str]] = {
         "namespace", "labels", "dashboard_label", "metrics_port_name")},
     **{("ruler", key): (m.RulerSettings, key) for key in (
         "max_rules_per_group", "max_groups_per_tenant")},
+    **{("dashboards", "*", key): (m.Dashboard, key) for key in ("description", "variables")},
+    **{(*PANEL, key): (m.Panel, key) for key in (
+        "kind", "description", "thresholds", "base_color", "width", "height")},
+    **{(*query, key): (m.MetricSeries, key) for query in (PANEL, PANEL + ("series", "*"))
+       for key in ("by", "quantiles", "range")},
 }
 
 

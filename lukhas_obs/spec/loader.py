@@ -30,6 +30,7 @@ from lukhas_obs.promql import (
     parse,
     parse_selector,
 )
+from lukhas_obs.spec import dashboards as spec_dashboards
 from lukhas_obs.spec import sanity
 from lukhas_obs.spec.defaults import present, with_defaults
 from lukhas_obs.spec.gotemplate import template_problem
@@ -523,6 +524,8 @@ class _Builder:
         gates = self.gates(d.get("gates") or {})
         logs = self.logs(d.get("logs") or {}, {a.name for a in alerts})
         stack = self.stack(d.get("stack") or {})
+        dashboards = spec_dashboards.load(self, d.get("dashboards"), d["project"], services, gates)
+        spec_dashboards.check_references(self, dashboards, alerts, logs)
         k8s = d.get("kubernetes")
         kubernetes = None if k8s is None else m.KubernetesSettings(
             labels=tuple(sorted((k8s.get("labels") or {}).items())),
@@ -538,7 +541,8 @@ class _Builder:
             alerts=tuple(alerts), gates=gates, logs=logs, stack=stack, kubernetes=kubernetes,
             ruler=None if d.get("ruler") is None else m.RulerSettings(
                 source_tenants=tuple(d["ruler"].get("source_tenants", ())),
-                **present(d["ruler"], "max_rules_per_group", "max_groups_per_tenant")))
+                **present(d["ruler"], "max_rules_per_group", "max_groups_per_tenant")),
+            dashboards=dashboards)
         # what no schema can say (names that collide, SLOs that can never have data or fire),
         # last, on a model built without problems (a half-built one could not be judged)
         if not self.problems:
