@@ -128,10 +128,11 @@ def query_windows(slo: SLO) -> list[str]:
 
 def absent_expr(slo: SLO) -> str:
     """What the absent alert watches: the total series, or an expression SLI's total (or raw
-    ratio) expression at 5m."""
+    ratio) expression at 5m, without a trailing `or vector(0)` (which would keep it from ever
+    being absent; the loader refuses such a fallback anywhere else)."""
     sli = slo.sli
     template = sli.total_query or sli.error_ratio_query
-    return promql.at_window(template, "5m") if template else str(total_selector(slo))
+    return promql.without_fallback(promql.at_window(template, "5m")) if template else str(total_selector(slo))
 
 
 def total_selector(slo: SLO) -> Selector:

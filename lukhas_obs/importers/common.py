@@ -515,6 +515,43 @@ def expression_sli(queries: dict[str, str], out: Outcome) -> dict | None:
     return {"ratio": dict(queries)}
 
 
+# A threshold SLI's bad samples: the objective's op says what is good, exactly (a strict op stays
+# strict, unlike the selector form, whose bounds are inclusive)
+BAD_SAMPLES = {"gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
+
+
+def threshold_sli(query: str, node, op: str, bound: float, out: Outcome) -> dict | None:
+    """A threshold SLI whose metric is a PromQL expression (go-sdk's `sum(min_over_time(lag[2m]))`):
+    the spec's threshold SLI counts the gauge's samples outside its bounds at every evaluation;
+    the same count, as an expression ratio, is the samples of the expression (through a
+    subquery at the rule evaluation interval) where it fails `op bound`, over all its samples.
+    Refused: an expression that is not an instant vector, that reads no series, or that has a
+    {{.window}} (a threshold compares each sample, it has no SLI window)."""
+    from lukhas_obs.spec.loader import value_type
+
+    what = f"thresholdMetric {short(query)}"
+    if promql.WINDOW.search(query):
+        raise Refused("expression", f"{what} holds {{{{.window}}}}: a threshold compares each sample with the "
+                                    "objective's value, so the query has no SLI window to take")
+    kind = value_type(node)
+    if kind != "vector":
+        raise Refused("expression", f"{what} gives a {_VALUE_TYPES.get(kind, kind)}, not an instant vector of samples "
+                                    "to compare with the objective's value")
+    if not promql.metric_names(query):
+        raise Refused("expression", f"{what} reads no series: there are no samples to count")
+    text, at = query.strip(), promql.number(bound)
+    window = f"[{promql.WINDOW_PLACEHOLDER}:]"
+    queries = {"errors_query": f"sum_over_time((count(({text}) {BAD_SAMPLES[op]} {at})){window})",
+               "total_query": f"sum_over_time((count({text})){window})"}
+    out.notes.append(f"{what} is an expression, not a gauge selector: read as an expression ratio counting its "
+                     f"samples at each rule evaluation (a subquery), those {BAD_SAMPLES[op]} {at} failing op {op} "
+                     f"{at}, as the spec's threshold SLI counts a gauge's samples")
+    return expression_sli(queries, out)
+
+
+_VALUE_TYPES = {"matrix": "range vector", "scalar": "scalar", "string": "string"}
+
+
 def raw_sli(query: str, out: Outcome) -> dict | None:
     """A raw error-ratio SLI (`sli.raw.error_ratio`), kept as written."""
     try:

@@ -1,4 +1,5 @@
-"""OpenSLO v1 documents (SLO, SLI, DataSource, Service) as spec entries.
+"""OpenSLO v1 documents (SLO, SLI, DataSource, Service) as spec entries; v1alpha and v2alpha
+documents are first read as v1 where the meaning is the same (openslo_alpha.py).
 
 Read as people publish them: single documents, `---` streams and top-level lists of objects;
 `indicatorRef` resolved against SLI documents and `metricSourceRef` against DataSource documents
@@ -11,6 +12,7 @@ import json
 
 from lukhas_obs import promql
 from lukhas_obs.importers.common import (
+    BAD_SAMPLES,
     Doc,
     Outcome,
     Refused,
@@ -32,11 +34,12 @@ from lukhas_obs.importers.common import (
     scoped,
     short,
     text_of,
+    threshold_sli,
     windowed,
 )
+from lukhas_obs.importers.openslo_alpha import V1ALPHA, V2ALPHA, as_v1
 from lukhas_obs.openslo import ANNOTATION, API
 
-OTHER_VERSIONS = ("openslo/v1alpha", "openslo.com/v2alpha", "openslo/v2alpha")
 # Sources that answer PromQL over the Prometheus API (the type names Nobl9 and the OpenSLO
 # examples use, compared without case)
 PROMETHEUS_TYPES = {"prometheus", "amazonprometheus", "thanos", "cortex", "mimir", "victoriametrics"}
@@ -46,7 +49,8 @@ BUDGETING = {"Occurrences", "Timeslices", "RatioTimeslices"}
 def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
     """`texts`: (file name, text or None, read error or None), as common.read_files gives."""
     result = Result("OpenSLO")
-    docs = read_documents(texts, result)
+    reads = {id(r.doc): r for d in read_documents(texts, result) for r in as_v1(d)}
+    docs = [r.doc for r in reads.values()]
     index = _Index(docs, result)
     seen: dict[str, Doc] = {}
     for doc in docs:
@@ -59,11 +63,14 @@ def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
             if same is not doc:
                 result.notes.append(f"{doc.where}: {what} is the same document as at {same.where}; read once")
                 continue
-            out = Outcome(doc.where, f"SLO {name if isinstance(name, str) else '(no name)'}")
+            read = reads[id(doc)]
+            out = Outcome(doc.where, f"SLO {name if isinstance(name, str) else '(no name)'}{read.label}")
+            out.notes += read.notes
+            out.blockers += read.blockers
             result.outcomes.append(out)
             if api != API:
-                out.block("version", f"apiVersion {short(api)} is not {API}"
-                          + (" (lukhas-obs reads OpenSLO v1)" if api in OTHER_VERSIONS else ""))
+                out.block("version", f"apiVersion {short(api)} is not {API}, or {V1ALPHA} or {V2ALPHA[0]} read as "
+                                     "it")
                 continue
             _slo(doc, index, out, page, ticket)
         elif api != API:
@@ -427,7 +434,7 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
             out.block("gauge-ratio", "ratioMetric with counter: false (good and total are gauges): the spec's ratios "
                                      "are counters")
         elif "counter" not in r:
-            out.notes.append("ratioMetric does not say counter: read as counters")
+            out.notes.append("ratioMetric does not say counter (incremental in v1alpha): read as counters")
         if "good" in r and "bad" in r:
             out.notes.append("both good and bad given: good used, bad ignored")
         if "total" not in r:
@@ -456,10 +463,18 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
         if query is None:
             return None
         try:
-            sel = gauge_selector(parse_query(query, out, "thresholdMetric"), query, "thresholdMetric")
+            node = parse_query(query, out, "thresholdMetric")
+            sel = gauge_selector(node, query, "thresholdMetric")
         except Refused as exc:
-            out.blockers.append(exc.blocker)
-            return None
+            if exc.blocker.kind != "expression":
+                out.blockers.append(exc.blocker)
+                return None
+            try:   # its own reasons too, when op or value are wrong
+                expression = threshold_sli(query, node, op if op in BAD_SAMPLES else "gte", bound or 0.0, out)
+            except Refused as again:
+                out.blockers.append(again.blocker)
+                return None
+            return None if out.blockers or bound is None else expression
         if out.blockers or bound is None:
             return None
         sel = scoped(sel, service, out, "thresholdMetric")
@@ -474,6 +489,7 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
                 body["max"] = upper
             return {"threshold": body}
         return {"threshold": {"metric": sel.render(), "max": bound}}
-    out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric")
+    out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric (in v1alpha: "
+                         "indicator.thresholdMetric or objectives[].ratioMetrics)")
     return None
 

@@ -26,9 +26,12 @@ from lukhas_obs.promql import (
     PromQLError,
     Selector,
     at_window,
+    constant_fallback,
     metric_names,
     parse,
     parse_selector,
+    reads_series,
+    without_fallback,
 )
 from lukhas_obs.spec import sanity
 from lukhas_obs.spec.gotemplate import template_problem
@@ -449,6 +452,20 @@ class _Builder:
             if not self.alert_expr(at_window(template, w), path, "an SLI expression",
                                    f"with {WINDOW_PLACEHOLDER} = {w}: "):
                 return
+
+    def watchable(self, template: str, path: tuple) -> None:
+        """The expression the absent alert watches (conventions.absent_expr: without a trailing
+        `or vector(0)`) can be empty, or the alert could never fire."""
+        try:
+            node = parse(without_fallback(at_window(template, "5m")))
+        except PromQLError:
+            return   # said by window_query
+        if not reads_series(node):
+            self.err(path, "reads no series: the SLI measures nothing, and its absent alert could never fire")
+        elif constant_fallback(node):
+            self.err(path, "an `or` with a constant (such as `or vector(0)`) inside the expression keeps it from ever "
+                           "being empty, so the absent alert that watches it could never fire: put the fallback last "
+                           "(the absent alert then watches what precedes it) or leave it out")
 
     def prometheus_version(self) -> tuple[int, int, int] | None:
         images = (self.data.get("stack") or {}).get("images") or {}
@@ -931,6 +948,9 @@ class _Builder:
                               ("total_query", sli.total_query), ("error_ratio", sli.error_ratio_query)):
             if template is not None:
                 self.window_query(template, path + ("sli", kind, key), windows)
+        watched = sli.total_query or sli.error_ratio_query
+        if watched is not None:
+            self.watchable(watched, path + ("sli", kind, "total_query" if sli.total_query else "error_ratio"))
         if slo.min_events:
             self.err(path + ("min_events",), "min_events counts the requests of a selector SLI; an SLI expression's "
                                              "value has its own unit (a rate, a count, a ratio), so it cannot apply: "
