@@ -36,13 +36,14 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 BLOCKERS = {
     "calendar": "calendar-aligned window (spec feature: calendar budgets)",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
-    "expression": "a PromQL expression where the spec takes a selector (threshold SLIs), or another template",
+    "expression": "a PromQL expression the spec cannot hold (a threshold query that is no instant vector), or "
+                  "another template",
     "period": "a period outside 5d to 90d, or not whole minutes",
     "raw": "a raw error-ratio query without one range to read as each window",
     "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
     "counter-name": "a counter without the _total suffix (the catalogue's naming rule)",
     "source": "not a Prometheus source",
-    "version": "not openslo/v1 or Sloth prometheus/v1",
+    "version": "not OpenSLO v1 (or v1alpha, v2alpha read as v1) or Sloth prometheus/v1",
     "objectives": "more than one objective",
     "plugin": "a Sloth SLI plugin",
     "reference": "a reference that no given file resolves",

@@ -188,8 +188,8 @@ def _alerting(alerting: dict, k8s: bool, out: Outcome) -> dict:
             unused = [k for k in ("name", "labels", "annotations") if k in alerts[what]]
             if unused:
                 out.notes.append(f"the {what} alert is disabled ({snake if not k8s else camel}.disable: true): its "
-                                 f"{', '.join(unused)} are kept in the spec but name no rule (nothing is generated "
-                                 "for a disabled alert)")
+                                 f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} kept in the spec but "
+                                 "reach no rule (nothing is generated for a disabled alert)")
     return {what: body for what, body in alerts.items() if body}
 
 
