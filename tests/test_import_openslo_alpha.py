@@ -174,7 +174,9 @@ def test_v2alpha_documents_resolve_their_references_and_import():
         "[{{.window}}:])")
     text = said(result)
     for words in ("apiVersion openslo.com/v2alpha read as openslo/v1", "metricSourceRef my-prometheus is the "
-                  "Prometheus DataSource", "indicatorRef queue-lag resolved", "labels {\"env\": \"prod\"} not kept"):
+                  "Prometheus DataSource", "indicatorRef queue-lag resolved", "labels {\"env\": \"prod\"} not kept",
+                  "SLI queue-lag: thresholdMetric: the inline data source's connectionDetails are not kept",
+                  "DataSource my-prometheus: apiVersion openslo.com/v2alpha read as openslo/v1"):
         assert words in text, text
     assert team.slos == 2
     assert "secretToken" not in team.text
@@ -370,3 +372,21 @@ def test_a_disabled_sloth_alert_with_a_name_is_noted():
     assert "the page alert is disabled (page_alert.disable: true): its name and labels are kept" in text
     assert "the ticket alert is disabled (ticket_alert.disable: true): its name is kept" in text
     assert team.slos == 1
+
+
+def test_v1alpha_window_queries_that_are_not_a_selector_are_an_expression_ratio(tmp_path):
+    """Sloth reads a v1alpha ratio as `1 - good/total` of the queries as written: one that is not
+    `sum(rate(sel[{{.window}}]))` is kept as an expression ratio (good_query over total_query)."""
+    good = (f'sum(rate(http_requests_total{{code!~"5.."}}[{W}])) - sum(rate(http_requests_total{{code="429"}}'
+            f"[{W}]))")
+    doc = V1ALPHA.split("    - displayName: slow ones")[0].replace(
+        'sum(rate(apiserver_request_duration_seconds_bucket{le="0.4",verb!="WATCH"}[{{.window}}]))', good).replace(
+        'sum(rate(apiserver_request_duration_seconds_count{verb!="WATCH"}[{{.window}}]))',
+        f"sum(rate(http_requests_total[{W}]))") + "  timeWindows: [{count: 7, unit: Day}]\n"
+    result, team = imported(doc)
+    (out,) = result.imported
+    assert out.entry["sli"] == {"ratio": {"good_query": good, "total_query": f"sum(rate(http_requests_total[{W}]))"}}
+    assert "read as an expression ratio over each window, as Sloth reads them" in said(result)
+    rules = generated_tests(team.text, tmp_path)
+    r = promtool_test(rules, "slo-k8s-apiserver-requests-latency.test.yml")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -52,6 +52,7 @@ def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
     reads = {id(r.doc): r for d in read_documents(texts, result) for r in as_v1(d)}
     docs = [r.doc for r in reads.values()]
     index = _Index(docs, result)
+    index.read_as_v1 = {key: r.notes for key, r in reads.items() if r.notes}
     seen: dict[str, Doc] = {}
     for doc in docs:
         api, kind = doc.data.get("apiVersion"), doc.data.get("kind")
@@ -69,8 +70,8 @@ def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
             out.blockers += read.blockers
             result.outcomes.append(out)
             if api != API:
-                out.block("version", f"apiVersion {short(api)} is not {API}, or {V1ALPHA} or {V2ALPHA[0]} read as "
-                                     "it")
+                out.block("version", f"apiVersion {short(api)} is not one lukhas-obs reads ({API}, and {V1ALPHA} and "
+                                     f"{V2ALPHA[0]} read as {API})")
                 continue
             _slo(doc, index, out, page, ticket)
         elif api != API:
@@ -96,6 +97,7 @@ class _Index:
     def __init__(self, docs: list[Doc], result: Result):
         self.slis: dict[str, Doc | None] = {}
         self.sources: dict[str, Doc | None] = {}
+        self.read_as_v1: dict[int, list[str]] = {}   # id(doc) -> how a v1alpha/v2alpha document was read
         for doc in docs:
             if doc.data.get("apiVersion") != API:
                 continue
@@ -284,6 +286,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
         out.block("invalid", f"SLI {ref} ({doc.where}) has no spec")
         return None
     out.notes.append(f"indicatorRef {ref} resolved to the SLI at {doc.where}")
+    out.notes += [f"SLI {ref}: {n}" for n in index.read_as_v1.get(id(doc), [])]
     return body
 
 
@@ -307,6 +310,7 @@ def _query(node, index: _Index, out: Outcome, what: str) -> str | None:
             return None
         if ds is not None:
             out.notes.append(f"{what}: metricSourceRef {ref} is the {ds_type or 'untyped'} DataSource at {ds.where}")
+            out.notes += [f"{what}: DataSource {ref}: {n}" for n in index.read_as_v1.get(id(ds), [])]
         kind = kind or ds_type
     if kind is None:
         out.notes.append(f"{what}: the metric source gives no type: read as Prometheus")
@@ -383,7 +387,7 @@ def _expression_ratio(ratio: dict, index: _Index, out: Outcome) -> dict | None:
     """counter: false with queries over a range (`sum(rate(x[5m]))`): the queries give the rates
     or counts themselves, an expression ratio with that range as each window (what `export
     openslo` writes for one). None (quietly) when a query has no single range."""
-    keys = [k for k in ("bad", "good") if k in ratio][:1] + ["total"]
+    keys = [k for k in ("good", "bad") if k in ratio][:1] + ["total"]   # good first, as for counters
     if "total" not in ratio or len(keys) != 2:
         return None
     quiet = Outcome(out.where, out.label)
@@ -441,9 +445,19 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
             out.block("invalid", "ratioMetric has no total")
         if "good" not in r and "bad" not in r:
             out.block("invalid", "ratioMetric has neither good nor bad")
-        good = _counter(r["good"], index, out, "good") if "good" in r else None
-        bad = _counter(r["bad"], index, out, "bad") if "bad" in r and "good" not in r else None
-        total = _counter(r["total"], index, out, "total") if "total" in r else None
+        quiet = Outcome(out.where, out.label)
+        good = _counter(r["good"], index, quiet, "good") if "good" in r else None
+        bad = _counter(r["bad"], index, quiet, "bad") if "bad" in r and "good" not in r else None
+        total = _counter(r["total"], index, quiet, "total") if "total" in r else None
+        if (quiet.blockers and all(b.kind == "expression" for b in quiet.blockers) and not out.blockers
+                and promql.WINDOW.search(json.dumps(r))):
+            expression = _expression_ratio(r, index, out)
+            if expression is not None:
+                out.notes.append("queries with Sloth's {{.window}} that are not a counter selector: read as an "
+                                 "expression ratio over each window, as Sloth reads them")
+                return expression
+        out.notes += quiet.notes
+        out.blockers += quiet.blockers
         if out.blockers or total is None or (good is None and bad is None):
             for sel, what in ((good, "good"), (bad, "bad"), (total, "total")):
                 if sel is not None and r.get("counter") is not False:

@@ -60,7 +60,7 @@ def import_sloth(texts, page: str = "P1", ticket: str = "P3") -> Result:
         elif data.get("kind") == "SLO":
             out = Outcome(doc.where, f"SLO {short(mapping(data.get('metadata')).get('name'))}")
             out.block("version", f"an OpenSLO document (apiVersion {short(data.get('apiVersion'))}): use "
-                                 "`lukhas-obs import openslo` (it reads openslo/v1)")
+                                 "`lukhas-obs import openslo` (it reads OpenSLO v1, v1alpha and v2alpha)")
             result.outcomes.append(out)
         else:
             result.notes.append(f"{doc.where}: neither a Sloth prometheus/v1 spec nor a {K8S_KIND} "
