@@ -214,7 +214,7 @@ spec:
      {"calendar"}, ["timeWindows 1 Month read as the duration 1M"]),
     ("apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: none}\nspec:\n  service: web\n"
      "  objectives: [{target: 0.9}]\n", {"invalid"},
-     ["neither indicator.thresholdMetric nor objectives[].ratioMetrics"]),
+     ["neither ratioMetric nor thresholdMetric (in v1alpha: indicator.thresholdMetric or objectives[].ratioMetrics)"]),
     (V2ALPHA.split("- apiVersion: openslo.com/v2alpha\n  kind: SLI")[0].replace("type: Prometheus", "type: Datadog"),
      {"source"}, ["source type Datadog is not Prometheus"]),
 ])
@@ -390,3 +390,27 @@ def test_v1alpha_window_queries_that_are_not_a_selector_are_an_expression_ratio(
     rules = generated_tests(team.text, tmp_path)
     r = promtool_test(rules, "slo-k8s-apiserver-requests-latency.test.yml")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+ODD = [
+    "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec: {service: w, timeWindows: x, objectives: [1]}",
+    "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: a}\nspec: {service: w, timeWindows: [3, {count: true, "
+    "unit: 5}], objectives: [{ratioMetrics: 5}, {ratioMetrics: {good: 5, total: x, incremental: maybe}}]}",
+    "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: 7\nspec: {indicator: 5, objectives: null}",
+    "apiVersion: openslo/v1alpha\nkind: SLO\nspec: {indicator: {thresholdMetric: 5}, objectives: [{target: x}]}",
+    "apiVersion: openslo/v1alpha\nkind: Service\nmetadata: {name: a}\nspec: 5",
+    "apiVersion: openslo.com/v2alpha\nkind: SLO\nmetadata: {name: b}\nspec: {serviceRef: 5, sli: 5, sliRef: [1], "
+    "objectives: [{sli: {spec: 5}}, {sliRef: 3}, 4]}",
+    "apiVersion: openslo.com/v2alpha\nkind: SLO\nmetadata: {name: b}\nspec: {service: w, sli: {spec: {ratioMetric: "
+    "{good: 5, total: {dataSourceSpec: 5, spec: 5}}, thresholdMetric: {dataSourceRef: [1]}}}, objectives: [{}]}",
+    "apiVersion: openslo.com/v2alpha\nkind: SLI\nmetadata: {name: s}\nspec: {ratioMetric: 5}",
+    "apiVersion: openslo.com/v2alpha\nkind: DataSource\nmetadata: {name: d}\nspec: [1]",
+]
+
+
+@pytest.mark.parametrize("doc", ODD, ids=range(len(ODD)))
+def test_odd_v1alpha_and_v2alpha_shapes_are_reported_never_a_traceback(doc):
+    result, _ = imported(doc)
+    assert not result.imported
+    for o in result.outcomes:
+        assert o.blockers, o

@@ -71,23 +71,22 @@ def _v1alpha(doc: Doc) -> list[Read]:
         base["timeWindow"] = _windows(spec["timeWindows"], head)
     objectives = spec.get("objectives")
     indicator = spec.get("indicator")
+    # the threshold SLI, or an empty one that v1 refuses as "neither ratioMetric nor thresholdMetric"
+    threshold = mapping(indicator).get("thresholdMetric")
+    as_indicator = {"metadata": {"name": f"{name or 'slo'}-threshold"},
+                    "spec": {} if threshold is None else {"thresholdMetric": _metric(threshold, "thresholdMetric",
+                                                                                     head)}}
     if not isinstance(objectives, list) or not all(isinstance(o, dict) for o in objectives):
-        return [Read(_as(doc, {**data, "spec": {**base, "objectives": objectives}}), "", head.notes, head.blockers)]
+        new = {**base, "indicator": as_indicator, "objectives": objectives}
+        return [Read(_as(doc, {**data, "spec": new}), "", head.notes, head.blockers)]
     ratios = [i for i, o in enumerate(objectives) if "ratioMetrics" in o or "ratioMetric" in o]
-    if indicator is not None:
-        threshold = mapping(indicator).get("thresholdMetric")
+    if indicator is not None or not ratios:
         if ratios:
             head.blockers.append(Blocker("invalid", "both indicator.thresholdMetric and objectives[].ratioMetrics: "
                                                     "v1alpha takes one or the other"))
-        body = {"thresholdMetric": _metric(threshold, "thresholdMetric", head)} if threshold is not None else {}
         plain = [{k: v for k, v in o.items() if k not in ("ratioMetrics", "ratioMetric")} for o in objectives]
-        new = {**base, "indicator": {"metadata": {"name": f"{name or 'slo'}-threshold"}, "spec": body},
-               "objectives": plain}
+        new = {**base, "indicator": as_indicator, "objectives": plain}
         return [Read(_as(doc, {**data, "spec": new}), "", head.notes, head.blockers)]
-    if not ratios:
-        head.blockers.append(Blocker("invalid", "neither indicator.thresholdMetric nor objectives[].ratioMetrics "
-                                                "(v1alpha's two SLIs)"))
-        return [Read(_as(doc, {**data, "spec": {**base, "objectives": objectives}}), "", head.notes, head.blockers)]
     if len(ratios) < len(objectives):
         missing = ", ".join(str(i + 1) for i in range(len(objectives)) if i not in ratios)
         head.blockers.append(Blocker("invalid", f"objective {missing} of {len(objectives)} has no ratioMetrics and "
