@@ -414,3 +414,13 @@ def test_odd_v1alpha_and_v2alpha_shapes_are_reported_never_a_traceback(doc):
     assert not result.imported
     for o in result.outcomes:
         assert o.blockers, o
+
+
+def test_v1alpha_source_sloth_and_other_query_types_are_read_as_prometheus_and_said():
+    doc = V1ALPHA.replace("source: prometheus\n          queryType: promql",
+                          "source: sloth\n          queryType: metric")
+    result, _ = imported(doc)
+    assert len(result.imported) == 2, said(result)
+    text = said(result)
+    assert "good: source sloth (Sloth's name for its Prometheus) read as Prometheus" in text
+    assert "queryType 'metric' read as PromQL (the source is Prometheus)" in text
