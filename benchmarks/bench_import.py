@@ -131,7 +131,8 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
         except Exception:  # noqa: BLE001 - counted: the figure that must be 0
             crashes.append(f"{folder} ({kind}): {traceback.format_exc(limit=3)}")
     totals["crashes"] = len(crashes)
-    print(f"corpus {corpus}: {totals['files']} files, {totals['slo_documents']} SLO documents, "
+    print(f"corpus {corpus}: {totals['files']} files, {totals['slo_documents']} SLOs (a v1alpha document counts one "
+          f"per ratio objective), "
           f"{totals['imported']} imported, {totals['validated']} imported and validated, "
           f"{totals['generated']} generated, {totals['promtool_passed']} with passing promtool tests"
           + (" (promtool tests not run: LUKHAS_IMPORT_PROMTOOL=1 and promtool)" if totals["promtool_missing"] else "")

@@ -645,14 +645,16 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
 
 
 OPENSLO_HELP = """OpenSLO v1 SLO, SLI, DataSource and Service documents (files or folders of them)
-as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
+as a team file for a folder of specs, that `lukhas-obs validate` accepts as is; v1alpha and
+v2alpha documents are read as v1 where the meaning is the same.
 
 \b
 Reads single documents, `---` streams and top-level lists of objects; resolves indicatorRef
 and metricSourceRef across every file given. Each SLO is imported with notes on what was
-assumed or changed, or refused with every reason (calendar windows, timeslices, threshold
-expressions, other periods, non-Prometheus sources, ...), listed on stderr. Ratio queries that
-are expressions over one range (counter: false) and rawType ratios become expression SLIs.
+assumed or changed, or refused with every reason (calendar windows, timeslices, other periods,
+non-Prometheus sources, ...), listed on stderr. Ratio queries that are expressions over one
+range (counter: false), rawType ratios and threshold queries that are expressions become
+expression SLIs; each ratio objective of a v1alpha SLO becomes its own SLO.
 """ + IMPORT_EXIT
 
 

@@ -156,10 +156,11 @@ def query_windows(slo: SLO) -> list[str]:
 
 def absent_expr(slo: SLO) -> str:
     """What the absent alert watches: the total series, or an expression SLI's total (or raw
-    ratio) expression at 5m."""
+    ratio) expression at 5m, without a trailing `or vector(0)` (which would keep it from ever
+    being absent; the loader refuses such a fallback anywhere else)."""
     match slo.sli:
         case ExpressionRatioSLI(total_query=template) | RawSLI(error_ratio_query=template):
-            return promql.at_window(template, "5m")
+            return promql.without_fallback(promql.at_window(template, "5m"))
     return str(total_selector(slo))
 
 

@@ -219,6 +219,66 @@ def _unparen(node):
     return node
 
 
+# `or vector(0)` (or `or on() vector(0)`) at the end of an expression: a fallback that keeps it
+# from ever being empty
+_FALLBACK = re.compile(r"\s+or\s+(?:on\s*\(\s*\)\s*)?vector\s*\(\s*[-+]?[0-9.]+(?:e[-+]?[0-9]+)?\s*\)\s*\Z",
+                       re.IGNORECASE)
+
+
+def without_fallback(expr: str) -> str:
+    """`expr` without its trailing `or vector(N)` fallbacks (in any enclosing parentheses): the
+    part that is empty when the series it reads are absent, which is what an absent() alert can
+    watch. `expr` itself, unchanged, when it has none (or does not parse)."""
+    text = expr.strip()
+    while True:
+        found = _FALLBACK.search(text)
+        if found is not None and _parses(text[: found.start()]):
+            text = text[: found.start()].rstrip()
+            continue
+        inner = text[1:-1].strip()
+        if _FALLBACK.search(inner) and _parses(text) and isinstance(parse(text), promql_parser.ParenExpr):
+            text = inner
+            continue
+        return expr if text == expr.strip() else text
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse(text)
+        return True
+    except PromQLError:
+        return False
+
+
+def reads_series(node) -> bool:
+    """Whether a parsed expression selects any series (a constant such as vector(0) does not)."""
+    found = False
+
+    def visit(n, *_):
+        nonlocal found
+        found = found or isinstance(n, promql_parser.VectorSelector | promql_parser.MatrixSelector)
+        return not found
+
+    promql_parser.walk(node, visit)
+    return found
+
+
+def constant_fallback(node) -> bool:
+    """Whether a parsed expression has an `or` with an arm that reads no series (`X or
+    vector(0)`): such an expression is never empty, so absent() of it never fires."""
+    found = False
+
+    def visit(n, *_):
+        nonlocal found
+        if (isinstance(n, promql_parser.BinaryExpr) and str(n.op) == "or"
+                and not (reads_series(n.lhs) and reads_series(n.rhs))):
+            found = True
+        return not found
+
+    promql_parser.walk(node, visit)
+    return found
+
+
 def summed_rate(node) -> Selector | None:
     """S when `node` is `sum(rate(S[w]))` or `sum(increase(S[w]))` (in parentheses, or followed
     by `or vector(0)`), a count of events whose value input series can set; None otherwise."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from lukhas_obs.generate import render
 from lukhas_obs.model import Spec
 
@@ -31,3 +33,10 @@ def write_slo_rules(spec: Spec, folder: Path) -> Path:
 def promtool_test(folder: Path, name: str) -> subprocess.CompletedProcess:
     return subprocess.run([tool("promtool"), "test", "rules", name], cwd=folder, capture_output=True, text=True,
                           timeout=300)
+
+
+def only(scenario_prefix: str, test_file: Path, dest: Path) -> None:
+    doc = yaml.safe_load(test_file.read_text())
+    doc["tests"] = [t for t in doc["tests"] if t["name"].startswith(scenario_prefix)]
+    assert doc["tests"], scenario_prefix
+    dest.write_text(yaml.safe_dump(doc))

@@ -22,7 +22,7 @@ from lukhas_obs.spec.loader import load_spec_text
 
 from conftest import tool
 from promserver import Prometheus
-from slospec import promtool_test, spec_text, write_slo_rules
+from slospec import only, promtool_test, spec_text, write_slo_rules
 
 HEAD = spec_text("expr", "  http_requests_total: {type: counter, labels: [code]}\n"
                         "  wifi_satisfaction_ratio: {type: gauge}\n", "")
@@ -117,13 +117,6 @@ def test_rules_substitute_each_window_and_pass_promtool_check(spec, rules):
     files = sorted(str(p) for p in rules.glob("*.rules.yml"))
     r = subprocess.run([tool("promtool"), "check", "rules", *files], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-def only(scenario_prefix: str, test_file: Path, dest: Path) -> None:
-    doc = yaml.safe_load(test_file.read_text())
-    doc["tests"] = [t for t in doc["tests"] if t["name"].startswith(scenario_prefix)]
-    assert doc["tests"], scenario_prefix
-    dest.write_text(yaml.safe_dump(doc))
 
 
 def test_generated_scenarios_pass_and_fail_on_wrong_rules(rules, tmp_path):

@@ -36,13 +36,14 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 BLOCKERS = {
     "calendar": "calendar-aligned window (spec feature: calendar budgets)",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
-    "expression": "a PromQL expression where the spec takes a selector (threshold SLIs), or another template",
+    "expression": "a PromQL expression the spec cannot hold (a threshold query that is no instant vector), or "
+                  "another template",
     "period": "a period outside 5d to 90d, or not whole minutes",
     "raw": "a raw error-ratio query without one range to read as each window",
     "gauge-ratio": "ratio of gauges, counter: false (spec feature)",
     "counter-name": "a counter without the _total suffix (the catalogue's naming rule)",
     "source": "not a Prometheus source",
-    "version": "not openslo/v1 or Sloth prometheus/v1",
+    "version": "not OpenSLO v1 (or v1alpha, v2alpha read as v1) or Sloth prometheus/v1",
     "objectives": "more than one objective",
     "plugin": "a Sloth SLI plugin",
     "reference": "a reference that no given file resolves",
@@ -513,6 +514,43 @@ def expression_sli(queries: dict[str, str], out: Outcome) -> dict | None:
     out.notes.append("read as an expression ratio (sli.ratio." + "/".join(queries) + "), kept as written: its "
                      "selectors keep their own job matchers (none is added)")
     return {"ratio": dict(queries)}
+
+
+# A threshold SLI's bad samples: the objective's op says what is good, exactly (a strict op stays
+# strict, unlike the selector form, whose bounds are inclusive)
+BAD_SAMPLES = {"gt": "<=", "gte": "<", "lt": ">=", "lte": ">"}
+
+
+def threshold_sli(query: str, node, op: str, bound: float, out: Outcome) -> dict | None:
+    """A threshold SLI whose metric is a PromQL expression (go-sdk's `sum(min_over_time(lag[2m]))`):
+    the spec's threshold SLI counts the gauge's samples outside its bounds at every evaluation;
+    the same count, as an expression ratio, is the samples of the expression (through a
+    subquery at the rule evaluation interval) where it fails `op bound`, over all its samples.
+    Refused: an expression that is not an instant vector, that reads no series, or that has a
+    {{.window}} (a threshold compares each sample, it has no SLI window)."""
+    from lukhas_obs.spec.loader import value_type
+
+    what = f"thresholdMetric {short(query)}"
+    if promql.WINDOW.search(query):
+        raise Refused("expression", f"{what} holds {{{{.window}}}}: a threshold compares each sample with the "
+                                    "objective's value, so the query has no SLI window to take")
+    kind = value_type(node)
+    if kind != "vector":
+        raise Refused("expression", f"{what} gives a {_VALUE_TYPES.get(kind, kind)}, not an instant vector of samples "
+                                    "to compare with the objective's value")
+    if not promql.metric_names(query):
+        raise Refused("expression", f"{what} reads no series: there are no samples to count")
+    text, at = query.strip(), promql.number(bound)
+    window = f"[{promql.WINDOW_PLACEHOLDER}:]"
+    queries = {"errors_query": f"sum_over_time((count(({text}) {BAD_SAMPLES[op]} {at})){window})",
+               "total_query": f"sum_over_time((count({text})){window})"}
+    out.notes.append(f"{what} is an expression, not a gauge selector: read as an expression ratio counting its "
+                     f"samples at each rule evaluation (a subquery), those {BAD_SAMPLES[op]} {at} failing op {op} "
+                     f"{at}, as the spec's threshold SLI counts a gauge's samples")
+    return expression_sli(queries, out)
+
+
+_VALUE_TYPES = {"matrix": "range vector", "scalar": "scalar", "string": "string"}
 
 
 def raw_sli(query: str, out: Outcome) -> dict | None:

@@ -1,4 +1,5 @@
-"""OpenSLO v1 documents (SLO, SLI, DataSource, Service) as spec entries.
+"""OpenSLO v1 documents (SLO, SLI, DataSource, Service) as spec entries; v1alpha and v2alpha
+documents are first read as v1 where the meaning is the same (openslo_alpha.py).
 
 Read as people publish them: single documents, `---` streams and top-level lists of objects;
 `indicatorRef` resolved against SLI documents and `metricSourceRef` against DataSource documents
@@ -11,6 +12,7 @@ import json
 
 from lukhas_obs import promql
 from lukhas_obs.importers.common import (
+    BAD_SAMPLES,
     Doc,
     Outcome,
     Refused,
@@ -32,11 +34,12 @@ from lukhas_obs.importers.common import (
     scoped,
     short,
     text_of,
+    threshold_sli,
     windowed,
 )
+from lukhas_obs.importers.openslo_alpha import V1ALPHA, V2ALPHA, as_v1
 from lukhas_obs.openslo import ANNOTATION, API
 
-OTHER_VERSIONS = ("openslo/v1alpha", "openslo.com/v2alpha", "openslo/v2alpha")
 # Sources that answer PromQL over the Prometheus API (the type names Nobl9 and the OpenSLO
 # examples use, compared without case)
 PROMETHEUS_TYPES = {"prometheus", "amazonprometheus", "thanos", "cortex", "mimir", "victoriametrics"}
@@ -46,8 +49,10 @@ BUDGETING = {"Occurrences", "Timeslices", "RatioTimeslices"}
 def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
     """`texts`: (file name, text or None, read error or None), as common.read_files gives."""
     result = Result("OpenSLO")
-    docs = read_documents(texts, result)
+    reads = {id(r.doc): r for d in read_documents(texts, result) for r in as_v1(d)}
+    docs = [r.doc for r in reads.values()]
     index = _Index(docs, result)
+    index.read_as_v1 = {key: r.notes for key, r in reads.items() if r.notes}
     seen: dict[str, Doc] = {}
     for doc in docs:
         api, kind = doc.data.get("apiVersion"), doc.data.get("kind")
@@ -59,11 +64,14 @@ def import_openslo(texts, page: str = "P1", ticket: str = "P3") -> Result:
             if same is not doc:
                 result.notes.append(f"{doc.where}: {what} is the same document as at {same.where}; read once")
                 continue
-            out = Outcome(doc.where, f"SLO {name if isinstance(name, str) else '(no name)'}")
+            read = reads[id(doc)]
+            out = Outcome(doc.where, f"SLO {name if isinstance(name, str) else '(no name)'}{read.label}")
+            out.notes += read.notes
+            out.blockers += read.blockers
             result.outcomes.append(out)
             if api != API:
-                out.block("version", f"apiVersion {short(api)} is not {API}"
-                          + (" (lukhas-obs reads OpenSLO v1)" if api in OTHER_VERSIONS else ""))
+                out.block("version", f"apiVersion {short(api)} is not one lukhas-obs reads ({API}, and {V1ALPHA} and "
+                                     f"{V2ALPHA[0]} read as {API})")
                 continue
             _slo(doc, index, out, page, ticket)
         elif api != API:
@@ -89,6 +97,7 @@ class _Index:
     def __init__(self, docs: list[Doc], result: Result):
         self.slis: dict[str, Doc | None] = {}
         self.sources: dict[str, Doc | None] = {}
+        self.read_as_v1: dict[int, list[str]] = {}   # id(doc) -> how a v1alpha/v2alpha document was read
         for doc in docs:
             if doc.data.get("apiVersion") != API:
                 continue
@@ -277,6 +286,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
         out.block("invalid", f"SLI {ref} ({doc.where}) has no spec")
         return None
     out.notes.append(f"indicatorRef {ref} resolved to the SLI at {doc.where}")
+    out.notes += [f"SLI {ref}: {n}" for n in index.read_as_v1.get(id(doc), [])]
     return body
 
 
@@ -300,6 +310,7 @@ def _query(node, index: _Index, out: Outcome, what: str) -> str | None:
             return None
         if ds is not None:
             out.notes.append(f"{what}: metricSourceRef {ref} is the {ds_type or 'untyped'} DataSource at {ds.where}")
+            out.notes += [f"{what}: DataSource {ref}: {n}" for n in index.read_as_v1.get(id(ds), [])]
         kind = kind or ds_type
     if kind is None:
         out.notes.append(f"{what}: the metric source gives no type: read as Prometheus")
@@ -376,7 +387,7 @@ def _expression_ratio(ratio: dict, index: _Index, out: Outcome) -> dict | None:
     """counter: false with queries over a range (`sum(rate(x[5m]))`): the queries give the rates
     or counts themselves, an expression ratio with that range as each window (what `export
     openslo` writes for one). None (quietly) when a query has no single range."""
-    keys = [k for k in ("bad", "good") if k in ratio][:1] + ["total"]
+    keys = [k for k in ("good", "bad") if k in ratio][:1] + ["total"]   # good first, as for counters
     if "total" not in ratio or len(keys) != 2:
         return None
     quiet = Outcome(out.where, out.label)
@@ -427,16 +438,26 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
             out.block("gauge-ratio", "ratioMetric with counter: false (good and total are gauges): the spec's ratios "
                                      "are counters")
         elif "counter" not in r:
-            out.notes.append("ratioMetric does not say counter: read as counters")
+            out.notes.append("ratioMetric does not say counter (incremental in v1alpha): read as counters")
         if "good" in r and "bad" in r:
             out.notes.append("both good and bad given: good used, bad ignored")
         if "total" not in r:
             out.block("invalid", "ratioMetric has no total")
         if "good" not in r and "bad" not in r:
             out.block("invalid", "ratioMetric has neither good nor bad")
-        good = _counter(r["good"], index, out, "good") if "good" in r else None
-        bad = _counter(r["bad"], index, out, "bad") if "bad" in r and "good" not in r else None
-        total = _counter(r["total"], index, out, "total") if "total" in r else None
+        quiet = Outcome(out.where, out.label)
+        good = _counter(r["good"], index, quiet, "good") if "good" in r else None
+        bad = _counter(r["bad"], index, quiet, "bad") if "bad" in r and "good" not in r else None
+        total = _counter(r["total"], index, quiet, "total") if "total" in r else None
+        if (quiet.blockers and all(b.kind == "expression" for b in quiet.blockers) and not out.blockers
+                and promql.WINDOW.search(json.dumps(r))):
+            expression = _expression_ratio(r, index, out)
+            if expression is not None:
+                out.notes.append("queries with Sloth's {{.window}} that are not a counter selector: read as an "
+                                 "expression ratio over each window, as Sloth reads them")
+                return expression
+        out.notes += quiet.notes
+        out.blockers += quiet.blockers
         if out.blockers or total is None or (good is None and bad is None):
             for sel, what in ((good, "good"), (bad, "bad"), (total, "total")):
                 if sel is not None and r.get("counter") is not False:
@@ -456,10 +477,18 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
         if query is None:
             return None
         try:
-            sel = gauge_selector(parse_query(query, out, "thresholdMetric"), query, "thresholdMetric")
+            node = parse_query(query, out, "thresholdMetric")
+            sel = gauge_selector(node, query, "thresholdMetric")
         except Refused as exc:
-            out.blockers.append(exc.blocker)
-            return None
+            if exc.blocker.kind != "expression":
+                out.blockers.append(exc.blocker)
+                return None
+            try:   # its own reasons too, when op or value are wrong
+                expression = threshold_sli(query, node, op if op in BAD_SAMPLES else "gte", bound or 0.0, out)
+            except Refused as again:
+                out.blockers.append(again.blocker)
+                return None
+            return None if out.blockers or bound is None else expression
         if out.blockers or bound is None:
             return None
         sel = scoped(sel, service, out, "thresholdMetric")
@@ -474,6 +503,7 @@ def _sli(ind: dict, objective: dict, annotations: dict, service: str, index: _In
                 body["max"] = upper
             return {"threshold": body}
         return {"threshold": {"metric": sel.render(), "max": bound}}
-    out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric")
+    out.block("invalid", "the indicator has neither ratioMetric nor thresholdMetric (in v1alpha: "
+                         "indicator.thresholdMetric or objectives[].ratioMetrics)")
     return None
 

@@ -60,7 +60,7 @@ def import_sloth(texts, page: str = "P1", ticket: str = "P3") -> Result:
         elif data.get("kind") == "SLO":
             out = Outcome(doc.where, f"SLO {short(mapping(data.get('metadata')).get('name'))}")
             out.block("version", f"an OpenSLO document (apiVersion {short(data.get('apiVersion'))}): use "
-                                 "`lukhas-obs import openslo` (it reads openslo/v1)")
+                                 "`lukhas-obs import openslo` (it reads OpenSLO v1, v1alpha and v2alpha)")
             result.outcomes.append(out)
         else:
             result.notes.append(f"{doc.where}: neither a Sloth prometheus/v1 spec nor a {K8S_KIND} "
@@ -81,12 +81,16 @@ def _group(doc: Doc, spec: dict, supported: bool, version: str, k8s: bool, resul
     labels = spec.get("labels")
     plugins = _key(spec, "slo_plugins", "sloPlugins", k8s)
     slos = spec.get("slos")
-    if not isinstance(slos, list) or not slos:
+    path = ("spec", "slos") if k8s else ("slos",)
+    if slos is not None and not isinstance(slos, list):
+        result.problems.append(f"{doc.file}:{doc.line_of(*path)}: {'.'.join(path)} is {short(slos)}, not a list of "
+                               "SLOs; nothing imported from this spec")
+        return
+    if not slos:
         result.notes.append(f"{doc.where}: a Sloth spec without SLOs; nothing to import")
         if service and supported:
             result.services.setdefault(service, "")
         return
-    path = ("spec", "slos") if k8s else ("slos",)
     for i, body in enumerate(slos):
         line = doc.line_of(*path, i)
         name = mapping(body).get("name")
@@ -174,13 +178,18 @@ def _alerting(alerting: dict, k8s: bool, out: Outcome) -> dict:
                            else frozenset()) for key in ("labels", "annotations")}
     for snake, camel, what in (("page_alert", "pageAlert", "page"), ("ticket_alert", "ticketAlert", "ticket")):
         alert = mapping(_key(alerting, snake, camel, k8s))
-        if alert.get("disable") is True:
-            alerts[what]["disable"] = True
         for key in ("labels", "annotations"):
             own = _labels(alert.get(key), f"{what} alert {key[:-1]}", out,
                           RESERVED_RULE_LABELS if key == "labels" else frozenset())
             if common[key] or own:
                 alerts[what][key] = {**common[key], **own}
+        if alert.get("disable") is True:
+            alerts[what]["disable"] = True
+            unused = [k for k in ("name", "labels", "annotations") if k in alerts[what]]
+            if unused:
+                out.notes.append(f"the {what} alert is disabled ({snake if not k8s else camel}.disable: true): its "
+                                 f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} kept in the spec but "
+                                 "reach no rule (nothing is generated for a disabled alert)")
     return {what: body for what, body in alerts.items() if body}
 
 

@@ -26,9 +26,12 @@ from lukhas_obs.promql import (
     PromQLError,
     Selector,
     at_window,
+    constant_fallback,
     metric_names,
     parse,
     parse_selector,
+    reads_series,
+    without_fallback,
 )
 from lukhas_obs.spec import dashboards as spec_dashboards
 from lukhas_obs.spec import sanity
@@ -454,6 +457,20 @@ class _Builder:
             if not self.alert_expr(at_window(template, w), path, "an SLI expression",
                                    f"with {WINDOW_PLACEHOLDER} = {w}: "):
                 return
+
+    def watchable(self, template: str, path: tuple) -> None:
+        """The expression the absent alert watches (conventions.absent_expr: without a trailing
+        `or vector(0)`) can be empty, or the alert could never fire."""
+        try:
+            node = parse(without_fallback(at_window(template, "5m")))
+        except PromQLError:
+            return   # said by window_query
+        if not reads_series(node):
+            self.err(path, "reads no series: the SLI measures nothing, and its absent alert could never fire")
+        elif constant_fallback(node):
+            self.err(path, "an `or` with a constant (such as `or vector(0)`) inside the expression keeps it from ever "
+                           "being empty, so the absent alert that watches it could never fire: put the fallback last "
+                           "(the absent alert then watches what precedes it) or leave it out")
 
     def prometheus_version(self) -> tuple[int, int, int] | None:
         images = (self.data.get("stack") or {}).get("images") or {}
@@ -943,6 +960,9 @@ class _Builder:
                 queries = []
         for kind, key, template in queries:
             self.window_query(template, path + ("sli", kind, key), windows)
+        if queries:   # the last is what the absent alert watches: the total, or the raw ratio
+            kind, key, watched = queries[-1]
+            self.watchable(watched, path + ("sli", kind, key))
         if slo.min_events:
             self.err(path + ("min_events",), "min_events counts the requests of a selector SLI; an SLI expression's "
                                              "value has its own unit (a rate, a count, a ratio), so it cannot apply: "
