@@ -14,6 +14,7 @@ import yaml
 
 from lukhas_obs.importers.common import team_file
 from lukhas_obs.importers.openslo import import_openslo
+from lukhas_obs.model import Timeslices
 from lukhas_obs.spec import load_spec
 
 from conftest import ROOT, run_cli
@@ -109,7 +110,7 @@ CASES = [
      ["under promql (Nobl9's key)"]),
     ("every reason at once",
      [slo(window="timeWindow: [{duration: 1w, isRolling: false, calendar: {startTime: 2022-01-01 12:00:00, "
-                 "timeZone: America/New_York}}]", budgeting="budgetingMethod: Timeslices",
+                 "timeZone: America/New_York}}]", budgeting="budgetingMethod: RatioTimeslices",
           objective="objectives: [{target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: 1m}, {target: 0.9}]",
           indicator=ratio(good="sum(http_requests{code=\"200\"}) / 2", total="http_requests"))],
      ["calendar", "timeslices", "objectives", "expression", "counter-name"], ["2022-01-01 12:00:00"]),
@@ -223,6 +224,29 @@ def test_the_team_file_joins_a_folder_of_specs_and_validates_unchanged(tmp_path)
     (folder / "web.yaml").write_text(team.text)
     spec = load_spec(folder)
     assert {s.id for s in spec.slos} >= {"web-api-web-errors", "web-api-lat"}
+
+
+def test_a_timeslices_slo_imports_as_one_and_validates(tmp_path):
+    """budgetingMethod Timeslices: the objective counts good slices of timeSliceWindow, a slice good
+    when its SLI meets timeSliceTarget; the team file loads to exactly that."""
+    timeslices = "budgetingMethod: Timeslices"
+    folder = tmp_path / "teams"
+    shutil.copytree(TEAMS, folder)
+    result = import_openslo([("f.yaml", slo(
+        service="web-api", budgeting=timeslices,
+        objective="objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 1m}]",
+        indicator=ratio(bad='http_requests_total{job="web-api", code="500"}',
+                        total='http_requests_total{job="web-api"}')), None)])
+    team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
+                     base_metrics={m.name for m in load_spec(folder).metrics})
+    assert team.slos == 1, [str(b) for o in result.outcomes for b in o.blockers]
+    assert "Timeslices: a 1m slice is good when 95 % of it is good" in notes_of(result)
+    (folder / "web.yaml").write_text(team.text)
+    [imported] = [s for s in load_spec(folder).slos if s.service == "web-api"]
+    assert imported.timeslices == Timeslices(window="1m", target=0.95) and imported.objective == 99
+    result, team = run(slo(budgeting=timeslices, objective="objectives: [{target: 0.99, timeSliceTarget: 1.5, "
+                                                           "timeSliceWindow: 1m}]"))
+    assert team.slos == 0 and "timeSliceTarget 1.5 is not between 0 and 1" in str(result.refused[0].blockers)
 
 
 CLI_GOOD = slo()

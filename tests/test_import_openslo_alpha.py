@@ -201,12 +201,13 @@ spec:
 
 
 @pytest.mark.parametrize("doc,kinds,words", [
-    (V1ALPHA_BAD, {"invalid", "timeslices"},
-     ["both indicator.thresholdMetric and objectives[].ratioMetrics", "timeWindows unit 'Fortnight' is not one of "
+    (V1ALPHA_BAD, {"invalid"},
+     ["a Timeslices objective needs timeSliceWindow",
+      "both indicator.thresholdMetric and objectives[].ratioMetrics", "timeWindows unit 'Fortnight' is not one of "
       "Second, Minute, Hour, Day, Week, Month, Quarter, Year"]),
     (V1ALPHA_BAD.replace("  indicator:\n    thresholdMetric: {source: prometheus, queryType: promql, "
                          "query: 'queue_depth'}\n", ""),
-     {"invalid", "timeslices", "source"},
+     {"invalid", "source"},
      ["metadata {\"bucket\": \"0.25\"} passes details to the data source", "source type datadog is not Prometheus"]),
     (V1ALPHA.replace("  timeWindows:\n    - count: 7\n      unit: Day",
                      "  timeWindows: [{count: 1, unit: Month, isRolling: false, calendar: {startTime: "

@@ -48,6 +48,8 @@ services:
       - {{name: latency, objective: 99, period: 28d, sli: {{latency: {{metric: http_request_duration_seconds,
           threshold: 1, selector: '{{route="/api"}}'}}}}, page: P1, ticket: P3}}
       - {{name: up, objective: 99.95, sli: {{availability: {{}}}}, page: P1, ticket: P3}}
+      - {{name: minutes, objective: 99, timeslices: {{window: 1m, target: 95}}, sli: {{ratio: {{errors:
+          'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3}}
       - {{name: probe, objective: 99.9, sli: {{availability: {{source: probe}}}}, page: P1, ticket: P3}}
       - {{name: queue-low, objective: 99, sli: {{threshold: {{metric: queue_depth, min: 2}}}}, page: P1, ticket: P3}}
       - {{name: queue-high, objective: 99, sli: {{threshold: {{metric: queue_depth, max: 90}}}}, page: P1, ticket: P3}}
@@ -174,7 +176,8 @@ def test_export_then_import_is_the_identity_on_every_sli_kind(kinds):
     for svc in original["services"]:
         svc["slos"] = [o.entry for o in result.imported if o.service == svc["name"]]
     again = load_spec_text(yaml.safe_dump(original, sort_keys=False), "again.yaml")
-    fields = ("service", "name", "objective", "period", "page", "ticket", "sli", "min_events", "description")
+    fields = ("service", "name", "objective", "period", "page", "ticket", "sli", "min_events", "timeslices",
+              "description")
     want = sorted((tuple(getattr(s, f) for f in fields) for s in kinds.slos), key=str)
     got = sorted((tuple(getattr(s, f) for f in fields) for s in again.slos), key=str)
     # a description cut to OpenSLO's 1,050 characters is the one thing that does not come back

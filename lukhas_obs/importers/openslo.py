@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from lukhas_obs import promql
+from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.importers.common import (
     BAD_SAMPLES,
     Doc,
@@ -131,8 +132,8 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
         service = normalise_name(service, "service", out.notes)
         out.service = service
     period = _window(spec, out)
-    _budgeting(spec, out)
     objective = _objective(spec, out)
+    timeslices = _budgeting(spec, objective or {}, out)
     sli = None
     indicator = _indicator(spec, index, out)
     if indicator is not None and service is not None:
@@ -160,6 +161,8 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     events = _annotation(annotations, "min-events", int, out)
     if events is not None:
         entry["min_events"] = events
+    if timeslices is not None:
+        entry["timeslices"] = timeslices
     out.entry = entry
 
 
@@ -222,15 +225,44 @@ def _window(spec: dict, out: Outcome) -> str | None:
     return period_of(w.get("duration"), out)
 
 
-def _budgeting(spec: dict, out: Outcome) -> None:
+def _budgeting(spec: dict, objective: dict, out: Outcome) -> dict | None:
+    """The spec's `timeslices` for a Timeslices SLO (None for Occurrences): a slice of
+    timeSliceWindow is good when its SLI meets timeSliceTarget, the objective counts good slices."""
     method = spec.get("budgetingMethod")
     if method is None:
         out.notes.append("no budgetingMethod: Occurrences (counting good and bad events) assumed")
-    elif method in ("Timeslices", "RatioTimeslices"):
-        out.block("timeslices", f"budgetingMethod {method}: the spec budgets occurrences (events or samples), not "
-                                "good time slices")
+    elif method == "RatioTimeslices":
+        out.block("timeslices", "budgetingMethod RatioTimeslices averages each slice's ratio; the spec counts good "
+                                "slices (Timeslices) or events (Occurrences)")
+    elif method == "Timeslices":
+        return _timeslices(objective, out)
     elif method != "Occurrences":
         out.block("invalid", f"budgetingMethod {short(method)} is not one of {', '.join(sorted(BUDGETING))}")
+    return None
+
+
+def _timeslices(objective: dict, out: Outcome) -> dict | None:
+    if not objective:
+        return None   # the objective's own problems are said
+    target, window = objective.get("timeSliceTarget"), objective.get("timeSliceWindow")
+    if target is None or window is None:
+        missing = " and ".join(k for k, v in (("timeSliceTarget", target), ("timeSliceWindow", window)) if v is None)
+        out.block("invalid", f"a Timeslices objective needs {missing}")
+        return None
+    share = number(target, "timeSliceTarget", out)
+    if share is not None and not 0 < share < 1:
+        out.block("invalid", f"timeSliceTarget {share:g} is not between 0 and 1 (exclusive)")
+        share = None
+    try:
+        seconds = parse_duration(str(window).strip())
+    except ValueError:
+        out.block("invalid", f"timeSliceWindow {short(window)} is not a duration")
+        return None
+    if share is None:
+        return None
+    out.notes.append(f"Timeslices: a {format_duration(seconds)} slice is good when {share * 100:g} % of it is good; "
+                     "slices without data do not count")
+    return {"window": format_duration(seconds), "target": round(share * 100, 10)}
 
 
 def _objective(spec: dict, out: Outcome) -> dict | None:
