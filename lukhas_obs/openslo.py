@@ -111,12 +111,13 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
             if isinstance(s.sli, m.ThresholdSLI) and s.sli.min is not None and s.sli.max is not None:
                 annotations[f"{ANNOTATION}/max"] = promql.number(s.sli.max)  # OpenSLO holds one bound
             what = f"SLO {s.service}/{s.name}"
+            labels = _labels(s, what, notes)
             description = _fit(s.description, DESCRIPTION_MAX, f"{what}: description", notes) if s.description else ""
             docs.append({
                 "apiVersion": API, "kind": "SLO",
                 "metadata": {"name": dns_label(s.id),
                              "displayName": _fit(f"{s.service} {s.name}", NAME_MAX, f"{what}: displayName", notes),
-                             "annotations": annotations},
+                             "annotations": annotations, **({"labels": labels} if labels else {})},
                 "spec": {
                     **({"description": description} if description else {}),
                     "service": service,
@@ -130,6 +131,24 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
         found = problems(doc)
         assert not found, f"export wrote an invalid OpenSLO document: {found}"
     return docs
+
+
+# An OpenSLO label value (the 2022 schema's rule): what a Prometheus label value may be is wider.
+_LABEL_VALUE = re.compile(r"^[a-z0-9A-Z][a-z0-9A-Z._-]*\Z")
+
+
+def _labels(slo: SLO, what: str, notes: list[str]) -> dict[str, str]:
+    """The SLO's rule labels that OpenSLO can hold as labels (import reads them back); the others,
+    and the SLO's and its alerts' annotations and alert settings, are left out with a note."""
+    kept = {k: v for k, v in slo.labels if _LABEL_VALUE.match(v) and len(v) <= NAME_MAX}
+    left = [k for k, _ in slo.labels if k not in kept]
+    if left:
+        notes.append(f"{what}: labels {', '.join(left)} not exported: their values are not OpenSLO label values")
+    if slo.annotations or slo.page_alert != m.SLOAlert(m.SLO_PAGE_ALERT) or \
+            slo.ticket_alert != m.SLOAlert(m.SLO_TICKET_ALERT):
+        notes.append(f"{what}: annotations and alert settings not exported: OpenSLO's alert policies say something "
+                     "else")
+    return kept
 
 
 def export_text(spec: Spec, notes: list[str] | None = None) -> str:

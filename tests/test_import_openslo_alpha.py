@@ -169,12 +169,13 @@ def test_v2alpha_documents_resolve_their_references_and_import():
     web, lag = (o.entry for o in result.imported)
     assert web["sli"] == {"ratio": {"good": 'http_requests_total{code=~"2..|4.."}', "total": "http_requests_total"}}
     assert web["period"] == "28d" and lag["period"] == "7d"
+    assert [e.get("labels") for e in (web, lag)].count({"env": "prod"}) == 1   # metadata.labels, on its rules
     assert lag["sli"]["ratio"]["errors_query"] == (
         'sum_over_time((count((sum(min_over_time(kafka_consumergroup_lag{consumergroup="annotator"}[2m]))) > 100))'
         "[{{.window}}:])")
     text = said(result)
     for words in ("apiVersion openslo.com/v2alpha read as openslo/v1", "metricSourceRef my-prometheus is the "
-                  "Prometheus DataSource", "indicatorRef queue-lag resolved", "labels {\"env\": \"prod\"} not kept",
+                  "Prometheus DataSource", "indicatorRef queue-lag resolved",
                   "SLI queue-lag: thresholdMetric: the inline data source's connectionDetails are not kept",
                   "DataSource my-prometheus: apiVersion openslo.com/v2alpha read as openslo/v1"):
         assert words in text, text

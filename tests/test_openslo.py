@@ -49,7 +49,8 @@ services:
           threshold: 1, selector: '{{route="/api"}}'}}}}, page: P1, ticket: P3}}
       - {{name: up, objective: 99.95, sli: {{availability: {{}}}}, page: P1, ticket: P3}}
       - {{name: minutes, objective: 99, timeslices: {{window: 1m, target: 95}}, sli: {{ratio: {{errors:
-          'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3}}
+          'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3,
+          labels: {{team: checkout, tier: "1"}}}}
       - {{name: probe, objective: 99.9, sli: {{availability: {{source: probe}}}}, page: P1, ticket: P3}}
       - {{name: queue-low, objective: 99, sli: {{threshold: {{metric: queue_depth, min: 2}}}}, page: P1, ticket: P3}}
       - {{name: queue-high, objective: 99, sli: {{threshold: {{metric: queue_depth, max: 90}}}}, page: P1, ticket: P3}}
@@ -177,7 +178,7 @@ def test_export_then_import_is_the_identity_on_every_sli_kind(kinds):
         svc["slos"] = [o.entry for o in result.imported if o.service == svc["name"]]
     again = load_spec_text(yaml.safe_dump(original, sort_keys=False), "again.yaml")
     fields = ("service", "name", "objective", "period", "page", "ticket", "sli", "min_events", "timeslices",
-              "description")
+              "labels", "description")
     want = sorted((tuple(getattr(s, f) for f in fields) for s in kinds.slos), key=str)
     got = sorted((tuple(getattr(s, f) for f in fields) for s in again.slos), key=str)
     # a description cut to OpenSLO's 1,050 characters is the one thing that does not come back

@@ -20,7 +20,7 @@ from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.errors import SpecError
 from lukhas_obs.generate.yamlout import dump
-from lukhas_obs.model import SLO_PERIOD_RANGE
+from lukhas_obs.model import RESERVED_RULE_LABELS, SLO_PERIOD_RANGE
 from lukhas_obs.promql import PromQLError, Selector
 from lukhas_obs.spec.yamlsource import LineMap, parse_yaml_documents
 
@@ -274,6 +274,28 @@ def period_of(duration, out: Outcome, rolling_default: str = DEFAULT_PERIOD) -> 
     if period != text:
         out.notes.append(f"window {text} read as the period {period}")
     return period
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def rule_labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RULE_LABELS) -> dict[str, str]:
+    """Labels or annotations as the spec takes them; a name lukhas-obs sets itself, or one
+    Prometheus would refuse, is dropped with a note; a list of values is joined with commas."""
+    kept: dict[str, str] = {}
+    for key, value in mapping(raw).items():
+        if key in reserved:
+            out.notes.append(f"{what} {key}={short(value)} dropped: lukhas-obs sets {key} itself (routing follows the "
+                             "page/ticket priority)")
+        elif not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
+            out.notes.append(f"{what} {short(key)} dropped: not a Prometheus label name")
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            kept[key] = ",".join(value)
+            if len(value) > 1:
+                out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r}")
+        else:
+            kept[key] = value if isinstance(value, str) else json.dumps(value)
+    return kept
 
 
 def normalise_name(raw: str, what: str, notes: list[str]) -> str:

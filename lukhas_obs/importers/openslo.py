@@ -32,6 +32,7 @@ from lukhas_obs.importers.common import (
     ratio_sli,
     raw_sli,
     read_documents,
+    rule_labels,
     scoped,
     short,
     text_of,
@@ -141,13 +142,9 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     if spec.get("alertPolicies"):
         out.notes.append(f"alertPolicies not imported: the burn-rate alerts page {page} and ticket {ticket} "
                          "(--page, --ticket, or the spec's severities)")
-    labels = meta.get("labels")
-    if labels:
-        out.notes.append(f"labels {short(labels, 120)} not kept: the spec has no SLO labels yet")
-    kept = {f"{ANNOTATION}/{k}" for k in ("page", "ticket", "min-events", "max", "slo")}
-    other = {k: v for k, v in annotations.items() if k not in kept}
-    if other:
-        out.notes.append(f"annotations {short(other, 120)} not kept: the spec has no SLO annotations yet")
+    labels = rule_labels(meta.get("labels"), "label", out)   # on every rule of the SLO, as Sloth's are
+    ours = {f"{ANNOTATION}/{k}" for k in ("page", "ticket", "min-events", "max", "slo", "service")}
+    other = rule_labels({k: v for k, v in annotations.items() if k not in ours}, "annotation", out, frozenset())
     if out.blockers or sli is None or objective is None or name is None or service is None or period is None:
         return
     slo_name = _slo_name(name, service, annotations, out)
@@ -161,6 +158,10 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     events = _annotation(annotations, "min-events", int, out)
     if events is not None:
         entry["min_events"] = events
+    if labels:
+        entry["labels"] = labels
+    if other:
+        entry["annotations"] = other
     if timeslices is not None:
         entry["timeslices"] = timeslices
     out.entry = entry

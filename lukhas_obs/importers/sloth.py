@@ -10,9 +10,6 @@ block the SLO (their queries are Sloth code)."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import promql_parser
 
 from lukhas_obs.importers.common import (
@@ -33,6 +30,7 @@ from lukhas_obs.importers.common import (
     ratio_sli,
     raw_sli,
     read_documents,
+    rule_labels,
     scoped,
     short,
     text_of,
@@ -40,7 +38,6 @@ from lukhas_obs.importers.common import (
 from lukhas_obs.model import RESERVED_RULE_LABELS  # noqa: E402
 
 VERSION = "prometheus/v1"
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 K8S_API = "sloth.slok.dev/v1"
 K8S_KIND = "PrometheusServiceLevel"
 
@@ -127,7 +124,7 @@ def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ti
                                  + ("100 leaves no error budget" if objective == 100 else "Sloth's objectives are "
                                                                                           "percentages"))
             objective = None
-    labels = {**_labels(service_labels, "service label", out), **_labels(body.get("labels"), "SLO label", out)}
+    labels = {**rule_labels(service_labels, "service label", out), **rule_labels(body.get("labels"), "SLO label", out)}
     if body.get("plugins"):
         out.notes.append(f"SLO plugins {short(body['plugins'], 120)} not imported")
     alerts = _alerting(mapping(body.get("alerting")), k8s, out)
@@ -149,21 +146,6 @@ def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ti
     out.entry = entry
 
 
-def _labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RULE_LABELS) -> dict[str, str]:
-    """Sloth labels or annotations as the spec takes them; a name lukhas-obs sets itself, or one
-    Prometheus would refuse, is dropped with a note."""
-    kept: dict[str, str] = {}
-    for key, value in mapping(raw).items():
-        if key in reserved:
-            out.notes.append(f"{what} {key}={short(value)} dropped: lukhas-obs sets {key} itself (routing follows the "
-                             "page/ticket priority)")
-        elif not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
-            out.notes.append(f"{what} {short(key)} dropped: not a Prometheus label name")
-        else:
-            kept[key] = value if isinstance(value, str) else json.dumps(value)
-    return kept
-
-
 def _alerting(alerting: dict, k8s: bool, out: Outcome) -> dict:
     """Sloth's alerting block as the spec's `alerts`: the name (Sloth gives the page and the ticket
     alert one name and tells them apart by a label; the spec needs two), labels and annotations
@@ -174,12 +156,12 @@ def _alerting(alerting: dict, k8s: bool, out: Outcome) -> dict:
         alerts["page"]["name"], alerts["ticket"]["name"] = name, f"{name}Ticket"
         out.notes.append(f"alert name {name!r}: the page alert is {name}, the ticket alert {name}Ticket (Sloth names "
                          "both alike and tells them apart by sloth_severity)")
-    common = {key: _labels(alerting.get(key), f"alert {key[:-1]}", out, RESERVED_RULE_LABELS if key == "labels"
+    common = {key: rule_labels(alerting.get(key), f"alert {key[:-1]}", out, RESERVED_RULE_LABELS if key == "labels"
                            else frozenset()) for key in ("labels", "annotations")}
     for snake, camel, what in (("page_alert", "pageAlert", "page"), ("ticket_alert", "ticketAlert", "ticket")):
         alert = mapping(_key(alerting, snake, camel, k8s))
         for key in ("labels", "annotations"):
-            own = _labels(alert.get(key), f"{what} alert {key[:-1]}", out,
+            own = rule_labels(alert.get(key), f"{what} alert {key[:-1]}", out,
                           RESERVED_RULE_LABELS if key == "labels" else frozenset())
             if common[key] or own:
                 alerts[what][key] = {**common[key], **own}
