@@ -181,7 +181,7 @@ def schema() -> None:
     """Print the spec's JSON Schema, defaults included (for editors and CI linters)."""
     import json
 
-    from lukhas_obs.spec.loader import schema as load_schema
+    from lukhas_obs.spec.schemacheck import schema as load_schema
 
     click.echo(json.dumps(load_schema(), indent=2))
 

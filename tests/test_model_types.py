@@ -74,3 +74,35 @@ def test_each_alert_kind_is_its_own_condition(body, condition, expr):
     spec = load_spec_text(ALERT_HEAD + body + "\n", "types.yaml")
     assert spec.alerts[0].condition == condition
     assert alert_expr(spec, condition) == expr
+
+
+def test_the_loaders_stages_stand_alone():
+    """Schema problems come from the schema check alone; the model builder, given a document the
+    schema accepts, converts it and says what only meaning can (here: a severity's receiver that
+    does not exist), each without the other."""
+    from lukhas_obs.spec.build import ModelBuilder
+    from lukhas_obs.spec.schemacheck import schema_problems
+    from lukhas_obs.spec.yamlsource import Sources, parse_yaml
+
+    def stages(text: str):
+        data, lines = parse_yaml(text, "s.yaml")
+        sources = Sources.single("s.yaml", lines)
+        return data, sources, [str(p) for p in schema_problems(data, sources)]
+
+    data, sources, problems = stages(HEAD % "{availability: {}}")
+    assert problems == []
+    builder = ModelBuilder(data, sources, "s.yaml")
+    assert builder.build().slos[0].sli == m.AvailabilitySLI() and builder.problems == []
+
+    text = (HEAD % "{availability: {}}").replace("objective: 99", "objective: 101")
+    _, _, problems = stages(text)
+    line = text.splitlines().index("        objective: 101") + 1
+    assert problems == [f"s.yaml:{line}: services[0].slos[0].objective: 101 is above 100"]
+
+    data, sources, problems = stages((HEAD % "{availability: {}}").replace("receiver: nobody, page",
+                                                                            "receiver: nope, page"))
+    assert problems == []
+    builder = ModelBuilder(data, sources, "s.yaml")
+    builder.build()
+    assert [str(p) for p in builder.problems] == [
+        "s.yaml:5: severities.P1.receiver: receiver 'nope' is not defined under receivers"]

@@ -337,7 +337,7 @@ def test_yaml_is_read_with_the_safe_loader(tmp_path):
 def test_the_shipped_schema_is_a_valid_json_schema():
     import jsonschema
 
-    from lukhas_obs.spec.loader import schema
+    from lukhas_obs.spec.schemacheck import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
 

@@ -550,7 +550,7 @@ def threshold_sli(query: str, node, op: str, bound: float, out: Outcome) -> dict
     subquery at the rule evaluation interval) where it fails `op bound`, over all its samples.
     Refused: an expression that is not an instant vector, that reads no series, or that has a
     {{.window}} (a threshold compares each sample, it has no SLI window)."""
-    from lukhas_obs.spec.loader import value_type
+    from lukhas_obs.spec.expressions import value_type
 
     what = f"thresholdMetric {short(query)}"
     if promql.WINDOW.search(query):
