@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Process, free_port, tool, wait_until
+from conftest import SPEC, Process, free_port, tool, wait_until
 
 
 class Prometheus:
@@ -47,12 +47,21 @@ class Prometheus:
         self.proc.stop()
 
 
-def local_config(generated: Path, dest: Path, exporter: str, prom_port: int | None = None) -> Path:
-    """Copy generated/prometheus to `dest`, pointed at the local workload (see lukhas_obs.demo)."""
-    from lukhas_obs.demo import localize_prometheus
+def local_config(dest: Path, exporter: str, prom_port: int | None = None) -> Path:
+    """The LUKHAS spec's Prometheus configuration, generated into `dest` from the spec with fast
+    timers pointed at the local workload (lukhas_obs.demo.fast_timers and on_loopback, as the demo
+    runs it), used as generated."""
+    from lukhas_obs.demo import fast_timers, on_loopback
+    from lukhas_obs.generate import render
+    from lukhas_obs.generate.writer import write_tree
+    from lukhas_obs.spec import load_spec
 
-    shutil.copytree(generated / "prometheus", dest)
-    localize_prometheus(dest, exporter, prom_port)
+    # no Alertmanager: alerts go to a free loopback port, where nothing listens
+    local = on_loopback(fast_timers(load_spec(SPEC)), exporter, f"127.0.0.1:{free_port()}",
+                        prometheus=f"127.0.0.1:{prom_port}" if prom_port else None)
+    files = render(local)
+    write_tree({path.removeprefix("prometheus/"): text for path, text in files.items()
+                if path.startswith("prometheus/")}, dest)
     return dest
 
 

@@ -281,7 +281,7 @@ def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
     prom = None
     try:
         port = free_port()
-        cfg = local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port)
+        cfg = local_config(tmp_path / "prom", address, prom_port=port)
         prom = Prometheus(cfg, tmp_path / "data", port=port)
 
         last = []
