@@ -35,6 +35,24 @@ def run_cli(*args: str, cwd: Path | str = ROOT, timeout: float = 120, env: dict 
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def invoke_cli(*args: str) -> subprocess.CompletedProcess:
+    """The CLI in this process (Click's test runner): the same parsing, output and exit code as
+    run_cli without starting Python once more, for tables of cases; a traceback that escapes is
+    put on stderr as the interpreter would print it. Use run_cli where the process itself is the
+    contract (signals, the environment, a crash's exit status)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from lukhas_obs.cli import main
+
+    r = CliRunner().invoke(main, list(args))
+    stderr = r.stderr
+    if r.exception is not None and r.exc_info is not None and not isinstance(r.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*r.exc_info))
+    return subprocess.CompletedProcess(["lukhas-obs", *args], r.exit_code, r.stdout, stderr)
+
+
 def tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
