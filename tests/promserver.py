@@ -50,17 +50,22 @@ class Prometheus:
         self.proc.stop()
 
 
+# fast_timers' factor that puts every timer of the LUKHAS spec at its 1 s floor (10m `for:` at 2 s):
+# scrapes, evaluations and the SLOs' `-long` groups every second
+AT_THE_FLOOR = 300
+
+
 def local_config(dest: Path, exporter: str, prom_port: int | None = None) -> Path:
     """The LUKHAS spec's Prometheus configuration, generated into `dest` from the spec with fast
     timers pointed at the local workload (lukhas_obs.demo.fast_timers and on_loopback, as the demo
-    runs it), used as generated."""
+    runs it), used as generated. These tests want data, not timing: every timer at its floor."""
     from lukhas_obs.demo import fast_timers, on_loopback
     from lukhas_obs.generate import render
     from lukhas_obs.generate.writer import write_tree
     from lukhas_obs.spec import load_spec
 
     # no Alertmanager: alerts go to a free loopback port, where nothing listens
-    local = on_loopback(fast_timers(load_spec(SPEC)), exporter, f"127.0.0.1:{free_port()}",
+    local = on_loopback(fast_timers(load_spec(SPEC), AT_THE_FLOOR), exporter, f"127.0.0.1:{free_port()}",
                         prometheus=f"127.0.0.1:{prom_port}" if prom_port else None)
     files = render(local)
     write_tree({path.removeprefix("prometheus/"): text for path, text in files.items()
