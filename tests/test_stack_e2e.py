@@ -20,12 +20,15 @@ the LUKHAS spec with every timer divided by 15 (`lukhas_obs.demo.fast_timers`, t
 1 s scrapes instead of 15 s, 2 s evaluations instead of 30 s, the SLOs' `-long` groups every 20 s
 instead of 5 minutes, `for: 1m/2m` as 4 s/8 s, group_wait 10 s/30 s as 1 s/2 s. Why this proves
 the same: every rule, route, receiver, target, link, label and PromQL range window is the spec's
-own (the model differs in timer fields only, asserted below), and one factor for all timers keeps
-their proportions, so an alert needs as many evaluations (and each evaluation sees as many new
+own (the output differs in timer values only: tests/test_fast_timers.py), and one factor for all
+timers keeps their proportions, so an alert needs as many evaluations (and each evaluation sees as many new
 scrapes) as in production before it fires, and the test's waits are derived from the generated
-timers, not written in it. The production timers themselves are checked where their values
-matter: promtool unit tests of every SLO file (tests/test_slo.py), `amtool` routing and the
-golden files. About a minute instead of six. Marked `stack`."""
+timers, not written in it. What is not scaled: PromQL range windows (a rate over 5m fills 15 times
+slower relative to `for:` than in production), which leaves this test's proofs alone: the outage
+alerts read `up` and the exporters' backend-up gauges, no window, and the panels only need data.
+The production timers themselves are checked where their values matter: promtool unit tests of
+every SLO file (tests/test_slo.py), `amtool` routing and the golden files. About a minute instead
+of six. Marked `stack`."""
 
 from __future__ import annotations
 
