@@ -38,7 +38,7 @@ test: $(VENV)/.installed tools
 	. scripts/tool-env.sh && $(PY) -m pytest -q -ra -n $(TEST_WORKERS)
 
 golden: $(VENV)/.installed
-	$(PY) -m pytest -q tests/test_golden.py --update-golden
+	$(PY) -m pytest -q -rs tests/test_golden.py --update-golden
 
 bench: $(VENV)/.installed tools
 	. scripts/tool-env.sh && $(PY) benchmarks/run.py

@@ -5,8 +5,9 @@ healthy traffic, a bad canary is caught and the gate says roll back, an outage p
 Alertmanager. Every process it starts is stopped, and its working folder removed, at the end or
 on Ctrl-C.
 
-To fit in a minute, the demo copy of the rules evaluates every second and `for:` durations are cut
-to 5 s; scrapes run every second. Nothing else is changed: same rules, same routes, same gate."""
+To fit in a minute, the demo generates from the spec with its timers divided by 15 (`fast_timers`:
+1 s scrapes, 2 s evaluations, `for: 1m` is 4 s) and its targets on this machine (`on_loopback`):
+the generated files are used as generated. Same rules, same routes, same gate."""
 
 from __future__ import annotations
 
@@ -19,20 +20,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
-
-from lukhas_obs.conventions import BLACKBOX_JOB
-from lukhas_obs.durations import parse_duration
+from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.generate import render
 from lukhas_obs.generate.writer import write_tree
-from lukhas_obs.generate.yamlout import dump
-from lukhas_obs.model import Spec
-
-FOR_IN_DEMO = "5s"
+from lukhas_obs.model import Alert, Receiver, Service, Spec
 
 
 class DemoError(Exception):
@@ -54,46 +49,72 @@ def binary(*names: str) -> str:
                     "prometheus-alertmanager), or `apt-get install prometheus prometheus-alertmanager`")
 
 
-def localize_prometheus(prom_dir: Path, workload: str, prom_port: int | None = None,
-                        alertmanager: str | None = None, fast_for: str | None = None) -> None:
-    """Point a copy of generated/prometheus at local processes: every job scrapes the workload's
-    /metrics/<job> every second, the blackbox job probes the workload's /health/<service> through
-    its /probe stand-in, `prometheus` scrapes itself, every rule group evaluates every second."""
-    cfg = yaml.safe_load((prom_dir / "prometheus.yml").read_text())
-    for job in cfg["scrape_configs"]:
-        job["scrape_interval"] = job["scrape_timeout"] = "1s"
-        if job["job_name"] == BLACKBOX_JOB:
-            for sc in job["static_configs"]:
-                sc["targets"] = [f"http://{workload}/health/{sc['labels']['service']}"]
-            job["relabel_configs"][-1]["replacement"] = workload
-        elif job["job_name"] == "prometheus" and prom_port:
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
+# The demo and the tests' live stacks run the spec with every timer divided by this: 15 s scrapes
+# become 1 s, 30 s evaluations 2 s, the SLOs' 5-minute `-long` groups 20 s, `for: 1m` 4 s.
+FAST = 15
+
+
+def fast_timers(spec: Spec, factor: float = FAST) -> Spec:
+    """The spec with every timer that sets how soon something is seen divided by `factor` (whole
+    seconds, at least 1 s): Prometheus' scrape interval and timeout, its evaluation intervals
+    (also the SLO groups' and their `-long` groups'), every alert's `for:` (Prometheus' and
+    Loki's), and per severity Alertmanager's group_wait, group_interval and repeat_interval (and
+    its resolve_timeout). Everything else is the spec's: the same rules with the same PromQL and
+    range windows (5m, 1h, 30d: what is measured, not how often), the same routes and receivers.
+    Dividing them all by one factor keeps their proportions: an alert still needs as many
+    evaluations and scrapes to fire as in production, a `-long` group still runs 10 times less
+    often than its SLO group. Not scaled: the SLO absent alerts' fixed `for: 10m`
+    (generate/slo.py), so they never fire in a short run, and the gate's settings (its windows
+    are queries, not timers; the demo passes its own --window)."""
+    def faster(duration: str) -> str:
+        return format_duration(max(1, round(parse_duration(duration) / factor)))
+
+    p = spec.prometheus
+    interval = faster(p.scrape_interval)
+    prometheus = replace(p, scrape_interval=interval,
+                         scrape_timeout=format_duration(min(parse_duration(faster(p.scrape_timeout)),
+                                                            parse_duration(interval))),
+                         evaluation_interval=faster(p.evaluation_interval),
+                         slo_evaluation_interval=faster(p.slo_evaluation_interval),
+                         slo_long_evaluation_interval=faster(p.slo_long_evaluation_interval))
+    severities = tuple(replace(s, group_wait=faster(s.group_wait), group_interval=faster(s.group_interval),
+                               repeat_interval=faster(s.repeat_interval)) for s in spec.severities)
+
+    def alerts(rules: tuple[Alert, ...]) -> tuple[Alert, ...]:
+        return tuple(replace(a, for_=faster(a.for_)) if a.for_ else a for a in rules)
+
+    return replace(spec, prometheus=prometheus, severities=severities, alerts=alerts(spec.alerts),
+                   alertmanager=replace(spec.alertmanager, resolve_timeout=faster(spec.alertmanager.resolve_timeout)),
+                   logs=replace(spec.logs, alerts=alerts(spec.logs.alerts)))
+
+
+def on_loopback(spec: Spec, workload: str, alertmanager: str, prometheus: str | None = None,
+                webhook: str | None = None) -> Spec:
+    """The spec pointed at processes on this machine. Every scraped service (and exporter) is the
+    synthetic workload at `workload` (host:port), which serves each one's metrics at
+    /metrics/<service> and its health at /health/<service>; the blackbox exporter is the
+    workload's /probe stand-in. `prometheus` (host:port): where the `prometheus` job scrapes
+    Prometheus itself (else the workload plays it too). `alertmanager` (host:port): where
+    Prometheus and Loki send alerts. `webhook` (a URL): every receiver posts Alertmanager's webhook JSON to
+    <webhook>/<receiver> instead of paging anyone. Routes, rules and names are unchanged."""
+    host, port = workload.rsplit(":", 1)
+
+    def local(svc: Service) -> Service:
+        path = f"/metrics/{svc.name}"
+        if svc.name == "prometheus" and prometheus:
+            own_host, own_port = prometheus.rsplit(":", 1)
+            out = replace(svc, host=own_host, port=int(own_port), metrics_port=None, metrics_path="/metrics")
+        elif svc.exporter:
+            out = replace(svc, exporter=replace(svc.exporter, host=host, port=int(port), metrics_path=path))
         else:
-            job["static_configs"] = [{"targets": [workload]}]
-            job["metrics_path"] = f"/metrics/{job['job_name']}"
-    cfg["global"]["evaluation_interval"] = "1s"
-    if alertmanager:
-        cfg["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
-    else:
-        cfg.pop("alerting", None)
-    (prom_dir / "prometheus.yml").write_text(dump(cfg))
-    for rule_file in (prom_dir / "rules").glob("*.rules.yml"):
-        rules = yaml.safe_load(rule_file.read_text())
-        for group in rules["groups"]:
-            group["interval"] = "1s"
-            for rule in group["rules"]:
-                if fast_for and "for" in rule:
-                    rule["for"] = fast_for
-        rule_file.write_text(dump(rules))
+            out = replace(svc, host=host, port=int(port), metrics_port=None, metrics_path=path)
+        return replace(out, health=f"/health/{svc.name}") if svc.health else out
 
-
-def localize_alertmanager(am_file: Path, webhook: str) -> None:
-    """Keep the route tree; every receiver posts to the demo's local webhook instead."""
-    cfg = yaml.safe_load(am_file.read_text())
-    cfg["receivers"] = [{"name": r["name"], "webhook_configs": [{"url": f"{webhook}/{r['name']}",
-                                                                   "send_resolved": False}]}
-                        for r in cfg["receivers"]]
-    am_file.write_text(dump(cfg))
+    receivers = spec.receivers if webhook is None else tuple(
+        Receiver(r.name, "webhook", (("url", f"{webhook}/{r.name}"),)) for r in spec.receivers)
+    return replace(spec, services=tuple(local(s) for s in spec.services), receivers=receivers,
+                   prometheus=replace(spec.prometheus, blackbox_exporter=workload,
+                                      alertmanagers=(alertmanager,)))
 
 
 @dataclass
@@ -191,12 +212,10 @@ def run(spec: Spec, once: bool, echo=print, window: str = "20s", rps: float = 40
     steps: list[tuple[str, bool]] = []
     try:
         echo(f"working folder {work}")
-        write_tree(render(spec), work / "generated")
         prom_port, am_port = free_port(), free_port()
-        webhook = hook.start()
-        localize_prometheus(work / "generated" / "prometheus", address, prom_port, f"127.0.0.1:{am_port}",
-                            fast_for=FOR_IN_DEMO)
-        localize_alertmanager(work / "generated" / "alertmanager" / "alertmanager.yml", webhook)
+        local = on_loopback(fast_timers(spec), address, f"127.0.0.1:{am_port}", prometheus=f"127.0.0.1:{prom_port}",
+                            webhook=hook.start())
+        write_tree(render(local), work / "generated")
         procs.start("alertmanager", [alertmanager_bin,
                                      f"--config.file={work / 'generated/alertmanager/alertmanager.yml'}",
                                      f"--storage.path={work / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",

@@ -35,11 +35,55 @@ def run_cli(*args: str, cwd: Path | str = ROOT, timeout: float = 120, env: dict 
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def invoke_cli(*args: str) -> subprocess.CompletedProcess:
+    """The CLI in this process (Click's test runner): the same parsing, output and exit code as
+    run_cli without starting Python once more, for tables of cases; a traceback that escapes is
+    put on stderr as the interpreter would print it. Use run_cli where the process itself is the
+    contract (signals, the environment, a crash's exit status)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from lukhas_obs.cli import main
+
+    r = CliRunner().invoke(main, list(args))
+    stderr = r.stderr
+    if r.exception is not None and r.exc_info is not None and not isinstance(r.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*r.exc_info))
+    return subprocess.CompletedProcess(["lukhas-obs", *args], r.exit_code, r.stdout, stderr)
+
+
 def tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
         pytest.fail(f"{name} is not installed: run `make test`, which installs it (or see README)")
     return path
+
+
+def promtool_test_rules(test_file: Path, tmp_path_factory, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`promtool test rules` on one generated unit-test file, run in its folder. A pass is
+    remembered for the rest of the test run (by every xdist worker) under the meaning of the
+    files it read: the test file and the rule files it names, as parsed YAML (so the header
+    comment naming the spec's path does not count). promtool is deterministic, so the same
+    documents pass again; a failure is never remembered, and runs each time to show its output."""
+    import hashlib
+    import json
+
+    import yaml
+
+    doc = yaml.safe_load(test_file.read_text())
+    rules = [yaml.safe_load((test_file.parent / name).read_text()) for name in doc.get("rule_files") or []]
+    key = hashlib.sha256(json.dumps([doc, rules], sort_keys=True, default=str).encode()).hexdigest()
+    base = tmp_path_factory.getbasetemp()
+    passed = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "promtool-passed"
+    passed.mkdir(exist_ok=True)
+    args = [tool("promtool"), "test", "rules", test_file.name]
+    if (passed / key).exists():
+        return subprocess.CompletedProcess(args, 0, f"passed earlier in this run: {test_file.name}\n", "")
+    r = subprocess.run(args, cwd=test_file.parent, capture_output=True, text=True, timeout=timeout)
+    if r.returncode == 0:
+        (passed / key).touch()
+    return r
 
 
 def tree_snapshot(folder: Path) -> dict[str, bytes]:

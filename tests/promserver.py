@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Process, free_port, tool, wait_until
+from conftest import ROOT, SPEC, Process, free_port, tool, wait_until
 
 
 class Prometheus:
@@ -47,13 +50,67 @@ class Prometheus:
         self.proc.stop()
 
 
-def local_config(generated: Path, dest: Path, exporter: str, prom_port: int | None = None) -> Path:
-    """Copy generated/prometheus to `dest`, pointed at the local workload (see lukhas_obs.demo)."""
-    from lukhas_obs.demo import localize_prometheus
+# fast_timers' factor that puts every timer of the LUKHAS spec at its 1 s floor (10m `for:` at 2 s):
+# scrapes, evaluations and the SLOs' `-long` groups every second
+AT_THE_FLOOR = 300
 
-    shutil.copytree(generated / "prometheus", dest)
-    localize_prometheus(dest, exporter, prom_port)
+
+def local_config(dest: Path, exporter: str, prom_port: int | None = None) -> Path:
+    """The LUKHAS spec's Prometheus configuration, generated into `dest` from the spec with fast
+    timers pointed at the local workload (lukhas_obs.demo.fast_timers and on_loopback, as the demo
+    runs it), used as generated. These tests want data, not timing: every timer at its floor."""
+    from lukhas_obs.demo import fast_timers, on_loopback
+    from lukhas_obs.generate import render
+    from lukhas_obs.generate.writer import write_tree
+    from lukhas_obs.spec import load_spec
+
+    # no Alertmanager: alerts go to a free loopback port, where nothing listens
+    local = on_loopback(fast_timers(load_spec(SPEC), AT_THE_FLOOR), exporter, f"127.0.0.1:{free_port()}",
+                        prometheus=f"127.0.0.1:{prom_port}" if prom_port else None)
+    files = render(local)
+    write_tree({path.removeprefix("prometheus/"): text for path, text in files.items()
+                if path.startswith("prometheus/")}, dest)
     return dest
+
+
+def once_per_run(tmp_path_factory, name: str, build) -> Path:
+    """A folder `build(folder)` fills once per test run, shared by every xdist worker: the first
+    to ask builds it under a lock, the others wait for it and read it (never write into it)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's, not the user's
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def gate_history(tmp_path_factory) -> Path:
+    """Every scenario of gatedata, each in its own day: `om.txt` (OpenMetrics) and `blocks`
+    (promtool's TSDB blocks of it), built once per run (some 30 s of CPU)."""
+    import gatedata
+
+    def build(folder: Path) -> None:
+        (folder / "om.txt").write_text(gatedata.openmetrics())
+        r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(folder / "om.txt"),
+                            str(folder / "blocks")], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+
+    return once_per_run(tmp_path_factory, "gate-history", build)
+
+
+def history_prometheus(tmp_path_factory, name: str) -> Prometheus:
+    """A real Prometheus of its own (a copy of the blocks: Prometheus locks its data folder)
+    serving gate_history; the caller stops it."""
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(gate_history(tmp_path_factory) / "blocks", root / "data")
+    (root / "cfg").mkdir()
+    (root / "cfg" / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    return Prometheus(root / "cfg", root / "data")
 
 
 def start_workload(spec: Path, log: Path, mode: str = "healthy", rps: float = 50):

@@ -269,7 +269,7 @@ def test_every_panel_query_returns_data_for_every_value_of_its_variables(tmp_pat
     prom = None
     try:
         port = free_port()
-        prom = Prometheus(local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port),
+        prom = Prometheus(local_config(tmp_path / "prom", address, prom_port=port),
                           tmp_path / "data", port=port)
         dashes = dashboards(generated_lukhas)
         # 70 seconds of scrapes and 1-second rule evaluations, so rates and recorded windows have data

@@ -5,7 +5,6 @@ cannot be made otherwise (HTTP 500, a hang, NaN)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -15,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import gatedata
-from conftest import SPEC, free_port, run_cli, tool, wait_until
-from promserver import Prometheus, VictoriaMetrics, local_config, start_workload
+from conftest import SPEC, free_port, invoke_cli, run_cli, wait_until
+from promserver import Prometheus, VictoriaMetrics, gate_history, history_prometheus, local_config, start_workload
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +23,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """One real Prometheus serving every scenario of gatedata, each in its own day."""
-    root = tmp_path_factory.mktemp("gate")
-    data = root / "om.txt"
-    data.write_text(gatedata.openmetrics())
-    tsdb = root / "data"
-    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    cfg = root / "cfg"
-    cfg.mkdir()
-    (cfg / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    prom = Prometheus(cfg, tsdb)
+    prom = history_prometheus(tmp_path_factory, "gate")
     try:
         yield prom
     finally:
@@ -42,10 +31,12 @@ def history(tmp_path_factory):
 
 
 def gate(prom_url: str, mode: str, scenario: str | None = None, *extra: str):
+    """`lukhas-obs slo-gate` on a real Prometheus (or VictoriaMetrics), in process: the tables
+    below run it some 70 times (test_prometheus_stopped_is_error_exit_4 runs it as a process)."""
     args = ["slo-gate", "--mode", mode, "--spec", str(SPEC), "--prometheus-url", prom_url, "--timeout", "20s", *extra]
     if scenario:
         args += ["--at", str(gatedata.end_of(scenario))]
-    return run_cli(*args)
+    return invoke_cli(*args)
 
 
 APPS = [a for s in gatedata.APPS for a in ("--service", s)]
@@ -152,7 +143,9 @@ def test_a_declared_service_with_no_target_fails(history, tmp_path):
 
 def test_prometheus_stopped_is_error_exit_4(tmp_path):
     port = free_port()  # nothing listens here
-    r = gate(f"http://127.0.0.1:{port}", "smoke", None, "--timeout", "3s", *CORE)
+    # as a process: the exit status a pipeline sees
+    r = run_cli("slo-gate", "--mode", "smoke", "--spec", str(SPEC), "--prometheus-url", f"http://127.0.0.1:{port}",
+                "--timeout", "3s", *CORE)
     assert r.returncode == 4, r.stdout
     assert "cannot connect" in r.stdout
 
@@ -281,7 +274,7 @@ def test_live_prometheus_scraping_a_real_exporter(tmp_path, generated_lukhas):
     prom = None
     try:
         port = free_port()
-        cfg = local_config(generated_lukhas, tmp_path / "prom", address, prom_port=port)
+        cfg = local_config(tmp_path / "prom", address, prom_port=port)
         prom = Prometheus(cfg, tmp_path / "data", port=port)
 
         last = []
@@ -319,7 +312,7 @@ def urlopen_mode(address: str, mode: str) -> None:
 
 @pytest.fixture(scope="module")
 def victoria(tmp_path_factory):
-    vm = VictoriaMetrics(tmp_path_factory.mktemp("vm"), gatedata.openmetrics())
+    vm = VictoriaMetrics(tmp_path_factory.mktemp("vm"), (gate_history(tmp_path_factory) / "om.txt").read_text())
     try:
         yield vm
     finally:

@@ -15,7 +15,7 @@ def live(tmp_path, generated_lukhas):
     workload, address = start_workload(SPEC, tmp_path / "workload.log")
     prom = None
     try:
-        cfg = local_config(generated_lukhas, tmp_path / "prom", address)
+        cfg = local_config(tmp_path / "prom", address)
         prom = Prometheus(cfg, tmp_path / "data")
         yield prom
     finally:

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,8 +28,8 @@ from lukhas_obs.gate.serve import BadRequest, Defaults, GateApp, Limiter, SpecHo
 from lukhas_obs.spec import load_spec
 
 import gatedata
-from conftest import ROOT, SPEC, Process, free_port, run_cli, tool, wait_until
-from promserver import Prometheus
+from conftest import ROOT, SPEC, Process, free_port, run_cli, wait_until
+from promserver import history_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +39,11 @@ APPS = list(gatedata.APPS)
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
-    """One real Prometheus holding the scenarios these tests read (each in its own day)."""
-    root = tmp_path_factory.mktemp("serve-history")
-    with mock.patch.object(gatedata, "SCENARIOS", [s for s in gatedata.SCENARIOS if s.name in SCENARIOS]):
-        (root / "om.txt").write_text(gatedata.openmetrics())
-        ends = {name: gatedata.end_of(name) for name in SCENARIOS}
-    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(root / "om.txt"),
-                        str(root / "data")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    (root / "cfg").mkdir()
-    (root / "cfg" / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    prom = Prometheus(root / "cfg", root / "data")
+    """One real Prometheus holding gatedata's scenarios (each in its own day; the blocks are
+    shared with tests/test_gate.py), and the end of each scenario these tests read."""
+    prom = history_prometheus(tmp_path_factory, "serve-history")
     try:
-        yield prom, ends
+        yield prom, {name: gatedata.end_of(name) for name in SCENARIOS}
     finally:
         prom.stop()
 

@@ -8,7 +8,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -282,8 +281,57 @@ CASES = [
 ]
 
 
+def pointed(text: str, path: str, line_snippet: str, phrase: str, lines: list[str]) -> str | None:
+    """What is wrong with the problem lines `lines` (FILE:LINE: key.path: message, as the CLI
+    prints them) for a spec `text` expected to be refused: None when one names the file, `path`
+    and `phrase`, at a line holding `line_snippet`."""
+    first = [ln for ln in lines if ln.startswith("spec.yaml:")]
+    if not first:
+        return "no line names spec.yaml"
+    matching = [ln for ln in first if phrase in ln and (not path or f": {path}: " in ln)]
+    if not matching:
+        return f"no line names {path!r} with {phrase!r}"
+    if line_snippet:
+        lineno = int(matching[0].split(":")[1])
+        want = [i + 1 for i, ln in enumerate(text.splitlines()) if line_snippet.splitlines()[0] in ln]
+        if lineno not in want:
+            return f"line {lineno} is not one of {want} ({line_snippet!r})"
+    return None
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_broken_spec_is_refused_with_a_pointed_message(case, tmp_path):
+def test_broken_spec_is_refused_with_a_pointed_message(case):
+    """In process (the loader is pure): every problem the CLI would print, one per line."""
+    from lukhas_obs.spec.loader import load_spec_text
+
+    name, text, path, line_snippet, phrase = case
+    with pytest.raises(SpecError) as refused:
+        load_spec_text(text, "spec.yaml")
+    lines = [str(p) for p in refused.value.problems]
+    assert pointed(text, path, line_snippet, phrase, lines) is None, "\n".join(lines)
+
+
+def test_the_pointed_message_check_can_fail():
+    text = mutate("    port: 9000", "    port: 70000")
+    good = "spec.yaml:{}: services[0].port: 70000 is above 65535"
+    line = next(i + 1 for i, ln in enumerate(text.splitlines()) if "port: 70000" in ln)
+    assert pointed(text, "services[0].port", "port: 70000", "above 65535", [good.format(line)]) is None
+    assert pointed(text, "services[0].port", "port: 70000", "above 65535", [good.format(line + 1)]) == \
+        f"line {line + 1} is not one of [{line}] ('port: 70000')"
+    assert pointed(text, "services[1].port", "", "above 65535", [good.format(line)]) == \
+        "no line names 'services[1].port' with 'above 65535'"
+    assert pointed(text, "", "", "x", ["other.yaml:1: x"]) == "no line names spec.yaml"
+
+
+# End to end through the CLI, a few of the cases above: exit 2, the pointed message on stderr, no
+# traceback, and nothing under the output folders changes. One per stage of loading: YAML,
+# schema, cross-reference, PromQL, an empty file.
+CLI_CASES = ["yaml-syntax", "port-range", "undefined-metric", "expr-limitk", "empty"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in CLI_CASES],
+                         ids=[c[0] for c in CASES if c[0] in CLI_CASES])
+def test_the_cli_refuses_a_broken_spec_and_writes_nothing(case, tmp_path):
     name, text, path, line_snippet, phrase = case
     spec = tmp_path / "spec.yaml"
     spec.write_text(text)
@@ -296,27 +344,30 @@ def test_broken_spec_is_refused_with_a_pointed_message(case, tmp_path):
 
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    first = [ln for ln in r.stderr.splitlines() if ln.startswith("spec.yaml:")]
-    assert first, r.stderr
-    matching = [ln for ln in first if phrase in ln and (not path or f": {path}: " in ln)]
-    assert matching, f"no line names {path!r} with {phrase!r}:\n{r.stderr}"
-    if line_snippet:
-        lineno = int(matching[0].split(":")[1])
-        want = [i + 1 for i, ln in enumerate(text.splitlines()) if line_snippet.splitlines()[0] in ln]
-        assert lineno in want, f"line {lineno} is not one of {want} ({line_snippet!r}):\n{r.stderr}"
-    assert "nothing was written" in r.stderr
+    assert pointed(text, path, line_snippet, phrase, r.stderr.splitlines()) is None, r.stderr
+    assert r.stderr.splitlines()[-1].endswith("in the spec; nothing was written."), r.stderr
     assert tree_snapshot(out) == before
     assert not (tmp_path / "dep").exists()
 
 
-def test_every_problem_is_reported_not_only_the_first(tmp_path):
+def test_every_problem_is_reported_not_only_the_first():
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = mutate("        objective: 99.5", "        objective: 101").replace("port: 9000", "port: nine")
+    with pytest.raises(SpecError) as refused:
+        load_spec_text(text, "spec.yaml")
+    assert [p.path for p in refused.value.problems] == ["services[0].port", "services[0].slos[0].objective"]
+
+
+def test_the_cli_counts_the_problems_it_prints(tmp_path):
     text = mutate("        objective: 99.5", "        objective: 101").replace("port: 9000", "port: nine")
     spec = tmp_path / "spec.yaml"
     spec.write_text(text)
     r = run_cli("validate", "--spec", str(spec), cwd=tmp_path)
     assert r.returncode == 2
-    assert "services[0].port" in r.stderr and "services[0].slos[0].objective" in r.stderr
-    assert "2 problems" in r.stderr
+    lines = r.stderr.splitlines()
+    assert [ln.split(": ")[1] for ln in lines[:-1]] == ["services[0].port", "services[0].slos[0].objective"]
+    assert lines[-1] == "lukhas-obs: 2 problems in the spec; nothing was written."
 
 
 def test_missing_spec_file(tmp_path):
@@ -342,29 +393,27 @@ def test_the_shipped_schema_is_a_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(schema())
 
 
-def _validate_bounded(spec: Path, memory_bytes: int = 512 * 2**20) -> tuple[subprocess.CompletedProcess, float]:
-    """`validate` in a process that may not grow past `memory_bytes` of address space."""
+def _validate_bounded(spec: Path, memory_bytes: int = 512 * 2**20) -> subprocess.CompletedProcess:
+    """`validate` in a process that may not grow past `memory_bytes` of address space, and must
+    end within 30 s (an expanded bomb would need gigabytes, and minutes to build them)."""
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
-    start = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "lukhas_obs", "validate", "--spec", str(spec)], cwd=spec.parent,
-                       capture_output=True, text=True, timeout=30, preexec_fn=limit)
-    return r, time.monotonic() - start
+    return subprocess.run([sys.executable, "-m", "lukhas_obs", "validate", "--spec", str(spec)], cwd=spec.parent,
+                          capture_output=True, text=True, timeout=30, preexec_fn=limit)
 
 
 @pytest.mark.parametrize("extra, line, phrase", [
     (ALIAS_BOMB, "f: &f", "more than 100000 YAML nodes"),
     ("x-loop: &loop\n  - 1\n  - *loop\n", "x-loop: &loop", "refers to the node that contains it"),
 ], ids=["billion-laughs", "self-reference"])
-def test_yaml_alias_bombs_are_refused_fast_in_bounded_memory(extra, line, phrase, tmp_path):
+def test_yaml_alias_bombs_are_refused_in_bounded_memory(extra, line, phrase, tmp_path):
     text = BASE + extra
     spec = tmp_path / "spec.yaml"
     spec.write_text(text)
-    r, seconds = _validate_bounded(spec)
+    r = _validate_bounded(spec)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr and "RecursionError" not in r.stderr
-    assert seconds < 2, f"took {seconds:.1f}s"
     want = next(i + 1 for i, ln in enumerate(text.splitlines()) if line in ln)
     assert f"spec.yaml:{want}: " in r.stderr and phrase in r.stderr, r.stderr
 

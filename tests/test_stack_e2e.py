@@ -15,7 +15,20 @@ tests/stackns/README.md). Then, as an operator would check it:
    generated rules) fires, reaches the receiver the generated routes give it, with links that work,
    a panel shows it red, and nothing is said about what still runs.
 
-Minutes, not seconds: the real 15 s scrapes, 30 s evaluations and `for: 1m/2m`. Marked `stack`."""
+What differs from production: the timers. The files are generated (and then run unchanged) from
+the LUKHAS spec with every timer divided by 15 (`lukhas_obs.demo.fast_timers`, the demo's own):
+1 s scrapes instead of 15 s, 2 s evaluations instead of 30 s, the SLOs' `-long` groups every 20 s
+instead of 5 minutes, `for: 1m/2m` as 4 s/8 s, group_wait 10 s/30 s as 1 s/2 s. Why this proves
+the same: every rule, route, receiver, target, link, label and PromQL range window is the spec's
+own (the output differs in timer values only: tests/test_fast_timers.py), and one factor for all
+timers keeps their proportions, so an alert needs as many evaluations (and each evaluation sees as many new
+scrapes) as in production before it fires, and the test's waits are derived from the generated
+timers, not written in it. What is not scaled: PromQL range windows (a rate over 5m fills 15 times
+slower relative to `for:` than in production), which leaves this test's proofs alone: the outage
+alerts read `up` and the exporters' backend-up gauges, no window, and the panels only need data.
+The production timers themselves are checked where their values matter: promtool unit tests of
+every SLO file (tests/test_slo.py), `amtool` routing and the golden files. About a minute instead
+of six. Marked `stack`."""
 
 from __future__ import annotations
 
@@ -34,10 +47,13 @@ import pytest
 import yaml
 
 from lukhas_obs import promql
+from lukhas_obs.demo import fast_timers
 from lukhas_obs.durations import parse_duration
+from lukhas_obs.generate import render, render_deployment
+from lukhas_obs.generate.writer import relative_mount, write_outputs
 from lukhas_obs.spec import load_spec
 
-from conftest import SPEC, run_cli, tool
+from conftest import SPEC, tool
 from stackns.client import LivePrometheus, StackNamespace, why_no_namespace, write_secrets
 from stackns.plan import Stack
 from test_dashboards import dashboards, interpolate, queries, variable_settings
@@ -45,6 +61,7 @@ from test_dashboards import dashboards, interpolate, queries, variable_settings
 pytestmark = [pytest.mark.stack]
 
 MODEL = load_spec(SPEC)
+FAST_MODEL = fast_timers(MODEL)  # what the stack runs: the spec with its timers divided by FAST
 APPS = [s.name for s in MODEL.services if s.kind == "application"]
 # what is stopped at once: every service the spec reads through an exporter (the server behind
 # it stops, the exporter stays), and one LUKHAS service, chosen when the outage starts (below)
@@ -93,10 +110,10 @@ def live(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("stack")
-    r = run_cli("generate", "--spec", str(SPEC), "--out", str(root / "generated"),
-                "--deployment-out", str(root / "deployment"))
-    assert r.returncode == 0, r.stderr
-    stack = Stack(root / "generated", root / "deployment")
+    generated, deployment = root / "generated", root / "deployment"
+    write_outputs(render(FAST_MODEL), generated, render_deployment(FAST_MODEL, relative_mount(generated, deployment)),
+                  deployment)
+    stack = Stack(generated, deployment)
     secret_values = write_secrets(stack)
     env = {name: secrets.token_hex(12) for name in stack.variables()}  # what the operator exports
     (root / "work").mkdir()

@@ -29,7 +29,7 @@ def test_rules_evaluate_on_vmalert(tmp_path, generated_lukhas):
     workload, address = start_workload(SPEC, tmp_path / "workload.log", rps=100)
     hook, prom, vmalert = Webhook(), None, None
     try:
-        cfg = local_config(generated_lukhas, tmp_path / "prom", address)
+        cfg = local_config(tmp_path / "prom", address)
         doc = yaml.safe_load((cfg / "prometheus.yml").read_text())
         doc["rule_files"] = []  # only vmalert evaluates the rules here
         doc["remote_write"] = [{"url": f"{vm.url}/api/v1/write", "queue_config": {"batch_send_deadline": "1s"}}]

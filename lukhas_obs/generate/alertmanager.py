@@ -64,7 +64,9 @@ def _receiver(r: Receiver, levels: list[str]) -> dict:
                         {"type": "button", "text": "Dashboard", "url": _link("dashboard_url")}],
         }]
     elif r.kind == "webhook":
-        out["webhook_configs"] = [{"url_file": r.get("url_file"), "send_resolved": True}]
+        # `url` (the demo's local webhook) or `url_file` (a secret); Debian's Alertmanager 0.25 knows only `url`
+        where = {"url": r.get("url")} if r.get("url") else {"url_file": r.get("url_file")}
+        out["webhook_configs"] = [{**where, "send_resolved": True}]
     return out
 
 
