@@ -11,6 +11,10 @@ Record names follow `level:metric:operations`; every series carries `service` an
   slo:sli_error:ratio_rate<W>                    error ratio over window W, for every alert window
                                                  and for the SLO period (a raw SLI records only
                                                  these: its expression per window, see query_windows)
+  slo:sli_error:ratio_period                     a calendar SLO's error ratio over its period so far
+                                                 (this week, month or quarter in its time zone)
+  slo:calendar_period:phase, <5m record>_period   the period an evaluation falls in (modulo 3), and
+                                                 the 5m records again under a `phase` label with it
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h"""
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from importlib import resources
 
 import yaml
 
-from lukhas_obs import promql
+from lukhas_obs import calendar, promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.model import SLO
 from lukhas_obs.promql import Selector
@@ -35,6 +39,8 @@ TOTAL_COUNT = "slo:sli_total:count"
 OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
 BURN_RATE = "slo:error_budget:burn_rate1h"
+PERIOD_RATIO = "slo:sli_error:ratio_period"   # a calendar SLO's period so far
+PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls in, modulo 3
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
@@ -96,8 +102,14 @@ def alert_windows(slo: SLO) -> list[str]:
 
 def all_windows(slo: SLO) -> list[str]:
     """The windows recorded for an SLO: the alert windows, 5m, 1h (the burn-rate record) and the
-    SLO period."""
-    return sorted(set(alert_windows(slo)) | {"5m", "1h", slo.period}, key=parse_duration)
+    SLO period (a calendar SLO's period is PERIOD_RATIO instead, see period_ratio)."""
+    period = set() if slo.calendar else {slo.period}
+    return sorted(set(alert_windows(slo)) | {"5m", "1h"} | period, key=parse_duration)
+
+
+def budget_ratio_record(slo: SLO) -> str:
+    """The record holding the error ratio the budget is measured against."""
+    return PERIOD_RATIO if slo.calendar else ratio_name(slo.period)
 
 
 def slo_labels(slo: SLO) -> dict:
@@ -198,6 +210,32 @@ def sample_counts(slo: SLO) -> tuple[str, str]:
 def _summed_ratio(errors: str, total: str, slo: SLO, window: str) -> str:
     return promql.ratio(f"sum_over_time({record_sel(errors, slo)}[{window}])",
                         f"sum_over_time({record_sel(total, slo)}[{window}])")
+
+
+def _period_inputs(slo: SLO) -> tuple[str, ...]:
+    """The 5m records a calendar SLO's period ratio is summed from."""
+    if slo.sli.kind == "raw":
+        return (ratio_name("5m"),)
+    return (ERRORS_RATE, TOTAL_RATE) if slo.sli.event_based else (ERRORS_COUNT, TOTAL_COUNT)
+
+
+def period_tagged(slo: SLO) -> list[tuple[str, str]]:
+    """(record, expr): each 5m record again, with the `phase` of its evaluation as a label."""
+    phase = str(record_sel(PERIOD_PHASE, slo))
+    return [(f"{name}_period", calendar.tag(str(record_sel(name, slo)), phase)) for name in _period_inputs(slo)]
+
+
+def period_ratio(slo: SLO) -> str:
+    """A calendar SLO's error ratio since its period started in its time zone: the tagged 5m
+    records of the current phase summed over calendar.LOOKBACK (a raw SLI: its 5m ratio
+    averaged), as the rolling period's are."""
+    cal = slo.calendar
+    assert cal is not None, "only a calendar SLO has a period record"
+    lookback = calendar.LOOKBACK[cal.unit]
+    inputs = [f"{record_sel(name + '_period', slo)}[{lookback}]" for name in _period_inputs(slo)]
+    if len(inputs) == 1:
+        return calendar.current(cal, f"avg_over_time({inputs[0]})")
+    return calendar.current(cal, promql.ratio(f"sum_over_time({inputs[0]})", f"sum_over_time({inputs[1]})"))
 
 
 def window_ratio(slo: SLO, window: str) -> str:
