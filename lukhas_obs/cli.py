@@ -630,8 +630,9 @@ as a team file for a folder of specs, that `lukhas-obs validate` accepts as is.
 \b
 Reads single documents, `---` streams and top-level lists of objects; resolves indicatorRef
 and metricSourceRef across every file given. Each SLO is imported with notes on what was
-assumed or changed, or refused with every reason (calendar windows, timeslices, threshold
-expressions, other periods, non-Prometheus sources, ...), listed on stderr. Ratio queries that
+assumed or changed, or refused with every reason (calendar windows other than a week, month or
+quarter, timeslices, threshold expressions, other periods, non-Prometheus sources, ...), listed on
+stderr. Ratio queries that
 are expressions over one range (counter: false) and rawType ratios become expression SLIs.
 """ + IMPORT_EXIT
 
