@@ -121,7 +121,7 @@ def _local(x: str, timezone: str, add: int = 0) -> str:
 
 def phase(cal: Calendar) -> str:
     """A number for the period of the evaluation instant that the two periods before it do not
-    share (see PHASES): weeks since a Monday modulo 3, the month of the year modulo 3 (12 is a
+    share (see below): weeks since a Monday modulo 3, the month of the year modulo 3 (12 is a
     multiple of 3), the quarter of the year (0-3)."""
     x = "vector(time())"
     if cal.unit == "week":     # 1970-01-01 was a Thursday: 3 days after a Monday

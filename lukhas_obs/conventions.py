@@ -13,8 +13,9 @@ Record names follow `level:metric:operations`; every series carries `service` an
                                                  these: its expression per window, see query_windows)
   slo:sli_error:ratio_period                     a calendar SLO's error ratio over its period so far
                                                  (this week, month or quarter in its time zone)
-  slo:calendar_period:phase, <5m record>_period   the period an evaluation falls in (modulo 3), and
-                                                 the 5m records again under a `phase` label with it
+  slo:calendar_period:phase, <5m record>_period   which period an evaluation falls in (a number the
+                                                 two periods before do not share, calendar.phase),
+                                                 and the 5m records again with it as a `phase` label
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h"""
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
 BURN_RATE = "slo:error_budget:burn_rate1h"
 PERIOD_RATIO = "slo:sli_error:ratio_period"   # a calendar SLO's period so far
-PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls in, modulo 3
+PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls in (calendar.phase)
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
