@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import bench_calendar  # noqa: E402
 import bench_decisions  # noqa: E402
 import bench_gate  # noqa: E402
 import bench_generate  # noqa: E402
@@ -28,7 +29,8 @@ def main() -> None:
                            "cpus": __import__("os").cpu_count()},
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for name, mod in (("generate", bench_generate), ("rules_vs_sloth", bench_rules), ("gate", bench_gate),
-                      ("decisions", bench_decisions), ("import_corpus", bench_import), ("serve", bench_serve)):
+                      ("decisions", bench_decisions), ("import_corpus", bench_import), ("serve", bench_serve),
+                      ("calendar_budget", bench_calendar)):
         print(f"== {name}", flush=True)
         results[name] = mod.main()
     out = HERE / "results"

@@ -651,10 +651,11 @@ v2alpha documents are read as v1 where the meaning is the same.
 \b
 Reads single documents, `---` streams and top-level lists of objects; resolves indicatorRef
 and metricSourceRef across every file given. Each SLO is imported with notes on what was
-assumed or changed, or refused with every reason (calendar windows, timeslices, other periods,
-non-Prometheus sources, ...), listed on stderr. Ratio queries that are expressions over one
-range (counter: false), rawType ratios and threshold queries that are expressions become
-expression SLIs; each ratio objective of a v1alpha SLO becomes its own SLO.
+assumed or changed, or refused with every reason (calendar windows other than a week, month or
+quarter, RatioTimeslices, other periods, non-Prometheus sources, ...), listed on stderr. Ratio
+queries that are expressions over one range (counter: false), rawType ratios and threshold
+queries that are expressions become expression SLIs; each ratio objective of a v1alpha SLO
+becomes its own SLO.
 """ + IMPORT_EXIT
 
 

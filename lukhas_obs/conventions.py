@@ -15,6 +15,11 @@ Record names follow `level:metric:operations`; every series carries `service` an
                                                  broke the slice target, 0 when not, no sample when
                                                  the slice had no data; every ratio_rate<W> is then
                                                  the share of bad slices in W
+  slo:sli_error:ratio_period                     a calendar SLO's error ratio over its period so far
+                                                 (this week, month or quarter in its time zone)
+  slo:calendar_period:phase, <5m record>_period   which period an evaluation falls in (a number the
+                                                 two periods before do not share, calendar.phase),
+                                                 and the 5m records again with it as a `phase` label
   slo:objective:ratio, slo:error_budget:remaining_ratio, slo:error_budget:burn_rate1h"""
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from importlib import resources
 
 import yaml
 
-from lukhas_obs import promql
+from lukhas_obs import calendar, promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.model import (
     EVENT_SLIS,
@@ -51,6 +56,8 @@ OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
 BURN_RATE = "slo:error_budget:burn_rate1h"
 SLICE_BAD = "slo:sli_slice:bad"
+PERIOD_RATIO = "slo:sli_error:ratio_period"   # a calendar SLO's period so far
+PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls in (calendar.phase)
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
@@ -122,8 +129,14 @@ def alert_windows(slo: SLO) -> list[str]:
 
 def all_windows(slo: SLO) -> list[str]:
     """The windows recorded for an SLO: the alert windows, 5m, 1h (the burn-rate record) and the
-    SLO period."""
-    return sorted(set(alert_windows(slo)) | {"5m", "1h", slo.period}, key=parse_duration)
+    SLO period (a calendar SLO's period is PERIOD_RATIO instead, see period_ratio)."""
+    period = set() if slo.calendar else {slo.period}
+    return sorted(set(alert_windows(slo)) | {"5m", "1h"} | period, key=parse_duration)
+
+
+def budget_ratio_record(slo: SLO) -> str:
+    """The record holding the error ratio the budget is measured against."""
+    return PERIOD_RATIO if slo.calendar else ratio_name(slo.period)
 
 
 def slo_labels(slo: SLO) -> dict:
@@ -237,6 +250,34 @@ def slice_indicator(ratio: str, slices: Timeslices) -> str:
     """1 when the error ratio `ratio` (over one slice) breaks the slice target, 0 when not, and
     nothing when it is NaN (0/0: no traffic) or absent."""
     return f"(\n{ratio}\n) > bool {promql.number(slices.bad_above)}\nand\n(\n{ratio}\n) >= 0"
+
+
+def _period_inputs(slo: SLO) -> tuple[str, ...]:
+    """The 5m records a calendar SLO's period ratio is summed from."""
+    if slo.timeslices is not None:   # the share of bad slices: their 1/0 record averaged
+        return (SLICE_BAD,)
+    if isinstance(slo.sli, RawSLI):
+        return (ratio_name("5m"),)
+    return (ERRORS_RATE, TOTAL_RATE) if isinstance(slo.sli, EVENT_SLIS) else (ERRORS_COUNT, TOTAL_COUNT)
+
+
+def period_tagged(slo: SLO) -> list[tuple[str, str]]:
+    """(record, expr): each 5m record again, with the `phase` of its evaluation as a label."""
+    phase = str(record_sel(PERIOD_PHASE, slo))
+    return [(f"{name}_period", calendar.tag(str(record_sel(name, slo)), phase)) for name in _period_inputs(slo)]
+
+
+def period_ratio(slo: SLO) -> str:
+    """A calendar SLO's error ratio since its period started in its time zone: the tagged 5m
+    records of the current phase summed over calendar.LOOKBACK (a raw SLI: its 5m ratio
+    averaged), as the rolling period's are."""
+    cal = slo.calendar
+    assert cal is not None, "only a calendar SLO has a period record"
+    lookback = calendar.LOOKBACK[cal.unit]
+    inputs = [f"{record_sel(name + '_period', slo)}[{lookback}]" for name in _period_inputs(slo)]
+    if len(inputs) == 1:
+        return calendar.current(cal, f"avg_over_time({inputs[0]})")
+    return calendar.current(cal, promql.ratio(f"sum_over_time({inputs[0]})", f"sum_over_time({inputs[1]})"))
 
 
 def window_ratio(slo: SLO, window: str) -> str:

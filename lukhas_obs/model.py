@@ -121,7 +121,7 @@ SLO_PERIOD_RANGE = (5 * 86400, 90 * 86400)
 
 # Labels every generated rule sets itself (and `le`, `quantile`, which mean something else): a
 # spec's own rule labels cannot take them.
-RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "alertname", "le", "quantile"})
+RESERVED_RULE_LABELS = frozenset({"service", "slo", "severity", "priority", "alertname", "le", "quantile", "phase"})
 
 # The burn-rate alerts' names when the spec gives none.
 SLO_PAGE_ALERT = "SLOFastBurn"
@@ -130,6 +130,26 @@ SLO_TICKET_ALERT = "SLOSlowBurn"
 # An SLO's period, and the window of an error_ratio, quantile or rate alert, when the spec gives none.
 SLO_DEFAULT_PERIOD = "30d"
 ALERT_DEFAULT_WINDOW = "5m"
+
+
+# A calendar period's nominal length: its burn-rate windows are scaled from it, as a rolling
+# period's are from its duration (a month's paging does not change in February).
+CALENDAR_UNITS = {"week": "7d", "month": "30d", "quarter": "90d"}
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A calendar-aligned period: the budget is spent from the start of the current ISO week
+    (Monday 00:00), month or quarter in `timezone` (IANA), and starts afresh at the next."""
+    unit: str                  # week | month | quarter
+    timezone: str = "UTC"
+
+    @property
+    def nominal(self) -> str:
+        return CALENDAR_UNITS[self.unit]
+
+    def __str__(self) -> str:
+        return f"calendar {self.unit} ({self.timezone})"
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,7 @@ class SLO:
     service: str
     name: str
     objective: float           # percent, e.g. 99.9
-    period: str
+    period: str                # rolling: the period; calendar: the unit's nominal length (30d for a month)
     page: str
     ticket: str
     sli: SLI
@@ -170,6 +190,12 @@ class SLO:
     annotations: tuple[tuple[str, str], ...] = ()   # on every alert of the SLO
     page_alert: SLOAlert = SLOAlert(SLO_PAGE_ALERT)
     ticket_alert: SLOAlert = SLOAlert(SLO_TICKET_ALERT)
+    calendar: Calendar | None = None                # None: a rolling period
+
+    @property
+    def period_text(self) -> str:
+        """The period in words: `30d`, or `calendar month (Europe/Berlin)`."""
+        return str(self.calendar) if self.calendar else self.period
 
     @property
     def target(self) -> float:

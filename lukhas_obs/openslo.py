@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
 from lukhas_obs import promql
+from lukhas_obs.calendar import known_zone
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
 
@@ -122,7 +124,7 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
                     **({"description": description} if description else {}),
                     "service": service,
                     "indicator": {"metadata": {"name": dns_label(f"{s.id}-sli")}, "spec": ind},
-                    "timeWindow": [{"duration": s.period, "isRolling": True}],
+                    "timeWindow": [_time_window(s)],
                     "budgetingMethod": "Occurrences" if s.timeslices is None else "Timeslices",
                     "objectives": [objective],
                 },
@@ -149,6 +151,21 @@ def _labels(slo: SLO, what: str, notes: list[str]) -> dict[str, str]:
         notes.append(f"{what}: annotations and alert settings not exported: OpenSLO's alert policies say something "
                      "else")
     return kept
+
+
+# OpenSLO's calendar window durations for the spec's calendar units (the go-sdk's shorthand:
+# M month, Q quarter), and a start each period lines up with (the spec's periods start at 00:00
+# on a Monday, the 1st of a month, of a quarter): 2024-01-01 was a Monday.
+OPENSLO_CALENDAR_UNITS = {"1w": "week", "7d": "week", "1M": "month", "1Q": "quarter", "3M": "quarter"}
+_CALENDAR_DURATION = {"week": "1w", "month": "1M", "quarter": "1Q"}
+CALENDAR_START = "2024-01-01 00:00:00"
+
+
+def _time_window(s) -> dict:
+    if s.calendar is None:
+        return {"duration": s.period, "isRolling": True}
+    return {"duration": _CALENDAR_DURATION[s.calendar.unit], "isRolling": False,
+            "calendar": {"startTime": CALENDAR_START, "timeZone": s.calendar.timezone}}
 
 
 def export_text(spec: Spec, notes: list[str] | None = None) -> str:
@@ -244,6 +261,22 @@ def _sli(spec: dict, where: str) -> list[str]:
     return out
 
 
+def _calendar(cal) -> list[str]:
+    """The go-sdk's calendar rules: startTime as 2006-01-02 15:04:05, timeZone an IANA zone."""
+    if cal is None:
+        return []
+    if not isinstance(cal, dict):
+        return ["spec.timeWindow[0].calendar must be an object"]
+    out = []
+    try:
+        datetime.strptime(str(cal.get("startTime")), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        out.append("spec.timeWindow[0].calendar.startTime must be YYYY-MM-DD HH:MM:SS")
+    if not known_zone(cal.get("timeZone")):
+        out.append("spec.timeWindow[0].calendar.timeZone must be an IANA time zone")
+    return out
+
+
 def _slo(spec: dict) -> list[str]:
     out = []
     if not spec.get("service"):
@@ -260,6 +293,7 @@ def _slo(spec: dict) -> list[str]:
                 out.append("spec.timeWindow[0].duration must be a number and one of m h d w M Q Y")
             if bool(w.get("isRolling")) == ("calendar" in w):
                 out.append("spec.timeWindow[0]: a rolling window has no calendar; a calendar window needs one")
+            out += _calendar(w.get("calendar"))
     inline, ref = spec.get("indicator"), spec.get("indicatorRef")
     if (inline is None) == (ref is None):
         out.append("spec: exactly one of indicator and indicatorRef")

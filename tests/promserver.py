@@ -55,6 +55,20 @@ class Prometheus:
 AT_THE_FLOOR = 300
 
 
+def backfilled(folder: Path, openmetrics: str) -> Prometheus:
+    """A Prometheus over `openmetrics` (text ending in `# EOF`), backfilled into `folder`/d with
+    promtool; queries with `time=` inside it return exact values. Stop it."""
+    import subprocess
+
+    data = folder / "om.txt"
+    data.write_text(openmetrics)
+    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(folder / "d")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (folder / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+    return Prometheus(folder, folder / "d")
+
+
 def local_config(dest: Path, exporter: str, prom_port: int | None = None) -> Path:
     """The LUKHAS spec's Prometheus configuration, generated into `dest` from the spec with fast
     timers pointed at the local workload (lukhas_obs.demo.fast_timers and on_loopback, as the demo

@@ -21,7 +21,7 @@ from lukhas_obs.importers.sloth import import_sloth
 from lukhas_obs.spec.loader import load_spec_text
 
 from conftest import tool
-from promserver import Prometheus
+from promserver import backfilled
 from slospec import only, promtool_test, spec_text, write_slo_rules
 
 HEAD = spec_text("expr", "  http_requests_total: {type: counter, labels: [code]}\n"
@@ -162,13 +162,7 @@ def test_gate_fast_burn_reads_a_raw_ratio_from_prometheus(spec, tmp_path):
         lines.append(f'http_requests_total{{job="web",code="200"}} {ok} {T0 + 60 * minute}')
         lines.append(f'http_requests_total{{job="web",code="500"}} {bad} {T0 + 60 * minute}')
         ok, bad = (ok + 600, bad) if minute < 60 else (ok + 300, bad + 300)
-    data = tmp_path / "om.txt"
-    data.write_text("\n".join(lines) + "\n# EOF\n")
-    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tmp_path / "d")],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
-    prom = Prometheus(tmp_path, tmp_path / "d")
+    prom = backfilled(tmp_path, "\n".join(lines) + "\n# EOF\n")
     try:
         def burns(at: float) -> dict[str, str]:
             report = run_gate(spec, "rollback", PromClient(prom.url, timeout=10), at=at, services=["web"])

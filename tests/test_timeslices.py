@@ -44,6 +44,13 @@ SLOS = f"""      - name: errors
         sli: {{availability: {{}}}}
         page: P1
         ticket: P3
+      - name: month
+        objective: 99
+        period: {{calendar: month, timezone: America/New_York}}
+        timeslices: {{window: 1m, target: 95}}
+        sli: {{ratio: {{errors: 'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}
+        page: P1
+        ticket: P3
       - name: raw
         objective: 99
         timeslices: {{window: 1m, target: 95}}

@@ -13,9 +13,9 @@ import threading
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
+from lukhas_obs import calendar, promql
 from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
-from lukhas_obs import promql
 from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.gate import stats
@@ -800,17 +800,57 @@ def _burn_outcome(slo: SLO, name: str, first: conv.BurnWindow, ratios: dict, que
 @guarded
 def budget_left(ctx: Context, slo: SLO) -> CheckResult:
     """Every series of the SLO's budget record is judged (two clusters, an HA pair): the least
-    budget left decides."""
+    budget left decides. A calendar SLO's budget is measured here, since its period's start."""
     name = f"error budget {slo.name}"
+    limit = ctx.g.budget_min_remaining
+    if slo.calendar:
+        return _calendar_budget(ctx, slo, name, limit)
     sel = conv.record_sel(conv.BUDGET_REMAINING, slo)
     res = _q(ctx, name, slo.service, str(sel))
-    limit = ctx.g.budget_min_remaining
     threshold = f">= {limit:.0%} of the {slo.period} budget left, in every series"
-    measured = [s for s in res.samples if not math.isnan(s.value)]
-    ev = [Evidence(s.labels, s.value) for s in res.samples]
-    if not measured:
+    if not [s for s in res.samples if not math.isnan(s.value)]:
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {conv.BUDGET_REMAINING} series: are the "
-                           "generated SLO rules loaded?", query=str(sel), threshold=threshold, evidence=ev)
+                           "generated SLO rules loaded?", query=str(sel), threshold=threshold,
+                           evidence=[Evidence(s.labels, s.value) for s in res.samples])
+    return _judge_budget(name, slo, res.samples, str(sel), threshold, limit, "")
+
+
+def _calendar_budget(ctx: Context, slo: SLO, name: str, limit: float) -> CheckResult:
+    """The budget left since the calendar period started in the SLO's zone (zoneinfo, exact): the
+    error ratio over now - start, from the same series the rules read."""
+    cal = slo.calendar
+    assert cal is not None, "a calendar SLO"
+    start = calendar.period_start(cal, ctx.at)
+    elapsed = int(ctx.at - start)
+    period = f"{calendar.period_name(cal, ctx.at)}, {cal.timezone}, {calendar.elapsed_text(elapsed)} so far"
+    threshold = f">= {limit:.0%} of the {cal.unit}'s budget left ({period}), in every series"
+    if elapsed < 60:
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{period}: the period started {elapsed} s "
+                           "ago, nothing to measure yet", threshold=threshold)
+    window = format_duration(elapsed - elapsed % 60)
+    expr = conv.window_ratio(slo, window)
+    events = (promql.agg("sum", promql.increase(conv.total_selector(slo), window))
+              if slo.min_events and isinstance(slo.sli, m.RatioSLI | m.LatencySLI) else None)
+    if events:
+        _prefetch(ctx, expr, events)
+    res = _q(ctx, name, slo.service, expr)
+    if events:
+        seen = _one(_q(ctx, name, slo.service, events)) or 0.0
+        if seen < (slo.min_events or 0):
+            return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{period}: {seen:.0f} requests so far, "
+                               f"fewer than min_events {slo.min_events}", query=events, threshold=threshold)
+    measured = [Sample(s.labels, 1 - s.value / slo.error_budget) for s in res.samples]
+    if not [s for s in measured if not math.isnan(s.value)]:
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{period}: no data for the SLI in the period "
+                           "so far", query=expr, threshold=threshold,
+                           evidence=[Evidence(s.labels, s.value) for s in measured])
+    return _judge_budget(name, slo, measured, expr, threshold, limit, f"{period}: ")
+
+
+def _judge_budget(name: str, slo: SLO, samples: list[Sample], query: str, threshold: str, limit: float,
+                  prefix: str) -> CheckResult:
+    measured = [s for s in samples if not math.isnan(s.value)]
+    ev = [Evidence(s.labels, s.value) for s in samples]
 
     def where(s: Sample) -> str:
         extra = {k: v for k, v in s.labels.items() if k not in ("__name__", "service", "slo")}
@@ -820,16 +860,16 @@ def budget_left(ctx: Context, slo: SLO) -> CheckResult:
     if low:
         worst = min(low, key=lambda s: s.value)
         spent = "overspent: " if worst.value < 0 else ""
-        also = f" ({len(low)} of {len(res.samples)} series below)" if len(res.samples) > 1 else ""
-        return CheckResult(name, slo.service, Outcome.FAIL, f"{spent}{_fmt(worst.value, True)} of the budget left"
-                           f"{' in ' + where(worst) if where(worst) else ''}{also}", query=str(sel),
+        also = f" ({len(low)} of {len(samples)} series below)" if len(samples) > 1 else ""
+        return CheckResult(name, slo.service, Outcome.FAIL, f"{prefix}{spent}{_fmt(worst.value, True)} of the budget "
+                           f"left{' in ' + where(worst) if where(worst) else ''}{also}", query=query,
                            threshold=threshold, evidence=ev)
-    if len(measured) < len(res.samples):
-        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "a series of the budget record is NaN",
-                           query=str(sel), threshold=threshold, evidence=ev)
+    if len(measured) < len(samples):
+        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{prefix}a series of the budget record is NaN",
+                           query=query, threshold=threshold, evidence=ev)
     least = min(s.value for s in measured)
-    return CheckResult(name, slo.service, Outcome.PASS, f"{_fmt(least, True)} of the budget left"
-                       + (f" (least of {len(measured)} series)" if len(measured) > 1 else ""), query=str(sel),
+    return CheckResult(name, slo.service, Outcome.PASS, f"{prefix}{_fmt(least, True)} of the budget left"
+                       + (f" (least of {len(measured)} series)" if len(measured) > 1 else ""), query=query,
                        threshold=threshold, evidence=ev)
 
 

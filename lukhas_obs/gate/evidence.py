@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from lukhas_obs import calendar
 from lukhas_obs import conventions as conv
 from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.gate import MAX_QUERIES_AT_ONCE, stats
@@ -478,12 +479,18 @@ def _budget(stage: _Stage, check: CheckResult) -> Plot:
     slo = _slo(stage, check, "error budget ")
     g = stage.ctx.g
     period = slo.period_seconds
+    over = f"over the last {slo.period}"
+    expr = ""
+    if slo.calendar:   # the check measured since the period start; the plot reads the rules' record
+        period = max(stage.at - calendar.period_start(slo.calendar, stage.at), 60.0)
+        over = f"since the {slo.calendar.unit} started in {slo.calendar.timezone}"
+        expr = str(conv.record_sel(conv.BUDGET_REMAINING, slo))
     plot, start, step = stage.base(check.name, (
-        f"The share of the {slo.period} error budget left, over the last {slo.period}, in every series of the "
+        f"The share of the {slo.period_text} error budget left, {over}, in every series of the "
         f"budget record: the least decides, and a promotion needs {g.budget_min_remaining:.0%}."), "%",
         period, 60.0)
     plot.spans = []
-    expr = stage.exprs(check, 1)[0]
+    expr = expr or stage.exprs(check, 1)[0]
     for s in stage.range(expr, start, step):
         extra = {k: v for k, v in s.labels.items() if k not in ("__name__", "service", "slo")}
         label = ", ".join(f"{k}={v}" for k, v in sorted(extra.items())) or "budget left"

@@ -392,18 +392,22 @@ def build(spec: Spec, d: m.Dashboard) -> dict | None:
                 for svc in _slo_owners(spec, chosen):
                     lay.row(svc.name)
                     for s in svc.slos:
-                        _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period,
+                        sli = (f"{s.calendar.unit} so far", conv.PERIOD_RATIO) if s.calendar \
+                            else ("1h", conv.ratio_name("1h"))
+                        _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period_text,
                                     s.error_budget, conv.alert_windows(s),
-                                    conv.burn_windows(s, "page")[0].factor, s.description)
+                                    conv.burn_windows(s, "page")[0].factor, s.description, sli)
     if not lay.panels:
         return None
     return _dashboard(spec, d, lay, _variables(spec, d) + repeated[:1])
 
 
 def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, period: str, budget: float | None,
-                windows: list[str], page_factor: float, description: str = "") -> None:
+                windows: list[str], page_factor: float, description: str = "",
+                sli: tuple[str, str] = ("1h", conv.ratio_name("1h"))) -> None:
     """One SLO's row of panels. `labels` are exact values (static rows) or the `service` and
-    `slo` variables (repeated rows)."""
+    `slo` variables (repeated rows). `sli` is (what, record) of the SLI panel: the last hour, or
+    a calendar SLO's period so far."""
 
     def sel(name: str) -> Selector:
         return Selector(name).where(**labels)
@@ -411,7 +415,7 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
     lay.add(stat(f"{title}: objective", [(str(sel(conv.OBJECTIVE)), "objective")], "percentunit",
                  description=description), w=4, h=5)
     sli_thresholds = _thresholds((target, "green"), base="red") if target is not None else None
-    lay.add(stat(f"{title}: SLI (1h)", [(f"1 - {sel(conv.ratio_name('1h'))}", "SLI")], "percentunit",
+    lay.add(stat(f"{title}: SLI ({sli[0]})", [(f"1 - {sel(sli[1])}", "SLI")], "percentunit",
                  thresholds=sli_thresholds), w=4, h=5)
     lay.add(stat(f"{title}: budget left ({period})", [(str(sel(conv.BUDGET_REMAINING)), "left")],
                  "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)

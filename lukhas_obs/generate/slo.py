@@ -16,7 +16,7 @@ percent per 5 minutes and would otherwise re-read up to 30 days of samples every
 
 from __future__ import annotations
 
-from lukhas_obs import promql
+from lukhas_obs import calendar, promql
 from lukhas_obs.conventions import (
     ALERT_ABSENT,
     BUDGET_REMAINING,
@@ -24,15 +24,20 @@ from lukhas_obs.conventions import (
     ERRORS_COUNT,
     ERRORS_RATE,
     OBJECTIVE,
+    PERIOD_PHASE,
+    PERIOD_RATIO,
     SLICE_BAD,
     TOTAL_COUNT,
     TOTAL_RATE,
     BurnWindow,
     absent_expr,
     all_windows,
+    budget_ratio_record,
     burn_windows,
     event_rates,
     is_raw,
+    period_ratio,
+    period_tagged,
     ratio_name,
     record_sel,
     sample_counts,
@@ -103,16 +108,17 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
     fastest = max(windows, key=lambda w: w.factor)
     exhaust = _human_period(slo.period_seconds / fastest.factor)
     spent = min(w.budget_consumed for w in windows)
-    what = f"{slo.service} {slo.name} SLO ({promql.number(slo.objective)} % over {slo.period})"
+    what = f"{slo.service} {slo.name} SLO ({promql.number(slo.objective)} % over {slo.period_text})"
     if kind == "page":
         summary = f"{what}: error budget burning fast"
-        description = (f"Errors are spending the {slo.period} error budget ({promql.number(slo.error_budget * 100)} % "
-                       f"of {budget_unit(slo)}) at {pairs} the sustainable rate. "
+        description = (f"Errors are spending the {slo.period_text} error budget "
+                       f"({promql.number(slo.error_budget * 100)} % of {budget_unit(slo)}) at {pairs} the "
+                       "sustainable rate. "
                        f"At {fastest.factor:g}x the whole budget is gone in about {exhaust}; "
                        f"at least {spent * 100:g} % of it is gone already. Act now.")
     else:
         summary = f"{what}: error budget burning slowly"
-        description = (f"Errors are spending the {slo.period} error budget at {pairs} the sustainable rate: "
+        description = (f"Errors are spending the {slo.period_text} error budget at {pairs} the sustainable rate: "
                        f"at least {spent * 100:g} % of the budget is gone and at this pace the rest follows within "
                        f"about {exhaust}. Plan a fix this week.")
     return rule_annotations(spec, summary, description, f"slo-{slo.service}-{slo.name}",
@@ -164,12 +170,18 @@ def slo_rule_file(spec: Spec, slo: SLO) -> dict:
             fast += [_record(ERRORS_COUNT, bad, slo), _record(TOTAL_COUNT, every, slo)]
         case RawSLI():
             pass  # the ratio itself, per window: no counts to record
+    if slo.calendar:
+        fast.append(_record(PERIOD_PHASE, calendar.phase(slo.calendar), slo))
     for w in all_windows(slo):
         (fast if is_raw(w) else slow).append(_record(ratio_name(w), window_ratio(slo, w), slo))
+    if slo.calendar:   # after the 5m records: the same evaluation's values
+        fast += [_record(name, expr, slo) for name, expr in period_tagged(slo)]
     fast.append(_record(BURN_RATE, f"{record_sel(ratio_name('1h'), slo)}\n/ {promql.number(slo.error_budget)}", slo))
     fast += slo_alerts(spec, slo)
     slow.append(_record(OBJECTIVE, f"vector({promql.number(slo.target)})", slo))
-    slow.append(_record(BUDGET_REMAINING, f"1 - {record_sel(ratio_name(slo.period), slo)} / "
+    if slo.calendar:
+        slow.append(_record(PERIOD_RATIO, period_ratio(slo), slo))
+    slow.append(_record(BUDGET_REMAINING, f"1 - {record_sel(budget_ratio_record(slo), slo)} / "
                                           f"{promql.number(slo.error_budget)}", slo))
     p = spec.prometheus
     groups = [

@@ -13,9 +13,9 @@ import re
 import textwrap
 from functools import lru_cache
 
+from lukhas_obs import calendar, promql
 from lukhas_obs import conventions as conv
-from lukhas_obs import promql
-from lukhas_obs.durations import format_duration, parse_duration
+from lukhas_obs.durations import format_duration, iso, parse_duration
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.generate import slo as engine
 from lukhas_obs.model import (
@@ -382,7 +382,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
 
     if slices is not None:
         _slice_scenarios(slo, slices, events, (healthy, history, evaluation), add, absent_checks, expected)
-        return out
+        return out + calendar_scenarios(spec, slo, step)
 
     # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
     spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if events else 1 / step)
@@ -399,6 +399,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         [_check(max(WARMUP, history) + spike + t, page, False, expected) for t in (evaluation, 300, 1800)])
 
     add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks, unrelated)
+    out += calendar_scenarios(spec, slo, step)
 
     if not events:
         return out
@@ -448,6 +449,41 @@ def _slice_scenarios(slo: SLO, slices: Timeslices, events: bool, timing: tuple[f
         [_check(history, page, False, expected), _check(history + fires_by, page, True, expected)])
     add("no traffic stays silent (slices without data do not count)", [Phase(3 * 3600, 0.0, rps=0.0)],
         [_check(3 * 3600, n, False, expected) for n in (page, ticket, absent)])
+
+
+def calendar_boundary(slo: SLO) -> float | None:
+    """The first start of a calendar SLO's period that promtool reaches cheaply (its tests start
+    at 1970-01-01T00:00Z and evaluate every group from there): the first day's, in a zone west of
+    UTC (a month or quarter starts at local midnight, hours after 00:00Z). None otherwise."""
+    if slo.calendar is None:
+        return None
+    start = calendar.period_start(slo.calendar, 43200)
+    return start if 3600 <= start <= 43200 else None
+
+
+def calendar_scenarios(spec: Spec, slo: SLO, step: float) -> list[dict]:
+    """The budget starts afresh at the period start in the SLO's zone: an outage that ends
+    10 minutes before the boundary overspends the budget, and an hour into the new period the
+    whole budget is there again."""
+    boundary = calendar_boundary(slo)
+    if boundary is None:
+        return []
+    remaining = conv.record_sel(conv.BUDGET_REMAINING, slo)
+    labels = {**conv.slo_labels(slo), **dict(slo.labels)}
+    checks = [(boundary - 900, f"{remaining} < bool 0"), (boundary + 3600, f"{remaining} == bool 1")]
+    cal = slo.calendar
+    assert cal is not None, "calendar_boundary is None for a rolling SLO"
+    return [{
+        "name": f"the budget starts afresh at the {cal.unit}'s start in {cal.timezone} "
+                f"({iso(boundary)}): overspent before, whole after",
+        "interval": format_duration(step),
+        "input_series": input_series(spec, slo, [Phase(boundary - 600, 1.0), Phase(4800, 0.0)], step),
+        "promql_expr_test": [{"expr": expr, "eval_time": format_duration(at),
+                              "exp_samples": [{"labels": "{" + ", ".join(f"{k}={promql.quote(v)}" for k, v in
+                                                                            sorted(labels.items())) + "}",
+                                               "value": 1}]}
+                             for at, expr in checks],
+    }]
 
 
 def slo_test_file(spec: Spec, slo: SLO) -> dict:

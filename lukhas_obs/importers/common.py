@@ -34,7 +34,7 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 # Why an SLO is not imported: a stable key per kind (the bench and the README count by it), and
 # whether the spec would need a new feature for it.
 BLOCKERS = {
-    "calendar": "calendar-aligned window (spec feature: calendar budgets)",
+    "calendar": "a calendar window other than a week, month or quarter, or an unknown time zone",
     "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
     "expression": "a PromQL expression the spec cannot hold (a threshold query that is no instant vector), or "
                   "another template",

@@ -9,8 +9,10 @@ assumption or change is a note."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from lukhas_obs import promql
+from lukhas_obs.calendar import known_zone
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.importers.common import (
     BAD_SAMPLES,
@@ -40,7 +42,7 @@ from lukhas_obs.importers.common import (
     windowed,
 )
 from lukhas_obs.importers.openslo_alpha import V1ALPHA, V2ALPHA, as_v1
-from lukhas_obs.openslo import ANNOTATION, API
+from lukhas_obs.openslo import ANNOTATION, API, OPENSLO_CALENDAR_UNITS
 
 # Sources that answer PromQL over the Prometheus API (the type names Nobl9 and the OpenSLO
 # examples use, compared without case)
@@ -202,7 +204,40 @@ def _priority(annotations: dict, key: str, default: str, out: Outcome) -> str:
     return default
 
 
-def _window(spec: dict, out: Outcome) -> str | None:
+def _calendar_window(w: dict, cal: dict, out: Outcome) -> dict | None:
+    """A calendar window as the spec's calendar period: 1w (or 7d), 1M, 1Q (or 3M) in its
+    timeZone. The spec's periods start at 00:00 on a Monday, the 1st, a quarter's first day: a
+    startTime elsewhere is moved there, with a note."""
+    duration = str(w.get("duration", "")).strip()
+    unit = OPENSLO_CALENDAR_UNITS.get(duration)
+    if unit is None:
+        out.block("calendar", f"a calendar window of {short(w.get('duration'))}: the spec's calendar periods are a "
+                              f"week, a month or a quarter ({', '.join(sorted(OPENSLO_CALENDAR_UNITS))})")
+        return None
+    zone = cal.get("timeZone")
+    if zone is None:
+        out.notes.append(f"calendar window of {duration} without a timeZone: UTC")
+        zone = "UTC"
+    if not known_zone(zone):
+        out.block("calendar", f"calendar timeZone {short(zone)} is not an IANA time zone")
+        return None
+    start = cal.get("startTime")
+    aligned = {"week": "a Monday", "month": "the 1st of a month", "quarter": "the 1st of January, April, July or "
+               "October"}[unit]
+    try:
+        when = datetime.strptime(str(start), "%Y-%m-%d %H:%M:%S") if start is not None else None
+    except ValueError:
+        when = None
+        out.notes.append(f"calendar startTime {short(start)} is not YYYY-MM-DD HH:MM:SS: periods start at 00:00 on "
+                         f"{aligned} in {zone}")
+    if when is not None and (when.time() != datetime.min.time() or (unit == "week" and when.weekday() != 0)
+                             or (unit != "week" and when.day != 1)
+                             or (unit == "quarter" and when.month not in (1, 4, 7, 10))):
+        out.notes.append(f"calendar startTime {start} moved: the spec's {unit}s start at 00:00 on {aligned} in {zone}")
+    return {"calendar": unit, "timezone": zone}
+
+
+def _window(spec: dict, out: Outcome) -> str | dict | None:
     windows = spec.get("timeWindow")
     if windows is None:
         out.notes.append("no timeWindow: the spec's default period, 30d rolling")
@@ -217,10 +252,7 @@ def _window(spec: dict, out: Outcome) -> str | None:
     w = windows[0]
     calendar = w.get("calendar")
     if calendar is not None or w.get("isRolling") is False:
-        cal = mapping(calendar)
-        out.block("calendar", f"calendar window of {w.get('duration')} starting {cal.get('startTime', '?')} in "
-                              f"{cal.get('timeZone', '?')}: the spec's periods are rolling")
-        return None
+        return _calendar_window(w, mapping(calendar), out)
     if "isRolling" not in w:
         out.notes.append("timeWindow does not say isRolling: read as rolling")
     return period_of(w.get("duration"), out)

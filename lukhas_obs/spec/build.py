@@ -91,6 +91,18 @@ class ModelBuilder:
                            f"({format_duration(low)} to {format_duration(high)})")
         return format_duration(seconds) if seconds > 0 else m.SLO_DEFAULT_PERIOD
 
+    def calendar(self, value: dict, path: tuple) -> m.Calendar:
+        """A calendar period: its unit (the schema checked it) and an IANA time zone that this
+        machine's zone database knows (the rules carry its UTC offsets)."""
+        from lukhas_obs.calendar import known_zone
+
+        zone = value.get("timezone", "UTC")
+        if not known_zone(zone):
+            self.err(path + ("timezone",), f"{zone!r} is not an IANA time zone (e.g. UTC, Europe/Berlin, "
+                                           "America/New_York)")
+            zone = "UTC"
+        return m.Calendar(value["calendar"], zone)
+
     def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:
         for key, value in labels.items():
             if key in m.RESERVED_RULE_LABELS:
@@ -649,7 +661,9 @@ class ModelBuilder:
         sli = self.sli(svc, path + ("sli",), body["sli"])
         if sli is None:
             return None
-        period = self.period(body.get("period", m.SLO_DEFAULT_PERIOD), path + ("period",))
+        raw_period = body.get("period", m.SLO_DEFAULT_PERIOD)
+        calendar = self.calendar(raw_period, path + ("period",)) if isinstance(raw_period, dict) else None
+        period = calendar.nominal if calendar else self.period(raw_period, path + ("period",))
         labels = self.rule_labels(body.get("labels") or {}, path + ("labels",))
         annotations = self.rule_annotations(body.get("annotations") or {}, path + ("annotations",))
         alerts = body.get("alerts") or {}
@@ -663,7 +677,7 @@ class ModelBuilder:
         slo = m.SLO(service=svc.name, name=body["name"], objective=objective, period=period, labels=labels,
                     annotations=annotations, page_alert=page_alert, ticket_alert=ticket_alert,
                     page=body["page"], ticket=body["ticket"], sli=sli, min_events=body.get("min_events"),
-                    timeslices=timeslices, **present(body, "description"))
+                    timeslices=timeslices, calendar=calendar, **present(body, "description"))
         if isinstance(sli, m.ExpressionRatioSLI | m.RawSLI):
             self.sli_queries(slo, path)
         return slo

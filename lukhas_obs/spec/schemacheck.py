@@ -121,10 +121,18 @@ def text_problems(data) -> dict[tuple, tuple[tuple, str]]:
     return problems
 
 
+def _branch_errors(errors):
+    """A value that fits none of a oneOf's forms (a period: a duration, or {calendar: ...}) is
+    reported by the form of its own type: '7 days' does not match a duration."""
+    for err in errors:
+        inner = [e for e in err.context or () if e.validator != "type"] if err.validator == "oneOf" else []
+        yield from inner or [err]
+
+
 def schema_problems(data, sources: Sources) -> list[Problem]:
     text = text_problems(data)
     problems = [problem_at(sources, where, msg) for where, msg in text.values()]
-    for err in _validator().iter_errors(data):
+    for err in _branch_errors(_validator().iter_errors(data)):
         path = tuple(err.absolute_path)
         msg = err.message
         if err.validator == "pattern" and (path in text or path + (err.instance,) in text):
