@@ -41,7 +41,9 @@ def _scalar(value) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        return repr(value)
+        text = repr(value)
+        # YAML 1.1 (PyYAML) reads a float only with a dot: 1e-05 and 1e+16 would come back as text
+        return text if "." in text or "e" not in text else text.replace("e", ".0e", 1)
     if isinstance(value, str):
         return _quoted(value)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
