@@ -137,3 +137,25 @@ def test_slo_files_rendered_on_every_core_are_the_files_rendered_on_one(monkeypa
     assert calls == []  # the workers did it, not this process
     assert parallel == serial
     assert sum(p.endswith(".test.yml") for p in parallel) == len(SPEC.slos)
+
+
+def test_reading_a_spec_leaves_the_cycle_collector_as_it_found_it():
+    """The collector is paused while a spec is composed, and back on after, also when the spec
+    is refused; left off when the caller had it off."""
+    import gc
+
+    from lukhas_obs.errors import SpecError
+    from lukhas_obs.spec.yamlsource import parse_yaml
+
+    assert gc.isenabled()
+    parse_yaml("a: 1\n", "ok.yaml")
+    assert gc.isenabled()
+    with pytest.raises(SpecError):
+        parse_yaml("a: [1\n", "broken.yaml")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_yaml("a: 1\n", "ok.yaml")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
