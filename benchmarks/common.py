@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -12,12 +13,25 @@ import yaml
 
 
 def median_seconds(fn, repeat: int = 5) -> float:
-    times = []
+    return median_times(fn, repeat)[0]
+
+
+def median_times(fn, repeat: int = 5) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds of `fn()`: this process's, plus the children's
+    it waited for (a pool's workers). On a shared machine the wall time grows with others' load;
+    the CPU time much less, so the two together say how loaded a run was."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        c, t = _cpu(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def synthetic_spec(services: int) -> str:

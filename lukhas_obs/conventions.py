@@ -103,16 +103,23 @@ def burn_windows(slo: SLO, kind: str) -> list[BurnWindow]:
     (Pyrra scales the same way; Sloth keeps a table per period). Short windows stay >= 5m so a
     rate() has samples. A fixed window table would, over 7 days, open tickets at 0.7x and 0.23x
     the sustainable burn: alerts for a budget that is not being overspent."""
+    return list(_burn_windows(slo.period_seconds, kind))
+
+
+# The windows depend on the SLO's period only, and every rule, test and panel of an SLO reads
+# them: computed once per period and kind (a spec has a handful of periods).
+@lru_cache(maxsize=256)
+def _burn_windows(period_seconds: float, kind: str) -> tuple[BurnWindow, ...]:
     t = _table()
-    scale = slo.period_seconds / parse_duration(t["base_period"])
-    period_h = slo.period_seconds / 3600
+    scale = period_seconds / parse_duration(t["base_period"])
+    period_h = period_seconds / 3600
     out = []
     for w in t[kind]:
         short = _scaled(w["short"], scale, parse_duration(t["min_short"]))
         long = _scaled(w["long"], scale)
         factor = round(w["budget_consumed"] * period_h / (parse_duration(long) / 3600), 6)
         out.append(BurnWindow(short, long, w["budget_consumed"], factor))
-    return out
+    return tuple(out)
 
 
 def is_raw(window: str) -> bool:
@@ -123,15 +130,25 @@ def is_raw(window: str) -> bool:
 
 def alert_windows(slo: SLO) -> list[str]:
     """Every window a page or ticket alert reads, shortest first."""
-    ws = {w for kind in ("page", "ticket") for b in burn_windows(slo, kind) for w in (b.short, b.long)}
-    return sorted(ws, key=parse_duration)
+    return list(_alert_windows(slo.period_seconds))
+
+
+@lru_cache(maxsize=256)
+def _alert_windows(period_seconds: float) -> tuple[str, ...]:
+    ws = {w for kind in ("page", "ticket") for b in _burn_windows(period_seconds, kind) for w in (b.short, b.long)}
+    return tuple(sorted(ws, key=parse_duration))
 
 
 def all_windows(slo: SLO) -> list[str]:
     """The windows recorded for an SLO: the alert windows, 5m, 1h (the burn-rate record) and the
     SLO period (a calendar SLO's period is PERIOD_RATIO instead, see period_ratio)."""
-    period = set() if slo.calendar else {slo.period}
-    return sorted(set(alert_windows(slo)) | {"5m", "1h"} | period, key=parse_duration)
+    return list(_all_windows(slo.period_seconds, None if slo.calendar else slo.period))
+
+
+@lru_cache(maxsize=256)
+def _all_windows(period_seconds: float, period: str | None) -> tuple[str, ...]:
+    fixed = {"5m", "1h"} | ({period} if period else set())
+    return tuple(sorted(set(_alert_windows(period_seconds)) | fixed, key=parse_duration))
 
 
 def budget_ratio_record(slo: SLO) -> str:

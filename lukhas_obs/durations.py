@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # Prometheus' own grammar (prometheus/common model.ParseDuration): each unit at most once, from the
 # largest to the smallest, nothing else (no sign, no fraction, no space, no trailing newline).
@@ -21,6 +22,13 @@ def parse_duration(text: str) -> float:
     """Seconds in a Prometheus duration. Raises ValueError for anything Prometheus refuses."""
     if not isinstance(text, str) or not text:
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h or 30d")
+    return _seconds(text)
+
+
+# A spec has a few dozen distinct durations and generation reads them hundreds of thousands of
+# times (every window of every SLO): parse each once. Refusals raise, so they are not cached.
+@lru_cache(maxsize=4096)
+def _seconds(text: str) -> float:
     match = _GRAMMAR.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h or 30d "
@@ -31,6 +39,7 @@ def parse_duration(text: str) -> float:
     return ns / 10**9
 
 
+@lru_cache(maxsize=4096)
 def format_duration(seconds: float) -> str:
     """The shortest Prometheus duration for a whole number of seconds (or milliseconds)."""
     if seconds <= 0:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import cached_property
+from typing import ClassVar, TypeVar
 
 from lukhas_obs.durations import parse_duration
 from lukhas_obs.promql import Matcher, Selector
@@ -566,25 +568,30 @@ class Spec:
     ruler: RulerSettings | None = None
     dashboards: tuple[Dashboard, ...] = ()     # the spec's, or the derived defaults
 
+    # Generators look these up inside loops over every SLO: indexed once per Spec (the model is
+    # frozen, so an index never goes stale; dataclasses.replace builds a new Spec, with new ones).
+    @cached_property
+    def _severity_index(self) -> dict[str, Severity]:
+        return _first_by(self.severities, lambda s: s.priority)
+
+    @cached_property
+    def _metric_index(self) -> dict[str, Metric]:
+        return _first_by(self.metrics, lambda m: m.name)
+
+    @cached_property
+    def _service_index(self) -> dict[str, Service]:
+        return _first_by(self.services, lambda s: s.name)
+
     def severity(self, priority: str) -> Severity:
-        for s in self.severities:
-            if s.priority == priority:
-                return s
-        raise KeyError(priority)
+        return self._severity_index[priority]
 
     def metric(self, name: str) -> Metric | None:
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        return None
+        return self._metric_index.get(name)
 
     def service(self, name: str) -> Service:
-        for s in self.services:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        return self._service_index[name]
 
-    @property
+    @cached_property
     def slos(self) -> tuple[SLO, ...]:
         return tuple(slo for svc in self.services for slo in svc.slos)
 
@@ -595,3 +602,14 @@ class Spec:
     def dashboard_url(self, uid: str, query: str = "") -> str:
         base = self.grafana_url.rstrip("/")
         return f"{base}/d/{uid}{query}" if base else f"/d/{uid}{query}"
+
+
+_T = TypeVar("_T")
+
+
+def _first_by(items: Iterable[_T], key: Callable[[_T], str]) -> dict[str, _T]:
+    """Items by key, the first of equal keys winning (as a search from the start would)."""
+    out: dict[str, _T] = {}
+    for item in items:
+        out.setdefault(key(item), item)
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import promql_parser
 
@@ -65,9 +66,7 @@ class Selector:
 
     def where(self, **labels: str) -> Selector:
         """This selector plus equality matchers; an existing matcher on the same label wins."""
-        have = {m.name for m in self.matchers}
-        extra = tuple(Matcher(k, "=", v) for k, v in sorted(labels.items()) if k not in have)
-        return Selector(self.metric, self.matchers + extra)
+        return _where(self, tuple(sorted(labels.items())))
 
     def plus(self, *matchers: Matcher) -> Selector:
         return Selector(self.metric, self.matchers + tuple(matchers))
@@ -79,12 +78,24 @@ class Selector:
         return {m.name: m.value for m in self.matchers if m.op == "="}
 
     def render(self) -> str:
-        if not self.matchers:
-            return self.metric
-        return self.metric + "{" + ", ".join(m.render() for m in self.matchers) + "}"
+        text = self.__dict__.get("_text")  # rendered once per selector (see _where)
+        if text is None:
+            text = self.metric + "{" + ", ".join(m.render() for m in self.matchers) + "}" if self.matchers \
+                else self.metric
+            object.__setattr__(self, "_text", text)
+        return text
 
     def __str__(self) -> str:
         return self.render()
+
+
+# Rules, tests and dashboards scope the same selectors to the same service and SLO over and over
+# (a dozen times per SLO): each combination is built, validated and rendered once.
+@lru_cache(maxsize=8192)
+def _where(sel: Selector, labels: tuple[tuple[str, str], ...]) -> Selector:
+    have = {m.name for m in sel.matchers}
+    extra = tuple(Matcher(k, "=", v) for k, v in labels if k not in have)
+    return Selector(sel.metric, sel.matchers + extra)
 
 
 def parse(expr: str):
@@ -140,6 +151,7 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
+@lru_cache(maxsize=4096)
 def number(value: float) -> str:
     """A float as PromQL writes it, without float noise (0.001 not 0.0010000000000000009)."""
     text = repr(float(round(value, 12)))

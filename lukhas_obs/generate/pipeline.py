@@ -60,11 +60,26 @@ def _slo_files_parallel(spec: Spec, keep_rules: bool) -> tuple[dict[str, str], d
     slos = spec.slos
     if workers < 2 or len(slos) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return _slo_files(spec, slos, keep_rules)
-    chunks = [slos[i::workers] for i in range(workers)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.starmap(_slo_files, [(spec, chunk, keep_rules) for chunk in chunks])
+    # The workers are forked with the spec in memory (a fork pickles no initargs): a task is
+    # three numbers, not a pickled copy of a 1,000-service spec.
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_adopt, initargs=(spec,)) as pool:
+        parts = pool.starmap(_share, [(i, workers, keep_rules) for i in range(workers)])
     return ({k: v for files, _ in parts for k, v in files.items()},
             {k: v for _, rules in parts for k, v in rules.items()})
+
+
+_adopted: Spec | None = None   # set in forked workers only
+
+
+def _adopt(spec: Spec) -> None:
+    global _adopted
+    _adopted = spec
+
+
+def _share(part: int, parts: int, keep_rules: bool) -> tuple[dict[str, str], dict[str, dict]]:
+    """Every `parts`-th SLO's files of the adopted spec, from the `part`-th on."""
+    assert _adopted is not None, "_share runs in a worker the pool started with _adopt"
+    return _slo_files(_adopted, _adopted.slos[part::parts], keep_rules)
 
 
 def render(spec: Spec) -> dict[str, str]:

@@ -16,6 +16,9 @@ percent per 5 minutes and would otherwise re-read up to 30 days of samples every
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from lukhas_obs import calendar, promql
 from lukhas_obs.conventions import (
     ALERT_ABSENT,
@@ -137,6 +140,25 @@ def absent_annotations(spec: Spec, slo: SLO) -> dict:
 ABSENT_FOR = "10m"
 
 
+def _recent(fn: Callable[[Spec, SLO], list[dict]]) -> Callable[[Spec, SLO], list[dict]]:
+    """`fn` remembered for the last few (spec, SLO) pairs: an SLO's rule file and its promtool
+    test file (which expects exactly these alerts) are built one after the other. Matched by
+    identity while holding both objects, so a reused id() can never hit; a new list each time,
+    its rule dicts shared (they are read, never changed)."""
+    recent: list[tuple[Spec, SLO, list[dict]]] = []
+
+    @wraps(fn)
+    def remembered(spec: Spec, slo: SLO) -> list[dict]:
+        for seen_spec, seen_slo, rules in recent:
+            if seen_spec is spec and seen_slo is slo:
+                return list(rules)
+        rules = fn(spec, slo)
+        recent[:] = [(spec, slo, rules), *recent[:3]]
+        return list(rules)
+    return remembered
+
+
+@_recent
 def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
     """The page and ticket burn-rate alerts (unless the spec disables one) and the absent alert;
     the spec's labels and annotations added, the SLO's own first, then the alert's."""

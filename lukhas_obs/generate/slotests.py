@@ -64,6 +64,7 @@ def _candidates(m: promql.Matcher):
     yield from ((example,) if example is not None else ()) + (derived, *SAMPLE_VALUES, *OTHER_VALUES)
 
 
+@lru_cache(maxsize=1024)
 def regex_example(pattern: str) -> str | None:
     """A short string the whole of `pattern` matches (`5..` -> "500", `[5]{3}` -> "555",
     `a|b` -> "a"), read from Python's own regex parse tree; None when there is none to build."""
@@ -148,7 +149,13 @@ def _labels_not(sel: Selector, labels: dict[str, str], total: Selector) -> dict[
 
 
 def _series(metric: str, labels: dict[str, str]) -> str:
-    return Selector(metric).where(**labels).render()
+    return _series_text(metric, tuple(labels.items()))
+
+
+@lru_cache(maxsize=4096)
+def _series_text(metric: str, labels: tuple[tuple[str, str], ...]) -> str:
+    """Every scenario of an SLO feeds the same series: each written once."""
+    return Selector(metric).where(**dict(labels)).render()
 
 
 # ---- value sequences -----------------------------------------------------------------------
@@ -160,10 +167,15 @@ class Phase:
 
 def _counter(phases: list[Phase], step: float, share) -> str:
     """A counter's values, one per input step: `share(phase)` is its per-second increase."""
+    return _counter_text(tuple((int(round(ph.seconds / step)), round(share(ph) * step, 9)) for ph in phases))
+
+
+@lru_cache(maxsize=4096)
+def _counter_text(steps: tuple[tuple[int, float], ...]) -> str:
+    """The values of a counter growing by `inc` at each of `n` steps, per (n, inc) phase. SLOs
+    with the same objective and scrape interval share these, scenario for scenario."""
     parts, cur = ["0"], 0.0
-    for ph in phases:
-        n = int(round(ph.seconds / step))
-        inc = round(share(ph) * step, 9)
+    for n, inc in steps:
         if n <= 0:
             continue
         text, cur = _segment(cur, inc, n)
