@@ -183,15 +183,16 @@ def test_generate_exits_2_and_writes_nothing_on_a_bad_expression(monkeypatch, tm
 
 
 def test_a_bad_panel_query_is_a_generate_error_naming_the_panel(monkeypatch):
-    build = dashboards.overview
+    build = dashboards.build
 
-    def broken(spec):
-        dash = build(spec)
-        panel = next(p for p in dash["panels"] if p.get("targets"))
-        panel["targets"][0]["expr"] = "sum(" + panel["targets"][0]["expr"]
+    def broken(spec, d):
+        dash = build(spec, d)
+        if d.uid == "lukhas-overview":
+            panel = next(p for p in dash["panels"] if p.get("targets"))
+            panel["targets"][0]["expr"] = "sum(" + panel["targets"][0]["expr"]
         return dash
 
-    monkeypatch.setattr(dashboards, "overview", broken)
+    monkeypatch.setattr(dashboards, "build", broken)
     with pytest.raises(GenerateError) as err:
         render(load_spec(SPEC))
     assert "dashboard lukhas-overview: panel " in str(err.value) and "does not parse" in str(err.value)

@@ -132,7 +132,8 @@ def test_slo_files_rendered_on_every_core_are_the_files_rendered_on_one(monkeypa
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 2)
     calls = []
     real = pipeline._slo_files
-    monkeypatch.setattr(pipeline, "_slo_files", lambda spec, slos: calls.append(len(slos)) or real(spec, slos))
+    monkeypatch.setattr(pipeline, "_slo_files",
+                        lambda spec, slos, keep: calls.append(len(slos)) or real(spec, slos, keep))
     parallel = render(SPEC)
     assert calls == []  # the workers did it, not this process
     assert parallel == serial

@@ -211,9 +211,9 @@ spec:
      {"invalid", "source"},
      ["metadata {\"bucket\": \"0.25\"} passes details to the data source", "source type datadog is not Prometheus"]),
     (V1ALPHA.replace("  timeWindows:\n    - count: 7\n      unit: Day",
-                     "  timeWindows: [{count: 1, unit: Month, isRolling: false, calendar: {startTime: "
+                     "  timeWindows: [{count: 1, unit: Day, isRolling: false, calendar: {startTime: "
                      "2021-05-01 00:00:00, timeZone: UTC}}]"),
-     {"calendar"}, ["timeWindows 1 Month read as the duration 1M"]),
+     {"calendar"}, ["timeWindows 1 Day read as the duration 1d"]),
     ("apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: none}\nspec:\n  service: web\n"
      "  objectives: [{target: 0.9}]\n", {"invalid"},
      ["neither ratioMetric nor thresholdMetric (in v1alpha: indicator.thresholdMetric or objectives[].ratioMetrics)"]),

@@ -269,7 +269,7 @@ def test_slo_labels_annotations_alert_names_and_a_disabled_alert(tmp_path):
     ("        alerts: {ticket: {name: SLOFastBurn}}\n", "slos[0].alerts.ticket.name", "are both 'SLOFastBurn'"),
     ("        alerts: {page: {name: 'fast burn'}}\n", "slos[0].alerts.page.name", "does not match"),
     ("        annotations: {x: '{{ .Broken'}\n", "slos[0].annotations.x", "not a valid Go template"),
-    ("        labels: {__meta: x}\n", "slos[0].labels", "should not be valid"),
+    ("        labels: {__meta: x}\n", "slos[0].labels", "a name starting with __, which Prometheus reserves"),
 ])
 def test_slo_alert_settings_prometheus_would_refuse_are_refused(extra, path, problem):
     from lukhas_obs.errors import SpecError

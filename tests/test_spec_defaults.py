@@ -39,6 +39,7 @@ services:
         page: P1
         ticket: P1
         alerts: {page: {}}
+      - {name: month, objective: 99, sli: {availability: {}}, page: P1, ticket: P1, period: {calendar: month}}
   - name: db
     kind: database
     exporter: {host: db-exporter, port: 9187}
@@ -102,6 +103,7 @@ NO_DEFAULT = {
     "services.*.exporter.type": "absent unless given",
     "ruler.source_tenants": "absent unless given (an empty list is refused)",
     "dashboards": "the RED and SLO dashboards derived from the spec (a list of objects)",
+    "services.*.slos.*.period.calendar": "one of a choice of period forms",
     **dict.fromkeys(["dashboards.*.rows.*.title", "dashboards.*.rows.*.panels", "dashboards.*.rows.*.red",
                      "dashboards.*.rows.*.slos"], "one of a choice of row kinds"),
     **dict.fromkeys([f"dashboards.*.rows.*.panels.*.{where}{key}" for where in ("", "series.*.")
@@ -136,6 +138,7 @@ def _locate(spec: m.Spec, path: tuple[str, ...]) -> list:
                  m.SLOAlert: [s.page_alert for s in spec.slos],
                  m.Alert: list(spec.alerts if path[0] == "alerts" else spec.logs.alerts),
                  m.Dashboard: list(spec.dashboards), m.Panel: panels,
+                 m.Calendar: [s.calendar for s in spec.slos if s.calendar],
                  m.MetricSeries: [panels[0].series[0] if "series" not in path else panels[1].series[0]]}[owner]
     return [getattr(instance, name) for instance in instances]
 

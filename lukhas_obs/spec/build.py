@@ -96,12 +96,11 @@ class ModelBuilder:
         machine's zone database knows (the rules carry its UTC offsets)."""
         from lukhas_obs.calendar import known_zone
 
-        zone = value.get("timezone", "UTC")
-        if not known_zone(zone):
-            self.err(path + ("timezone",), f"{zone!r} is not an IANA time zone (e.g. UTC, Europe/Berlin, "
+        cal = m.Calendar(value["calendar"], **present(value, "timezone"))
+        if not known_zone(cal.timezone):
+            self.err(path + ("timezone",), f"{cal.timezone!r} is not an IANA time zone (e.g. UTC, Europe/Berlin, "
                                            "America/New_York)")
-            zone = "UTC"
-        return m.Calendar(value["calendar"], zone)
+        return cal
 
     def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:
         for key, value in labels.items():

@@ -36,6 +36,7 @@ FIELDS: dict[tuple[str, ...], tuple[Owner, str]] = {
     **{("services", "*", key): (m.Service, key) for key in ("description", "metrics_path", "scrape")},
     ("services", "*", "exporter", "metrics_path"): (m.Exporter, "metrics_path"),
     ("services", "*", "slos", "*", "period"): (m, "SLO_DEFAULT_PERIOD"),
+    ("services", "*", "slos", "*", "period", "timezone"): (m.Calendar, "timezone"),
     **{("services", "*", "slos", "*", key): (m.SLO, key) for key in ("description", "labels", "annotations")},
     ("services", "*", "slos", "*", "sli", "availability", "source"): (m.AvailabilitySLI, "source"),
     **{("services", "*", "slos", "*", "alerts", "page", key): (m.SLOAlert, key) for key in ("labels", "annotations")},
