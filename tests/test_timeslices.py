@@ -21,7 +21,7 @@ from lukhas_obs.spec.loader import load_spec_text
 
 from conftest import tool
 from promserver import Prometheus
-from slospec import promtool_test, spec_text, write_slo_rules
+from slospec import only, promtool_test, spec_text, write_slo_rules
 
 HEAD = spec_text("slices", "  http_requests_total: {type: counter, labels: [code]}\n"
                           "  http_request_duration_seconds: {type: histogram, buckets: [0.1, 0.5, 1]}\n", "")
@@ -127,11 +127,17 @@ def test_generated_scenarios_pass_and_fail_when_the_slice_rule_is_wrong(spec, ru
     wrong = (rules / "slo-web-errors.rules.yml").read_text().replace("> bool 0.05", "> bool 0.01")
     (tmp_path / "slo-web-errors.rules.yml").write_text(wrong)
     (tmp_path / "slo-web-errors.test.yml").write_text((rules / "slo-web-errors.test.yml").read_text())
-    jobs = [(rules, f"{n}.test.yml") for n in names] + [(tmp_path, "slo-web-errors.test.yml")]
+    # the calendar month is the errors SLO again: only its own scenario, the budget's reset (each
+    # of its evaluations computes the zone's period phase, which makes the whole file 3x slower)
+    month = rules / "slo-web-month.test.yml"
+    only("the budget starts afresh", month, tmp_path / "slo-web-month.test.yml")
+    (tmp_path / "slo-web-month.rules.yml").write_text((rules / "slo-web-month.rules.yml").read_text())
+    jobs = [(rules, f"{n}.test.yml") for n in names if n != "slo-web-month"] + [
+        (tmp_path, "slo-web-month.test.yml"), (tmp_path, "slo-web-errors.test.yml")]
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda j: promtool_test(*j), jobs))
     for (folder, name), r in zip(jobs, results, strict=True):
-        if folder == rules:
+        if folder == rules or name == "slo-web-month.test.yml":
             assert r.returncode == 0, f"{name}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
     wrong_run = results[-1]
     assert wrong_run.returncode != 0, "the scenarios passed with a wrong slice rule"
