@@ -58,14 +58,13 @@ def fast_timers(spec: Spec, factor: float = FAST) -> Spec:
     """The spec with every timer that sets how soon something is seen divided by `factor` (whole
     seconds, at least 1 s): Prometheus' scrape interval and timeout, its evaluation intervals
     (also the SLO groups' and their `-long` groups'), every alert's `for:` (Prometheus' and
-    Loki's), and per severity Alertmanager's group_wait, group_interval and repeat_interval (and
+    Loki's, and the SLO absent alerts' slo_absent_for), and per severity Alertmanager's group_wait, group_interval and repeat_interval (and
     its resolve_timeout). Everything else is the spec's: the same rules with the same PromQL and
     range windows (5m, 1h, 30d: what is measured, not how often), the same routes and receivers.
     Dividing them all by one factor keeps their proportions: an alert still needs as many
     evaluations and scrapes to fire as in production, a `-long` group still runs 10 times less
-    often than its SLO group. Not scaled: the SLO absent alerts' fixed `for: 10m`
-    (generate/slo.py), so they never fire in a short run, and the gate's settings (its windows
-    are queries, not timers; the demo passes its own --window)."""
+    often than its SLO group. Not scaled: the gate's settings (its windows are queries, not
+    timers; the demo passes its own --window)."""
     def faster(duration: str) -> str:
         return format_duration(max(1, round(parse_duration(duration) / factor)))
 
@@ -76,7 +75,8 @@ def fast_timers(spec: Spec, factor: float = FAST) -> Spec:
                                                             parse_duration(interval))),
                          evaluation_interval=faster(p.evaluation_interval),
                          slo_evaluation_interval=faster(p.slo_evaluation_interval),
-                         slo_long_evaluation_interval=faster(p.slo_long_evaluation_interval))
+                         slo_long_evaluation_interval=faster(p.slo_long_evaluation_interval),
+                         slo_absent_for=faster(p.slo_absent_for))
     severities = tuple(replace(s, group_wait=faster(s.group_wait), group_interval=faster(s.group_interval),
                                repeat_interval=faster(s.repeat_interval)) for s in spec.severities)
 

@@ -353,6 +353,7 @@ class PrometheusSettings:
     evaluation_interval: str = "30s"
     slo_evaluation_interval: str = "30s"
     slo_long_evaluation_interval: str = "5m"
+    slo_absent_for: str = "10m"             # how long an SLI has no series before SLOMetricsAbsent fires
     external_labels: tuple[tuple[str, str], ...] = ()
     blackbox_exporter: str = "blackbox-exporter:9115"
     alertmanagers: tuple[str, ...] = ("alertmanager:9093",)

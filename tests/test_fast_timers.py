@@ -81,9 +81,10 @@ def test_fast_timers_change_only_timers_each_divided_by_the_same_factor():
     # what the stack test's docstring promises: the spec's 15 s, 30 s, 5m, for 1m and 2m, group_wait 10 s
     assert {("scrape_interval", "15s", "1s"), ("evaluation_interval", "30s", "2s"), ("interval", "5m", "20s"),
             ("for", "1m", "4s"), ("for", "2m", "8s"), ("group_wait", "10s", "1s")} <= keys
-    # every `for:` of an alert the spec writes is scaled; the SLO absent alerts' fixed 10m is not
+    # every `for:` is scaled: the spec's alerts' and each SLO's absent alert (slo_absent_for)
     assert len([p for _, p, *_ in found if p.endswith("/for")]) == \
-        len([a for a in MODEL.alerts + MODEL.logs.alerts if a.for_])
+        len([a for a in MODEL.alerts + MODEL.logs.alerts if a.for_]) + len(MODEL.slos)
+    assert ("for", "10m", "40s") in keys
 
 
 def test_the_comparison_catches_a_change_that_is_not_a_timer():

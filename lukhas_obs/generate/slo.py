@@ -137,7 +137,6 @@ def absent_annotations(spec: Spec, slo: SLO) -> dict:
                             f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
 
 
-ABSENT_FOR = "10m"
 
 
 def _recent(fn: Callable[[Spec, SLO], list[dict]]) -> Callable[[Spec, SLO], list[dict]]:
@@ -170,7 +169,8 @@ def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
                                    **dict(alert.labels)},
                         "annotations": {**alert_annotations(spec, slo, kind), **dict(slo.annotations),
                                         **dict(alert.annotations)}})
-    out.append({"alert": ALERT_ABSENT, "expr": f"absent({absent_expr(slo)})", "for": ABSENT_FOR,
+    out.append({"alert": ALERT_ABSENT, "expr": f"absent({absent_expr(slo)})",
+                "for": spec.prometheus.slo_absent_for,
                 "labels": {**alert_labels(spec, slo.ticket, slo.service, slo=slo.name), **dict(slo.labels)},
                 "annotations": {**absent_annotations(spec, slo), **dict(slo.annotations)}})
     return out

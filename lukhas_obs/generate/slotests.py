@@ -370,8 +370,8 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         out.append({"name": name, "interval": format_duration(step), "input_series": series,
                     "alert_rule_test": checks})
 
-    absent_checks = [_check(parse_duration(engine.ABSENT_FOR) + 300, absent, True, expected),
-                     _check(parse_duration(engine.ABSENT_FOR) + 300, page, False, expected)]
+    absent_for = parse_duration(spec.prometheus.slo_absent_for)
+    absent_checks = [_check(absent_for + 300, absent, True, expected), _check(absent_for + 300, page, False, expected)]
     unrelated = [{"series": 'unrelated_metric{job="other"}', "values": "1+0x100"}]
     if undriven(slo):
         add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks, unrelated)

@@ -513,7 +513,7 @@ class ModelBuilder:
         defaults = m.PrometheusSettings()
         values = {}
         for key in ("scrape_interval", "scrape_timeout", "evaluation_interval",
-                    "slo_evaluation_interval", "slo_long_evaluation_interval"):
+                    "slo_evaluation_interval", "slo_long_evaluation_interval", "slo_absent_for"):
             values[key] = self.duration(body.get(key), path + (key,), positive=True) or getattr(defaults, key)
         try:
             timeout, interval = parse_duration(values["scrape_timeout"]), parse_duration(values["scrape_interval"])

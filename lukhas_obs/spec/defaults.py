@@ -26,7 +26,8 @@ FIELDS: dict[tuple[str, ...], tuple[Owner, str]] = {
     ("environment",): (m.Spec, "environment"),
     **{("prometheus", key): (m.PrometheusSettings, key) for key in (
         "scrape_interval", "scrape_timeout", "evaluation_interval", "slo_evaluation_interval",
-        "slo_long_evaluation_interval", "external_labels", "blackbox_exporter", "alertmanagers")},
+        "slo_long_evaluation_interval", "slo_absent_for", "external_labels", "blackbox_exporter",
+        "alertmanagers")},
     ("alertmanager", "resolve_timeout"): (m.AlertmanagerSettings, "resolve_timeout"),
     ("alertmanager", "group_by"): (m.AlertmanagerSettings, "group_by"),
     ("alertmanager", "business_hours", "location"): (m.BusinessHours, "location"),
