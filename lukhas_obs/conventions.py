@@ -41,6 +41,7 @@ from lukhas_obs.model import (
     LatencySLI,
     RatioSLI,
     RawSLI,
+    Spec,
     ThresholdSLI,
     Timeslices,
 )
@@ -59,6 +60,19 @@ SLICE_BAD = "slo:sli_slice:bad"
 PERIOD_RATIO = "slo:sli_error:ratio_period"   # a calendar SLO's period so far
 PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls in (calendar.phase)
 ALERT_ABSENT = "SLOMetricsAbsent"
+
+
+GATE_API_PATH = "/v1/gate"   # where `slo-gate serve` answers, and the generated Argo/Flagger objects ask
+
+
+def traffic_services(spec: Spec, services: list[str]) -> list[str]:
+    """Those of `services` that carry the gate's request traffic: the ones the request counter's
+    catalogue entry lists, or every application service when it lists none."""
+    req = spec.gates.requests
+    metric = spec.metric(req.metric) if req else None
+    declared = set(metric.services) if metric and metric.services else {
+        s.name for s in spec.services if s.kind == "application"}
+    return [s for s in services if s in declared]
 
 
 ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets"   # where the stack mounts <secrets_dir>/alertmanager

@@ -58,13 +58,13 @@ def fast_timers(spec: Spec, factor: float = FAST) -> Spec:
     """The spec with every timer that sets how soon something is seen divided by `factor` (whole
     seconds, at least 1 s): Prometheus' scrape interval and timeout, its evaluation intervals
     (also the SLO groups' and their `-long` groups'), every alert's `for:` (Prometheus' and
-    Loki's, and the SLO absent alerts' slo_absent_for), and per severity Alertmanager's group_wait, group_interval and repeat_interval (and
-    its resolve_timeout). Everything else is the spec's: the same rules with the same PromQL and
-    range windows (5m, 1h, 30d: what is measured, not how often), the same routes and receivers.
-    Dividing them all by one factor keeps their proportions: an alert still needs as many
-    evaluations and scrapes to fire as in production, a `-long` group still runs 10 times less
-    often than its SLO group. Not scaled: the gate's settings (its windows are queries, not
-    timers; the demo passes its own --window)."""
+    Loki's, and the SLO absent alerts' slo_absent_for), and per severity Alertmanager's
+    group_wait, group_interval and repeat_interval (and its resolve_timeout). Everything else is
+    the spec's: the same rules with the same PromQL and range windows (5m, 1h, 30d: what is
+    measured, not how often), the same routes and receivers. Dividing them all by one factor
+    keeps their proportions: an alert still needs as many evaluations and scrapes to fire as in
+    production, a `-long` group still runs 10 times less often than its SLO group. Not scaled:
+    the gate's settings (its windows are queries, not timers; the demo passes its own --window)."""
     def faster(duration: str) -> str:
         return format_duration(max(1, round(parse_duration(duration) / factor)))
 

@@ -121,11 +121,7 @@ def guarded(fn):
 
 
 def traffic_services(ctx: Context) -> list[str]:
-    req = ctx.g.requests
-    metric = ctx.spec.metric(req.metric) if req else None
-    declared = set(metric.services) if metric and metric.services else {
-        s.name for s in ctx.spec.services if s.kind == "application"}
-    return [s for s in ctx.services if s in declared]
+    return conv.traffic_services(ctx.spec, ctx.services)
 
 
 def _ratio_slo(ctx: Context, service: str) -> SLO | None:

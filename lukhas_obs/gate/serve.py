@@ -40,6 +40,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from lukhas_obs.conventions import GATE_API_PATH
 from lukhas_obs.durations import format_duration, iso
 from lukhas_obs.errors import SpecError
 from lukhas_obs.gate import MODES, GateReport, run_gate
@@ -48,7 +49,7 @@ from lukhas_obs.gate.decide import CheckResult, Outcome
 from lukhas_obs.gate.report import to_json
 from lukhas_obs.model import Spec
 
-API_PATH = "/v1/gate"
+API_PATH = GATE_API_PATH
 HEALTH_PATH = "/healthz"
 # Flagger's webhook types whose status-code reading fits the gate, and the outcome each says yes to.
 # pre-rollout and rollout hooks count any non-2xx as a failed check (rolled back at the threshold),

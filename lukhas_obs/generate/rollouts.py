@@ -18,13 +18,10 @@ Flagger does; Flagger counts no looks, so a canary the gate cannot judge waits b
 
 from __future__ import annotations
 
-from typing import cast
 from urllib.parse import urlencode
 
+from lukhas_obs.conventions import GATE_API_PATH, traffic_services
 from lukhas_obs.durations import format_duration, parse_duration
-from lukhas_obs.gate.checks import Context, traffic_services
-from lukhas_obs.gate.client import PromClient
-from lukhas_obs.gate.serve import API_PATH
 from lukhas_obs.generate.kubernetes import _meta
 from lukhas_obs.model import Spec
 
@@ -37,9 +34,7 @@ METRIC = "slo-gate"
 def services(spec: Spec) -> list[str]:
     """Services with SLOs that the canary gate judges (it compares request counters: a service
     without them would never be anything but INCONCLUSIVE)."""
-    with_slos = [s.name for s in spec.services if s.slos]
-    ctx = Context(spec=spec, client=cast(PromClient, None), at=0.0, window=spec.gates.window, services=with_slos)
-    return traffic_services(ctx)
+    return traffic_services(spec, [s.name for s in spec.services if s.slos])
 
 
 def _timeout(spec: Spec) -> int:
@@ -52,7 +47,7 @@ def gate_url(spec: Spec, service: str, hook: str | None = None) -> str:
     params = [("mode", "canary"), ("service", service), ("timeout", format_duration(_timeout(spec) - MARGIN))]
     if hook:
         params.append(("hook", hook))
-    return spec.gates.serve_url.rstrip("/") + API_PATH + "?" + urlencode(params)
+    return spec.gates.serve_url.rstrip("/") + GATE_API_PATH + "?" + urlencode(params)
 
 
 def analysis_template(spec: Spec, service: str) -> dict:
