@@ -39,3 +39,16 @@ def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
             diff = "\n".join(difflib.unified_diff(want[rel].decode().splitlines(), got[rel].decode().splitlines(),
                                                   f"expected/{rel}", f"generated/{rel}", lineterm=""))
             pytest.fail(f"{case}/{rel} differs from the reviewed golden file:\n{diff[:3000]}")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_dashboard_link_of_an_alert_names_a_generated_dashboard(case):
+    """Alert links follow the spec's dashboards: the SLO alerts of a team spec named `shop` went to
+    /d/lukhas-slos, which only the LUKHAS spec generates."""
+    import re
+
+    expected = ROOT / "tests" / "golden" / case / "expected"
+    uids = {p.stem for p in (expected / "grafana" / "dashboards").glob("*.json")}
+    links = set(re.findall(r"dashboard_url: '?/d/([^?'\s]+)", "\n".join(
+        p.read_text() for p in (expected / "prometheus" / "rules").glob("*.rules.yml"))))
+    assert links and links <= uids, f"links to {sorted(links - uids)}; dashboards: {sorted(uids)}"

@@ -59,6 +59,7 @@ from lukhas_obs.model import (
     LatencySLI,
     RatioSLI,
     RawSLI,
+    SLORows,
     Spec,
     ThresholdSLI,
 )
@@ -125,7 +126,17 @@ def alert_annotations(spec: Spec, slo: SLO, kind: str) -> dict:
                        f"at least {spent * 100:g} % of the budget is gone and at this pace the rest follows within "
                        f"about {exhaust}. Plan a fix this week.")
     return rule_annotations(spec, summary, description, f"slo-{slo.service}-{slo.name}",
-                            f"lukhas-slos?var-service={slo.service}")
+                            slo_dashboard(spec, slo))
+
+
+def slo_dashboard(spec: Spec, slo: SLO) -> str | None:
+    """The dashboard an SLO's alerts link to: the first of the spec's dashboards with an SLO row
+    for its service (the derived `<project>-slos` when the spec declares none), with the service
+    chosen; None when no dashboard shows it (no link rather than one to nothing)."""
+    for d in spec.dashboards:
+        if any(isinstance(row, SLORows) and (row.services is None or slo.service in row.services) for row in d.rows):
+            return f"{d.uid}?var-service={slo.service}"
+    return None
 
 
 def absent_annotations(spec: Spec, slo: SLO) -> dict:
@@ -134,7 +145,7 @@ def absent_annotations(spec: Spec, slo: SLO) -> dict:
     return rule_annotations(spec, f"{slo.service} {slo.name} SLO cannot be measured",
                             f"{what}: the SLI has no data, so its burn-rate alerts cannot fire. "
                             "Check the scrape target and the metric name.",
-                            f"slo-{slo.service}-{slo.name}", f"lukhas-slos?var-service={slo.service}")
+                            f"slo-{slo.service}-{slo.name}", slo_dashboard(spec, slo))
 
 
 
