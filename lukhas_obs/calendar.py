@@ -29,8 +29,22 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+# In the zone database but not a place: the machine's own zone (whatever runs `generate`, or the
+# gate, would decide the period), a placeholder, and the database's own variants.
+_NOT_PLACES = ("localtime", "Factory", "posixrules")
+
+
 def known_zone(name) -> bool:
-    return isinstance(name, str) and name in _zones()
+    return (isinstance(name, str) and name in _zones() and name not in _NOT_PLACES
+            and not name.startswith(("posix/", "right/")))
+
+
+def openslo_zone(name: str) -> str | None:
+    """The zone as OpenSLO writes one (Area/Location): UTC is Etc/UTC; None when it has no such name."""
+    if "/" in name:
+        return name
+    alias = f"Etc/{name}"
+    return alias if known_zone(alias) else None
 
 
 def _offset(zone: ZoneInfo, t: float) -> int:

@@ -15,7 +15,8 @@ from datetime import datetime
 from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
 from lukhas_obs import promql
-from lukhas_obs.calendar import known_zone
+from lukhas_obs.calendar import known_zone, openslo_zone
+from lukhas_obs.durations import parse_duration
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import SLO, Spec
 
@@ -104,8 +105,8 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
         for s in svc.slos:
             ind, objective = indicator(s)
             if s.timeslices is not None:
-                objective = {**objective, "timeSliceTarget": s.timeslices.target,
-                             "timeSliceWindow": s.timeslices.window}
+                minutes = round(parse_duration(s.timeslices.window) / 60)   # whole minutes (validate)
+                objective = {**objective, "timeSliceTarget": s.timeslices.target, "timeSliceWindow": f"{minutes}m"}
             annotations = {**keep, f"{ANNOTATION}/slo": s.name, f"{ANNOTATION}/page": s.page,
                            f"{ANNOTATION}/ticket": s.ticket}
             if s.min_events:
@@ -165,7 +166,7 @@ def _time_window(s) -> dict:
     if s.calendar is None:
         return {"duration": s.period, "isRolling": True}
     return {"duration": _CALENDAR_DURATION[s.calendar.unit], "isRolling": False,
-            "calendar": {"startTime": CALENDAR_START, "timeZone": s.calendar.timezone}}
+            "calendar": {"startTime": CALENDAR_START, "timeZone": openslo_zone(s.calendar.timezone)}}
 
 
 def export_text(spec: Spec, notes: list[str] | None = None) -> str:
@@ -261,6 +262,10 @@ def _sli(spec: dict, where: str) -> list[str]:
     return out
 
 
+# The 2022 schema's form of a zone (the go-sdk reads the same): Area/Location.
+_AREA_LOCATION = re.compile(r"[A-Z][a-zA-Z_]+/[A-Z][a-zA-Z_]+")
+
+
 def _calendar(cal) -> list[str]:
     """The go-sdk's calendar rules: startTime as 2006-01-02 15:04:05, timeZone an IANA zone."""
     if cal is None:
@@ -272,8 +277,8 @@ def _calendar(cal) -> list[str]:
         datetime.strptime(str(cal.get("startTime")), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         out.append("spec.timeWindow[0].calendar.startTime must be YYYY-MM-DD HH:MM:SS")
-    if not known_zone(cal.get("timeZone")):
-        out.append("spec.timeWindow[0].calendar.timeZone must be an IANA time zone")
+    if not known_zone(cal.get("timeZone")) or not _AREA_LOCATION.search(str(cal.get("timeZone"))):
+        out.append("spec.timeWindow[0].calendar.timeZone must be an IANA time zone named Area/Location")
     return out
 
 
@@ -312,6 +317,8 @@ def _slo(spec: dict) -> list[str]:
         where = f"spec.objectives[{i}]"
         if not isinstance(o, dict):
             out.append(f"{where}: must be an object")
+        elif "timeSliceWindow" in o and not _SHORTHAND.match(str(o["timeSliceWindow"])):
+            out.append(f"{where}.timeSliceWindow must be a number and one of m h d w M Q Y")
             continue
         if ("target" in o) == ("targetPercent" in o):
             out.append(f"{where}: exactly one of target and targetPercent")

@@ -59,6 +59,9 @@ def test_calendar_periods_load_with_nominal_burn_windows(spec):
     ("{calendar: month, timezone: Mars/Olympus}",
      "period.timezone: 'Mars/Olympus' is not an IANA time zone"),
     ("{calendar: month, timezone: /etc/passwd}", "period.timezone: '/etc/passwd' is not an IANA time zone"),
+    ("{calendar: month, timezone: localtime}", "period.timezone: 'localtime' is not an IANA time zone"),
+    ("{calendar: month, timezone: Factory}", "period.timezone: 'Factory' is not an IANA time zone"),
+    ("{calendar: month, timezone: EST5EDT}", "period.timezone: 'EST5EDT' is a legacy zone name"),
     ("{calendar: fortnight}", "period"),
     ("{calendar: month, zone: UTC}", "period"),
 ])

@@ -48,7 +48,8 @@ services:
       - {{name: latency, objective: 99, period: 28d, sli: {{latency: {{metric: http_request_duration_seconds,
           threshold: 1, selector: '{{route="/api"}}'}}}}, page: P1, ticket: P3}}
       - {{name: up, objective: 99.95, sli: {{availability: {{}}}}, page: P1, ticket: P3}}
-      - {{name: minutes, objective: 99, timeslices: {{window: 1m, target: 95}}, sli: {{ratio: {{errors:
+      - {{name: minutes, objective: 99, timeslices: {{window: 2m, target: 95}}, period: {{calendar: week}},
+          sli: {{ratio: {{errors:
           'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3,
           labels: {{team: checkout, tier: "1"}}}}
       - {{name: probe, objective: 99.9, sli: {{availability: {{source: probe}}}}, page: P1, ticket: P3}}

@@ -77,12 +77,14 @@ def one_slo(body: str, head: str = HEAD) -> str:
 
 
 @pytest.mark.parametrize(("head", "body", "key", "message"), [
-    (HEAD, "timeslices: {window: 30s, target: 99}", "timeslices.window",
-     "a 30s slice holds too few samples: it must be at least 4 scrape intervals (1m) and 2 SLO evaluation "
-     "intervals (1m)"),
+    (HEAD.replace("project: slices", "project: slices\nprometheus: {slo_evaluation_interval: 1m}"),
+     "timeslices: {window: 1m, target: 99}", "timeslices.window",
+     "a 1m slice holds too few samples: it must be at least 4 scrape intervals (1m) and 2 SLO evaluation "
+     "intervals (2m)"),
     (HEAD.replace("project: slices", "project: slices\nprometheus: {scrape_interval: 30s}"),
      "timeslices: {window: 1m, target: 99}", "timeslices.window",
      "a 1m slice holds too few samples: it must be at least 4 scrape intervals (2m)"),
+    (HEAD, "timeslices: {window: 1m30s, target: 99}", "timeslices.window", "1m30s is not a whole number of minutes"),
     (HEAD, "timeslices: {window: 10m, target: 99}", "timeslices.window",
      "a 10m slice is longer than the shortest burn-rate window (5m)"),
     (HEAD, "timeslices: {window: 1m, target: 100}", "timeslices.target", "100"),

@@ -94,12 +94,15 @@ class ModelBuilder:
     def calendar(self, value: dict, path: tuple) -> m.Calendar:
         """A calendar period: its unit (the schema checked it) and an IANA time zone that this
         machine's zone database knows (the rules carry its UTC offsets)."""
-        from lukhas_obs.calendar import known_zone
+        from lukhas_obs.calendar import known_zone, openslo_zone
 
         cal = m.Calendar(value["calendar"], **present(value, "timezone"))
         if not known_zone(cal.timezone):
             self.err(path + ("timezone",), f"{cal.timezone!r} is not an IANA time zone (e.g. UTC, Europe/Berlin, "
                                            "America/New_York)")
+        elif openslo_zone(cal.timezone) is None:
+            self.err(path + ("timezone",), f"{cal.timezone!r} is a legacy zone name: use its Area/Location name (e.g. "
+                                           "America/New_York for EST5EDT), as OpenSLO and most tools need")
         return cal
 
     def rule_labels(self, labels: dict, path: tuple) -> tuple[tuple[str, str], ...]:

@@ -103,8 +103,9 @@ def _slice_fits(spec: m.Spec, slo: m.SLO, slices: m.Timeslices, path: tuple, err
     p = spec.prometheus
     scrape, evaluation = parse_duration(p.scrape_interval), parse_duration(p.slo_evaluation_interval)
     shortest = min(conv.alert_windows(slo), key=parse_duration)
-    if seconds % 1:
-        err(path, f"{slices.window} is not a whole number of seconds")
+    if seconds % 60:
+        err(path, f"{slices.window} is not a whole number of minutes (OpenSLO's timeSliceWindow, and the tools that "
+                  "read it, count slices in minutes)")
     elif seconds < 4 * scrape or seconds < 2 * evaluation:
         err(path, f"a {slices.window} slice holds too few samples: it must be at least 4 scrape intervals "
                   f"({format_duration(4 * scrape)}) and 2 SLO evaluation intervals ({format_duration(2 * evaluation)})")
