@@ -62,6 +62,18 @@ PERIOD_PHASE = "slo:calendar_period:phase"    # which period an evaluation falls
 ALERT_ABSENT = "SLOMetricsAbsent"
 
 
+MIN_RETENTION = 30 * 86400   # the stack keeps at least 30 days of samples (the runbook's)
+
+
+def prometheus_retention(spec: Spec) -> str:
+    """How long the stack's Prometheus keeps samples: 30 days, or what the longest SLO reads back
+    (its rolling period, or a calendar period's lookback: 93d for a quarter), whichever is longer;
+    with less, a quarter's budget would silently be measured over 30 days."""
+    needed = [parse_duration(calendar.LOOKBACK[s.calendar.unit]) if s.calendar else s.period_seconds
+              for s in spec.slos]
+    return format_duration(max([MIN_RETENTION, *needed]))
+
+
 GATE_API_PATH = "/v1/gate"   # where `slo-gate serve` answers, and the generated Argo/Flagger objects ask
 
 

@@ -244,3 +244,16 @@ def test_openslo_calendar_windows_import_with_notes_or_reasons(window, outcome):
     (one,) = result.outcomes
     said = "\n".join([f"note: {n}" for n in one.notes] + [str(b) for b in one.blockers])
     assert outcome in said, said
+
+
+def test_the_stack_keeps_samples_as_long_as_the_longest_slo_reads_back(spec):
+    """A quarter's budget reads 93 days back: the compose stack's Prometheus keeps that long (it
+    kept 30 days whatever the SLOs, so a quarter was silently measured over its last 30 days)."""
+    from lukhas_obs.generate import render_deployment
+
+    compose = yaml.safe_load(next(iter(render_deployment(spec).values())))
+    flags = compose["services"]["prometheus"]["command"]
+    assert "--storage.tsdb.retention.time=93d" in flags   # the spec's São Paulo quarter
+    lukhas = yaml.safe_load((Path(__file__).parent.parent / "deployment" /
+                             "docker-compose.observability.yml").read_text())
+    assert "--storage.tsdb.retention.time=30d" in lukhas["services"]["prometheus"]["command"]

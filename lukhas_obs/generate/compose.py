@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lukhas_obs.conventions import ALERTMANAGER_SECRETS, alertmanager_secret_name
+from lukhas_obs.conventions import ALERTMANAGER_SECRETS, alertmanager_secret_name, prometheus_retention
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.model import ALERTMANAGER_DATA_RETENTION, Spec
 
@@ -160,7 +160,8 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
             services["alertmanager"]["volumes"].insert(-1, f"{secrets}/alertmanager/{name}:{path}:ro")
         checked.append(f"{SECRETS_SEEN_AS}/alertmanager/{name}")
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
-                                   "--storage.tsdb.retention.time=30d", *_external(spec.prometheus.external_url)],
+                                   f"--storage.tsdb.retention.time={prometheus_retention(spec)}",
+                                   *_external(spec.prometheus.external_url)],
                        "volumes": [f"{gen}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                        "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
                        "depends_on": _after("alertmanager", "blackbox-exporter", *exporters, "jaeger")})
