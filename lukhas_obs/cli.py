@@ -198,8 +198,9 @@ Modes (runbook 3.1-3.3, 5.1, 7.1):
             rolls back an unchanged canary at most 1 - confidence of the time per rollout;
             canary targets up; share of traffic vs --canary-weight; next weight on PASS
   rollback  runbook 5.1 triggers: >5 % errors for 3 minutes, >=50 % services down (an up
-            series at 0; no data is not down), p99 > 5 s for 5 minutes, DB pool exhausted,
-            fast burn of every request SLO (14.4x on 5m and 1h)
+            series at 0; no data is not down), p99 > 5 s for 5 minutes, DB pool exhausted
+            (when the spec names the pool gauges), fast burn of every request SLO (14.4x on 5m
+            and 1h)
   budget    refuse a promotion when any series of an SLO's error budget is under the
             threshold
 

@@ -491,3 +491,22 @@ def test_evaluations_reuse_their_connections_to_prometheus(history):
     opened = connections() - before - 1
     assert queries >= 6 * 10
     assert 1 <= opened <= MAX_QUERIES_AT_ONCE, f"6 evaluations of {queries} queries opened {opened:g} connections"
+
+
+def test_a_spec_without_pool_gauges_has_no_pool_check(history):
+    """The pool gauges are optional: without them rollback has no pool check, rather than a
+    permanent INCONCLUSIVE that no deploy could ever get past (new-user audit)."""
+    from dataclasses import replace
+
+    from lukhas_obs.gate import run_gate
+    from lukhas_obs.gate.client import PromClient
+    from lukhas_obs.spec import load_spec
+
+    spec = load_spec(SPEC)
+    unpooled = replace(spec, gates=replace(spec.gates, pool_in_use=None, pool_max=None))
+    at = gatedata.end_of("healthy")
+    report = run_gate(unpooled, "rollback", PromClient(history.url, timeout=20), at=at)
+    assert report.outcome.name == "PASS", [(c.name, c.outcome, c.message) for c in report.checks]
+    assert "db pool" not in {c.name for c in report.checks}
+    pooled = run_gate(spec, "rollback", PromClient(history.url, timeout=20), at=gatedata.end_of("pool-exhausted"))
+    assert [c.outcome.name for c in pooled.checks if c.name == "db pool"] == ["FAIL"]

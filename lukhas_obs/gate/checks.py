@@ -691,8 +691,7 @@ def services_down(ctx: Context) -> CheckResult:
 def pool_exhausted(ctx: Context) -> CheckResult:
     name = "db pool"
     g = ctx.g
-    if not (g.pool_in_use and g.pool_max):
-        return CheckResult(name, None, Outcome.INCONCLUSIVE, "no pool metrics in gates.traffic")
+    assert g.pool_in_use and g.pool_max, "planned only when the spec names both pool gauges"
     expr = f"max by (job) ({Selector(g.pool_in_use)} / {Selector(g.pool_max)})"
     res = _q(ctx, name, None, expr)
     threshold = f"< {g.pool_saturation:.0%} of the pool in use"
@@ -895,7 +894,9 @@ def plan(ctx: Context, mode: str) -> list:
             if latency_on:
                 jobs.append(lambda s=svc: canary_latency(ctx, s))
     elif mode == "rollback":
-        jobs += [lambda: sustained_errors(ctx), lambda: services_down(ctx), lambda: pool_exhausted(ctx)]
+        jobs += [lambda: sustained_errors(ctx), lambda: services_down(ctx)]
+        if ctx.g.pool_in_use and ctx.g.pool_max:   # optional: a spec without pool gauges has no pool check
+            jobs.append(lambda: pool_exhausted(ctx))
         if ctx.g.latency:
             jobs.append(lambda: sustained_latency(ctx))
         jobs += [lambda s=slo: fast_burn(ctx, s) for slo in slos
