@@ -593,7 +593,7 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
         from lukhas_obs.spec import load_spec
 
         try:
-            base = load_spec(into)
+            base = load_spec(into, leave_out=None if out_file in (None, "-") else Path(out_file))
         except SpecError as exc:
             _spec_problems(exc)
             sys.exit(EXIT_USAGE)
@@ -613,7 +613,8 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
                 if o.entry[k] in unknown:
                     o.block("spec", f"{k} priority {o.entry[k]} is not a severity of {into}")
     out = team_file(result, tool, base=None if into is None else Path(into), port=port, team=team,
-                    priorities=priorities, base_metrics=base_metrics)
+                    priorities=priorities, base_metrics=base_metrics,
+                    replaces=None if out_file in (None, "-") else Path(out_file))
     for problem in result.problems:
         click.echo(f"lukhas-obs import: {problem}", err=True)
     for note in result.notes:

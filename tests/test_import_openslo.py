@@ -263,6 +263,11 @@ def test_cli_exit_0_writes_a_team_file_that_validate_accepts(tmp_path):
     assert "imported 1 of 1 SLOs" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("validate", str(out.parent))
     assert r.returncode == 0, r.stderr
+    # the same command again replaces its own team file rather than colliding with it
+    first = out.read_text()
+    r = run_cli("import", "openslo", str(tmp_path / "in.yaml"), "--into", str(out.parent), "--out", str(out))
+    assert r.returncode == 0 and "imported 1 of 1 SLOs" in r.stderr, r.stderr
+    assert out.read_text() == first
 
 
 def test_cli_exit_1_when_nothing_can_be_imported(tmp_path):

@@ -681,10 +681,11 @@ _METRIC_PATH = re.compile(r"^metrics\.([A-Za-z0-9_:]+)")
 
 
 def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: str | None,
-              priorities: set[str], base_metrics: set[str]) -> TeamFile:
+              priorities: set[str], base_metrics: set[str], replaces: Path | None = None) -> TeamFile:
     """The imported SLOs as a team file, checked the way `lukhas-obs validate` checks it: in a
     folder beside `base` (a spec file or folder holding the shared definitions; a minimal shared
-    file when None). An SLO the spec's checks refuse moves to the refused list with the checks'
+    file when None; `replaces`: a file of that folder the team file will replace, left out). An SLO
+    the spec's checks refuse moves to the refused list with the checks'
     own message, until what is left validates."""
     from lukhas_obs.spec.loader import load_spec_dir
 
@@ -700,8 +701,9 @@ def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: 
                 body = "".join(f"  {p}: {{level: l{p[1]}, receiver: nobody}}\n" for p in sorted(priorities))
                 (folder / "shared.yaml").write_text(SHARED_FOR_CHECK + body, encoding="utf-8")
             elif base.is_dir():
+                skip = replaces.resolve() if replaces is not None else None
                 for f in sorted(base.iterdir()):
-                    if f.is_file() and f.suffix in (".yaml", ".yml"):
+                    if f.is_file() and f.suffix in (".yaml", ".yml") and f.resolve() != skip:
                         (folder / f.name).write_bytes(f.read_bytes())
             else:
                 (folder / "shared.yaml").write_bytes(base.read_bytes())

@@ -14,11 +14,12 @@ from lukhas_obs.spec.schemacheck import schema_problems
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 
-def load_spec(path: str | Path) -> m.Spec:
-    """A spec file, or a folder of them (see load_spec_dir)."""
+def load_spec(path: str | Path, leave_out: Path | None = None) -> m.Spec:
+    """A spec file, or a folder of them (see load_spec_dir; `leave_out`: a file of the folder to
+    read as if it were not there, such as the team file an import is about to replace)."""
     p = Path(path)
     if p.is_dir():
-        return load_spec_dir(p)
+        return load_spec_dir(p, leave_out)
     name = display_name(p)
     try:
         text = p.read_text(encoding="utf-8")
@@ -32,14 +33,16 @@ def load_spec(path: str | Path) -> m.Spec:
 TEAM_KEYS = ("apiVersion", "team", "services", "metrics", "alerts")
 
 
-def load_spec_dir(folder: Path) -> m.Spec:
+def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
     """A folder of spec files: exactly one holds the shared definitions (the file with
     `severities`, plus receivers, Alertmanager, Prometheus and gate settings and the common
     metric catalogue); every other file is a team's, holding `services`, and may add `metrics`
     and `alerts`. Names must not collide across files; errors name both files. Files are merged
     in name order, so the output is deterministic."""
     display = display_name(folder).rstrip("/") + "/"
-    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix in (".yaml", ".yml"))
+    skip = leave_out.resolve() if leave_out is not None else None
+    files = sorted(f for f in folder.iterdir()
+                   if f.is_file() and f.suffix in (".yaml", ".yml") and f.resolve() != skip)
     if not files:
         raise SpecError([Problem(display, 1, "", "no .yaml spec files in this folder")])
     parsed, problems = [], []
