@@ -86,6 +86,7 @@ def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str
     holds files of its own, or a write failed: nothing is written, both folders are unchanged.
     """
     import dataclasses
+    import shlex
     from typing import NoReturn
 
     from lukhas_obs.generate import render, render_deployment
@@ -123,8 +124,10 @@ def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str
         differ = [Path(out_dir, rel).as_posix() for rel in diff_tree(files, out_dir)]
         differ += [Path(deploy_dir, rel).as_posix() for rel in diff_files(deployment, deploy_dir)]
         if differ:
-            click.echo(f"{out_dir}/ and {deploy_dir}/ do not match {spec.source}; run `make generate`. "
-                       "Files that differ:", err=True)
+            again = shlex.join(["lukhas-obs", "generate", str(spec_file), "--out", str(out_dir),
+                                "--deployment-out", str(deploy_dir)])
+            click.echo(f"{out_dir}/ and {deploy_dir}/ do not match {spec.source}; run `{again}`. Files that "
+                       "differ:", err=True)
             for rel in differ:
                 click.echo(f"  {rel}", err=True)
             sys.exit(EXIT_DIFF)

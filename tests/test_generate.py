@@ -135,6 +135,7 @@ def test_check_catches_a_hand_edit_and_a_stray_file(tmp_path):
     compose.write_text(compose.read_text().replace("127.0.0.1:3000:3000", "0.0.0.0:3000:3000"))
     r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check", *dep)
     assert r.returncode == 1
+    assert f"run `lukhas-obs generate {SPEC} --out {out} --deployment-out {tmp_path / 'deployment'}`" in r.stderr
     assert "alertmanager/alertmanager.yml" in r.stderr and "mine.rules.yml" in r.stderr
     assert "deployment/docker-compose.observability.yml" in r.stderr
 
