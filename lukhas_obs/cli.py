@@ -102,7 +102,7 @@ def generate(spec_arg: str | None, spec_path: str, out_dir: str, deploy_dir: str
     )
     from lukhas_obs.spec import load_spec
 
-    spec_file = spec_arg or spec_path
+    spec_file = _one_spec(spec_arg, spec_path)
     if deploy_dir is None:
         # beside the output folder: `--out /tmp/x` must not rewrite this checkout's deployment/
         parent = Path(out_dir).parent
@@ -171,7 +171,7 @@ def validate(spec_arg: str | None, spec_path: str) -> None:
     from lukhas_obs.spec import load_spec
 
     try:
-        spec = load_spec(spec_arg or spec_path)
+        spec = load_spec(_one_spec(spec_arg, spec_path))
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)
@@ -250,6 +250,14 @@ def _parse_time(value: str | None, what: str = "--at") -> float | None:
         raise click.BadParameter(f"{value!r} is {t - now:.0f}s in the future: nothing can have been measured "
                                  "there", param_hint=what)
     return t
+
+
+def _one_spec(spec_arg: str | None, spec_path: str) -> str:
+    """SPEC or --spec: both at once is a usage error (one would be silently ignored)."""
+    ctx = click.get_current_context()
+    if spec_arg is not None and ctx.get_parameter_source("spec_path") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError(f"give the spec once: as SPEC ({spec_arg}) or as --spec ({spec_path}), not both")
+    return spec_arg or spec_path
 
 
 def _duration(value: str, what: str) -> float:
@@ -535,7 +543,7 @@ def export_openslo(spec_arg: str | None, spec_path: str, out_file: str) -> None:
     from lukhas_obs.spec import load_spec
 
     try:
-        spec = load_spec(spec_arg or spec_path)
+        spec = load_spec(_one_spec(spec_arg, spec_path))
     except SpecError as exc:
         _spec_problems(exc)
         sys.exit(EXIT_USAGE)

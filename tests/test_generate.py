@@ -253,3 +253,13 @@ def test_a_service_behind_a_live_exporter_pages_when_it_is_down(tmp_path, genera
     path.write_text(yaml.safe_dump(tests))
     r = subprocess.run([tool("promtool"), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("command", [["validate"], ["generate", "--out", "OUT"], ["export", "openslo"]])
+def test_a_spec_given_twice_is_a_usage_error(command, tmp_path):
+    """SPEC and --spec at once: one of them was silently ignored (new-user audit)."""
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    r = run_cli(*args, "tests/golden/small/spec.yaml", "--spec", str(SPEC))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "give the spec once: as SPEC (tests/golden/small/spec.yaml) or as --spec" in r.stderr
+    assert not (tmp_path / "out").exists()
