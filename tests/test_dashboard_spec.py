@@ -397,3 +397,32 @@ def test_validate_says_a_dashboard_error_with_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     line = _line(text, "queue_depth", after=BASE.count("\n"))
     assert f"shop.yaml:{line}: {P}.show: show: rate needs a counter; queue_depth is a gauge" in r.stderr
+
+
+def test_a_dashboard_with_nothing_to_show_is_refused_and_not_linked():
+    """No service with SLOs and no application service: a declared dashboard of SLO and RED rows
+    would not be written, so it is refused at its line; a derived one is left out, and an alert
+    may not link to it (both were accepted, and the alert linked to nothing: new-user audit)."""
+    head = """apiVersion: lukhas-obs/v1
+project: shop
+receivers: {nobody: {}}
+severities:
+  P1: {level: critical, receiver: nobody, page: true}
+services:
+  - {name: db, kind: database, port: 5432}
+alerts:
+  - {name: DbDown, priority: P1, summary: down, target_down: {services: [db]}, dashboard: shop-x}
+"""
+    declared = head + "dashboards:\n  - {uid: shop-x, title: X, rows: [{slos: all}, {red: all}]}\n"
+    with pytest.raises(SpecError) as err:
+        load_spec_text(declared, "shop.yaml")
+    assert [str(p) for p in err.value.problems] == [
+        f"shop.yaml:{_line(declared, 'uid: shop-x')}: dashboards[0].rows: dashboard 'shop-x' would be empty (no "
+        "service with SLOs, no application service for its rows), so it would not be written and links to it would "
+        "lead nowhere"]
+    derived = head.replace("shop-x", "shop-slos")
+    with pytest.raises(SpecError) as err:
+        load_spec_text(derived, "shop.yaml")
+    assert [str(p) for p in err.value.problems] == [
+        f"shop.yaml:{_line(derived, 'DbDown')}: alerts[0].dashboard: dashboard 'shop-slos' is not one the spec "
+        "generates (dashboards: shop-infrastructure)"]

@@ -287,7 +287,7 @@ class ModelBuilder:
         logs = self.logs(d.get("logs") or {}, {a.name for a in alerts})
         stack = self.stack(d.get("stack") or {})
         dashboards = spec_dashboards.load(self, d.get("dashboards"), d["project"], services, gates)
-        spec_dashboards.check_references(self, dashboards, alerts, logs)
+        spec_dashboards.check_references(self, dashboards, alerts, logs, services, d.get("dashboards") is not None)
         k8s = d.get("kubernetes")
         kubernetes = None if k8s is None else m.KubernetesSettings(
             labels=tuple(sorted((k8s.get("labels") or {}).items())),

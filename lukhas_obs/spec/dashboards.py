@@ -25,6 +25,7 @@ GRAFANA_UID_MAX = 40                 # Grafana refuses a longer dashboard uid (t
 
 class _Checks(Protocol):
     metrics: dict[str, m.Metric]
+    problems: list
 
     def err(self, path: tuple, message: str) -> None: ...
     def check_metric(self, name: str, path: tuple, want_types=None) -> None: ...
@@ -80,16 +81,40 @@ def load(b: _Checks, body: list | None, project: str, services: tuple[m.Service,
         if "instance" in variables and "service" not in variables:
             b.err(path + ("variables",), "the instance variable lists the instances of the chosen services: "
                                          "it needs the service variable")
+        said = len(b.problems)
         rows = tuple(_row(b, r, path + ("rows", j), variables, services, gates) for j, r in enumerate(d["rows"]))
-        out.append(m.Dashboard(uid=d["uid"], title=d["title"], rows=rows, description=d.get("description", ""),
-                               variables=variables))
+        dashboard = m.Dashboard(uid=d["uid"], title=d["title"], rows=rows, description=d.get("description", ""),
+                                variables=variables)
+        if len(b.problems) == said and not shows_something(dashboard, services):   # not when a row is wrong
+            b.err(path + ("rows",), f"dashboard {d['uid']!r} would be empty (no service with SLOs, no application "
+                                    "service for its rows), so it would not be written and links to it would lead "
+                                    "nowhere")
+        out.append(dashboard)
     return tuple(out)
 
 
-def check_references(b: _Checks, dashboards: tuple[m.Dashboard, ...], alerts, logs: m.LogsSettings) -> None:
+def shows_something(d: m.Dashboard, services: tuple[m.Service, ...]) -> bool:
+    """Whether the dashboard has a panel to draw: a row of panels, a RED row for a chosen (or an
+    application) service, an SLO row for a service with SLOs. The generator writes no empty one."""
+    def chosen(names: tuple[str, ...] | None) -> list[m.Service]:
+        return [s for s in services if (s.kind == "application" if names is None else s.name in names)]
+    for row in d.rows:
+        match row:
+            case m.PanelRow(panels=panels) if panels:
+                return True
+            case m.REDRows(services=names) if chosen(names):
+                return True
+            case m.SLORows(services=names) if any(s.slos for s in services if names is None or s.name in names):
+                return True
+    return False
+
+
+def check_references(b: _Checks, dashboards: tuple[m.Dashboard, ...], alerts, logs: m.LogsSettings,
+                     services: tuple[m.Service, ...], declared: bool) -> None:
     """An alert's or a log query's `dashboard:` names a dashboard that is generated (its
     dashboard_url would otherwise lead nowhere, or the log panel would be dropped)."""
-    uids = {d.uid for d in dashboards}
+    # a derived dashboard with nothing to show is not written; a declared one is refused above
+    uids = {d.uid for d in dashboards if declared or shows_something(d, services)}
     known = ", ".join(sorted(uids))
     refs: list[tuple[tuple, str | None]] = [(("alerts", i, "dashboard"), a.dashboard) for i, a in enumerate(alerts)]
     refs += [(("logs", "queries", i, "dashboard"), q.dashboard) for i, q in enumerate(logs.queries)]
