@@ -295,6 +295,14 @@ CASES = [
      "$__rate_interval); Grafana would send it to Prometheus as written"),
     (_panel("{title: X, expr: 'rate(nope_total[$__rate_interval])'}"), "nope_total", f"{P}.expr",
      "metric 'nope_total' is not in the metrics catalogue"),
+    (_panel("{title: X, expr: 'http_requests_total[5m]'}"), "expr", f"{P}.expr",
+     "a panel's expr must give an instant vector, this gives a range vector; wrap the range in a function such as "
+     "rate() or max_over_time()"),
+    (_panel("""{title: X, expr: '"hello"'}"""), "expr", f"{P}.expr",
+     "a panel's expr must give an instant vector, this gives a string"),
+    (_panel("{title: X, expr: 'sort_by_label(queue_depth, \"job\")'}"), "expr", f"{P}.expr",
+     "function sort_by_label() is experimental in Prometheus v2.53.2, the version the stack pins: it needs "
+     "--enable-feature=promql-experimental-functions, which the stack does not set"),
     (_panel("{title: X, metric: queue_depth, health: targets}"), "queue_depth", P,
      "a panel's query is exactly one of metric, role, health and expr; found metric, health"),
     (_panel("{title: X}"), "title: X", P, "a panel's query is exactly one of metric, role, health and expr"),

@@ -169,7 +169,8 @@ class ModelBuilder:
             self.check_metric(name, path)
         return node
 
-    def alert_expr(self, text: str, path: tuple, what: str = "an alert's expr", prefix: str = "") -> bool:
+    def alert_expr(self, text: str, path: tuple, what: str = "an alert's expr", prefix: str = "",
+                   allow_scalar: bool = False) -> bool:
         """An alerting rule's own PromQL (or a rule's, `what`): what Prometheus (the pinned version)
         would refuse or never alert on, beyond what the parser checks. False when it said a problem."""
         before = len(self.problems)
@@ -180,7 +181,7 @@ class ModelBuilder:
         node = None if durations else self.expr(text, path, prefix)  # the parser panics on some of them
         if node is not None:
             kind = value_type(node)
-            if kind != "vector":
+            if kind != "vector" and not (allow_scalar and kind == "scalar"):
                 hint = {"matrix": "; wrap the range in a function such as rate() or max_over_time()",
                         "scalar": "; an alert needs series to alert on (compare a metric, or use vector())",
                         "string": ""}[kind]

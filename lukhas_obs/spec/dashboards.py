@@ -30,6 +30,8 @@ class _Checks(Protocol):
     def err(self, path: tuple, message: str) -> None: ...
     def check_metric(self, name: str, path: tuple, want_types=None) -> None: ...
     def expr(self, text: str, path: tuple, prefix: str = ""): ...
+    def alert_expr(self, text: str, path: tuple, what: str = "", prefix: str = "",
+                   allow_scalar: bool = False) -> bool: ...
     def duration(self, value, path, positive: bool = False, why: str = "") -> str | None: ...
 
 
@@ -225,6 +227,7 @@ def _check_expr(b: _Checks, text: str, path: tuple, variables: tuple[str, ...]) 
                         f"{', '.join('$' + v for v in variables) or 'none'}; and Grafana's own, such as "
                         "$__rate_interval); Grafana would send it to Prometheus as written")
             return
-    # a duration fits both where variables stand: in a range and inside a matcher's string
-    b.expr(conv.GRAFANA_VARIABLE.sub("5m", text), path)
+    # a duration fits both where variables stand: in a range and inside a matcher's string; a
+    # panel plots an instant vector or a scalar, with the functions the pinned Prometheus has
+    b.alert_expr(conv.GRAFANA_VARIABLE.sub("5m", text), path, "a panel's expr", allow_scalar=True)
 
