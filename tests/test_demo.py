@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.waits]
 
 
 def processes_mentioning(text: str) -> list[str]:
