@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lukhas_obs import model as m
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.generate import render
 from lukhas_obs.generate.writer import write_tree
@@ -111,7 +112,7 @@ def on_loopback(spec: Spec, workload: str, alertmanager: str, prometheus: str | 
         return replace(out, health=f"/health/{svc.name}") if svc.health else out
 
     receivers = spec.receivers if webhook is None else tuple(
-        Receiver(r.name, "webhook", (("url", f"{webhook}/{r.name}"),)) for r in spec.receivers)
+        Receiver(r.name, m.Webhook(url=f"{webhook}/{r.name}")) for r in spec.receivers)
     return replace(spec, services=tuple(local(s) for s in spec.services), receivers=receivers,
                    prometheus=replace(spec.prometheus, blackbox_exporter=workload,
                                       alertmanagers=(alertmanager,)))

@@ -30,14 +30,47 @@ class Severity:
     business_hours_only: bool = False
 
 
+# ---- receivers: one notifier type per kind --------------------------------------------------
+
+@dataclass(frozen=True)
+class PagerDuty:
+    kind: ClassVar[str] = "pagerduty"
+    routing_key_file: str
+    url: str | None = None     # another Events API endpoint (a proxy, a test sink)
+
+
+@dataclass(frozen=True)
+class Slack:
+    kind: ClassVar[str] = "slack"
+    api_url_file: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    kind: ClassVar[str] = "webhook"
+    url_file: str | None = None   # the spec's: a secret
+    url: str | None = None        # the demo's local sink only (Debian's Alertmanager 0.25 has no url_file)
+
+
+Notifier = PagerDuty | Slack | Webhook
+
+
 @dataclass(frozen=True)
 class Receiver:
     name: str
-    kind: str                  # pagerduty | slack | webhook | none
-    settings: tuple[tuple[str, str], ...] = ()
+    notifier: Notifier | None = None   # None: recorded in Alertmanager, sent nowhere
 
-    def get(self, key: str) -> str | None:
-        return dict(self.settings).get(key)
+    def secret_files(self) -> tuple[tuple[str, str], ...]:
+        """(key, path) of every file the notifier reads a secret from, as Alertmanager sees it."""
+        match self.notifier:
+            case PagerDuty(routing_key_file=path):
+                return (("routing_key_file", path),)
+            case Slack(api_url_file=path):
+                return (("api_url_file", path),)
+            case Webhook(url_file=str(path)):
+                return (("url_file", path),)
+        return ()
 
 
 @dataclass(frozen=True)

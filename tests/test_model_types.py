@@ -106,3 +106,23 @@ def test_the_loaders_stages_stand_alone():
     builder.build()
     assert [str(p) for p in builder.problems] == [
         "s.yaml:5: severities.P1.receiver: receiver 'nope' is not defined under receivers"]
+
+
+RECEIVER_CASES = [
+    ("pagerduty", "{pagerduty: {routing_key_file: /run/secrets/pd}}", m.PagerDuty("/run/secrets/pd"),
+     (("routing_key_file", "/run/secrets/pd"),)),
+    ("slack", "{slack: {api_url_file: /run/secrets/slack, channel: '#ops'}}", m.Slack("/run/secrets/slack", "#ops"),
+     (("api_url_file", "/run/secrets/slack"),)),
+    ("webhook", "{webhook: {url_file: /run/secrets/hook}}", m.Webhook(url_file="/run/secrets/hook"),
+     (("url_file", "/run/secrets/hook"),)),
+    ("none", "{}", None, ()),
+]
+
+
+@pytest.mark.parametrize(("body", "notifier", "secrets"), [c[1:] for c in RECEIVER_CASES],
+                         ids=[c[0] for c in RECEIVER_CASES])
+def test_each_receiver_kind_is_its_own_notifier_type(body, notifier, secrets):
+    spec = load_spec_text((HEAD % "{availability: {}}").replace("receivers: {nobody: {}}",
+                                                                f"receivers: {{nobody: {body}}}"), "types.yaml")
+    [receiver] = spec.receivers
+    assert receiver.notifier == notifier and receiver.secret_files() == secrets

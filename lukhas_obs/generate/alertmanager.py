@@ -4,7 +4,7 @@ secret referenced by file."""
 
 from __future__ import annotations
 
-from lukhas_obs.model import Receiver, Severity, Spec
+from lukhas_obs.model import PagerDuty, Receiver, Severity, Slack, Spec, Webhook
 from lukhas_obs.promql import quote
 
 BUSINESS_HOURS = "business-hours"
@@ -43,31 +43,40 @@ def _link(annotation: str) -> str:
 
 def _receiver(r: Receiver, levels: list[str]) -> dict:
     out: dict = {"name": r.name}
-    if r.kind == "pagerduty":
-        cfg = {"routing_key_file": r.get("routing_key_file"), "send_resolved": True,
+    match r.notifier:
+        case PagerDuty(routing_key_file=key_file, url=url):
+            out["pagerduty_configs"] = [_pagerduty(key_file, url, levels)]
+        case Slack(api_url_file=url_file, channel=channel):
+            out["slack_configs"] = [_slack(url_file, channel)]
+        case Webhook(url_file=url_file, url=url):
+            # `url` (the demo's local webhook) or `url_file` (a secret); Debian's Alertmanager 0.25 knows only `url`
+            where = {"url": url} if url else {"url_file": url_file}
+            out["webhook_configs"] = [{**where, "send_resolved": True}]
+    return out
+
+
+def _pagerduty(key_file: str, url: str | None, levels: list[str]) -> dict:
+    cfg = {"routing_key_file": key_file, "send_resolved": True,
                "description": "{{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}: "
                               "{{ .CommonAnnotations.summary }}",
                "severity": _pagerduty_severity(levels),
                "links": [{"href": _link("runbook_url"), "text": "Runbook"},
                          {"href": _link("dashboard_url"), "text": "Dashboard"}]}
-        if r.get("url"):
-            cfg["url"] = r.get("url")
-        out["pagerduty_configs"] = [cfg]
-    elif r.kind == "slack":
-        out["slack_configs"] = [{
-            "api_url_file": r.get("api_url_file"), "channel": r.get("channel"), "send_resolved": True,
+    if url:
+        cfg["url"] = url
+    return cfg
+
+
+def _slack(url_file: str, channel: str) -> dict:
+    return {
+            "api_url_file": url_file, "channel": channel, "send_resolved": True,
             "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}'
                      ' ({{ .CommonLabels.service }})',
             "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
                     'Runbook: {{ .Annotations.runbook_url }}\nDashboard: {{ .Annotations.dashboard_url }}\n{{ end }}',
             "actions": [{"type": "button", "text": "Runbook", "url": _link("runbook_url")},
                         {"type": "button", "text": "Dashboard", "url": _link("dashboard_url")}],
-        }]
-    elif r.kind == "webhook":
-        # `url` (the demo's local webhook) or `url_file` (a secret); Debian's Alertmanager 0.25 knows only `url`
-        where = {"url": r.get("url")} if r.get("url") else {"url_file": r.get("url_file")}
-        out["webhook_configs"] = [{**where, "send_resolved": True}]
-    return out
+        }
 
 
 def alertmanager_config(spec: Spec) -> dict:

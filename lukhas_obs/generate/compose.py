@@ -73,7 +73,7 @@ SECRETS_CHECK = (
 
 def receiver_secret_files(spec: Spec) -> list[str]:
     """Every file a receiver reads its secret from, as Alertmanager sees it."""
-    return sorted(value for r in spec.receivers for key, value in r.settings if key.endswith("_file") and value)
+    return sorted(path for r in spec.receivers for _, path in r.secret_files())
 
 
 def _exporter(service, secrets: str) -> tuple[dict, list[str]]:

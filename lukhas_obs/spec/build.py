@@ -508,9 +508,10 @@ class ModelBuilder:
 
     def receiver(self, name: str, body: dict) -> m.Receiver:
         if not body:
-            return m.Receiver(name=name, kind="none")
-        kind, settings = next(iter(body.items()))
-        return m.Receiver(name=name, kind=kind, settings=tuple(sorted(settings.items())))
+            return m.Receiver(name=name)
+        kind, settings = next(iter(body.items()))   # the schema allows exactly one, with its keys
+        notifier = {"pagerduty": m.PagerDuty, "slack": m.Slack, "webhook": m.Webhook}[kind]
+        return m.Receiver(name=name, notifier=notifier(**settings))
 
     def prometheus(self, body: dict) -> m.PrometheusSettings:
         path = ("prometheus",)

@@ -121,12 +121,11 @@ def _receiver_files(spec: m.Spec, err: Err) -> None:
 
     seen: dict[str, tuple[str, str]] = {}
     for r in spec.receivers:
-        for key, path in r.settings:
-            if not key.endswith("_file") or not path:
-                continue
+        for key, path in r.secret_files():
             name = alertmanager_secret_name(path)
             first = seen.setdefault(name, (r.name, path))
             if first[1] != path:
-                err(("receivers", r.name, r.kind, key), f"{path} and {first[1]} (receiver {first[0]}) would both be "
-                                                        f"mounted from <secrets_dir>/alertmanager/{name}: give one "
-                                                        "another file name")
+                kind = r.notifier.kind if r.notifier else ""
+                err(("receivers", r.name, kind, key), f"{path} and {first[1]} (receiver {first[0]}) would both be "
+                                                      f"mounted from <secrets_dir>/alertmanager/{name}: give one "
+                                                      "another file name")
