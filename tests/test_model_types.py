@@ -126,3 +126,25 @@ def test_each_receiver_kind_is_its_own_notifier_type(body, notifier, secrets):
                                                                 f"receivers: {{nobody: {body}}}"), "types.yaml")
     [receiver] = spec.receivers
     assert receiver.notifier == notifier and receiver.secret_files() == secrets
+
+
+def test_a_team_file_on_its_own_is_said_to_be_one():
+    """`validate team.yaml` said 'project' and 'severities' were required and 'team' unknown:
+    true of a whole spec, beside the point for a team file (new-user audit)."""
+    from lukhas_obs.errors import SpecError
+
+    text = "apiVersion: lukhas-obs/v1\nteam: web\nservices:\n  - {name: web, kind: application, port: 8080}\n"
+    with pytest.raises(SpecError) as err:
+        load_spec_text(text, "web.yaml")
+    assert [str(p) for p in err.value.problems] == [
+        "web.yaml:2: team: this is a team file of a folder of specs: it holds services, not the shared severities "
+        "and receivers; validate the folder that holds it with its shared file"]
+
+
+@pytest.mark.parametrize(("ratio", "text"), [(0.8, "80 %"), (0.0005, "0.05 %"), (-3.0, "-300 %"),
+                                             (-999.0, "-99,900 %"), (12.5, "1,250 %")])
+def test_budget_percentages_read_as_numbers(ratio, text):
+    """-999.0 of the budget left read "-9.99e+04 %" (new-user audit)."""
+    from lukhas_obs.gate.checks import _fmt
+
+    assert _fmt(ratio, True) == text

@@ -100,8 +100,8 @@ def _fmt(x: float | None, pct: bool | str = False) -> str:
         return "no data"
     if math.isnan(x):
         return "NaN"
-    if pct is True:
-        return f"{x * 100:.3g} %"
+    if pct is True:   # 99.9 %, 0.05 %; a thousand percent and more in full (-99,900 %, not -9.99e+04 %)
+        return f"{x * 100:,.0f} %" if abs(x) >= 10 else f"{x * 100:.3g} %"
     return f"{x:.4g}{pct or ''}"
 
 

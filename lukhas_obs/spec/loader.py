@@ -10,7 +10,7 @@ from pathlib import Path
 from lukhas_obs import model as m
 from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.spec.build import ModelBuilder
-from lukhas_obs.spec.schemacheck import schema_problems
+from lukhas_obs.spec.schemacheck import problem_at, schema_problems
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 
@@ -132,7 +132,13 @@ def display_name(p: Path) -> str:
 
 def load_spec_text(text: str, filename: str) -> m.Spec:
     data, lines = parse_yaml(text, filename)
-    return _validated(data, Sources.single(filename, lines), filename)
+    sources = Sources.single(filename, lines)
+    if isinstance(data, dict) and "team" in data and "severities" not in data:
+        # a folder's team file on its own: its missing shared keys are not the problem
+        raise SpecError([problem_at(sources, ("team",), "this is a team file of a folder of specs: it holds "
+                                                        "services, not the shared severities and receivers; "
+                                                        "validate the folder that holds it with its shared file")])
+    return _validated(data, sources, filename)
 
 
 def _validated(data, sources: Sources, display: str) -> m.Spec:
