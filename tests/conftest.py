@@ -24,10 +24,9 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The long runs that mostly wait on real timers (the end-to-end stack, the demo) go first, so
-    that with several workers (`make test` runs pytest -n) they overlap the rest of the suite
-    instead of ending it."""
-    items.sort(key=lambda item: item.get_closest_marker("stack") is None and item.get_closest_marker("waits") is None)
+    """The long end-to-end stack run goes first, so that with several workers (`make test` runs
+    pytest -n) it overlaps the rest of the suite instead of ending it."""
+    items.sort(key=lambda item: item.get_closest_marker("stack") is None)
 
 
 def run_cli(*args: str, cwd: Path | str = ROOT, timeout: float = 120, env: dict | None = None):

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 
-pytestmark = [pytest.mark.integration, pytest.mark.waits]
+pytestmark = pytest.mark.integration
 
 
 def processes_mentioning(text: str) -> list[str]:
