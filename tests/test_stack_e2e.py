@@ -17,8 +17,8 @@ tests/stackns/README.md). Then, as an operator would check it:
 
 What differs from production: the timers. The files are generated (and then run unchanged) from
 the LUKHAS spec with every timer divided by 15 (`lukhas_obs.demo.fast_timers`, the demo's own):
-2 s scrapes instead of 15 s (the one timer not divided by 15: a 1 s scrape deadline fails now and
-then on a loaded 2-core runner), 2 s evaluations instead of 30 s, the SLOs' `-long` groups every 20 s
+3 s scrapes instead of 15 s (the one timer not divided by 15: a 1 s or 2 s scrape deadline fails now
+and then on a loaded 2-core runner), 2 s evaluations instead of 30 s, the SLOs' `-long` groups every 20 s
 instead of 5 minutes, `for: 1m/2m` as 4 s/8 s, group_wait 10 s/30 s as 1 s/2 s. Why this proves
 the same: every rule, route, receiver, target, link, label and PromQL range window is the spec's
 own (the output differs in timer values only: tests/test_fast_timers.py), and one factor for all
@@ -63,11 +63,12 @@ from test_dashboards import dashboards, interpolate, queries, variable_settings
 pytestmark = [pytest.mark.stack]
 
 MODEL = load_spec(SPEC)
-# what the stack runs: the spec with its timers divided by FAST, but scrapes every 2 s with a 2 s
-# timeout (not 1 s): a 1 s deadline on a loaded 2-core runner fails a scrape now and then, and in
-# a Prometheus a minute old one failed scrape is a large share of every SLO window
-FAST_MODEL = replace(fast_timers(MODEL), prometheus=replace(fast_timers(MODEL).prometheus, scrape_interval="2s",
-                                                            scrape_timeout="2s"))
+# what the stack runs: the spec with its timers divided by FAST, but scrapes every 3 s with a 3 s
+# timeout (not 1 s): a 1 s (and, beside the whole suite, a 2 s) deadline on a loaded 2-core runner
+# fails a scrape now and then, and in a Prometheus a minute old one failed scrape is a large share
+# of every SLO window
+FAST_MODEL = replace(fast_timers(MODEL), prometheus=replace(fast_timers(MODEL).prometheus, scrape_interval="3s",
+                                                            scrape_timeout="3s"))
 APPS = [s.name for s in MODEL.services if s.kind == "application"]
 # what is stopped at once: every service the spec reads through an exporter (the server behind
 # it stops, the exporter stays), and one LUKHAS service, chosen when the outage starts (below)
