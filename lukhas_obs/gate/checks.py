@@ -731,16 +731,11 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in raw.items()}
         return _burn_outcome(slo, name, first, measured, "\n".join(raw.values()), threshold)
     exprs = {w: conv.event_rates(slo, w) for w in (first.short, first.long)}
-    latency = slo.sli if isinstance(slo.sli, m.LatencySLI) else None
-    good = {w: promql.agg("sum", promql.rate(conv.good_bucket(slo), w)) for w in exprs} if latency else {}
-    _prefetch(ctx, *[e for pair in exprs.values() for e in pair], *good.values())
+    _prefetch(ctx, *[e for pair in exprs.values() for e in pair])
     ratios: dict[str, float | None] = {}
     for w, (bad_q, total_q) in exprs.items():
+        _need_threshold_bucket(ctx, name, slo, w, threshold)
         total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
-        if latency and total is not None and _one(_q(ctx, name, slo.service, good[w])) is None:
-            raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no bucket at the SLO's threshold "
-                                      f"(le={promql.number(latency.threshold)}): how many requests were slow is "
-                                      "unknown", query=good[w], threshold=threshold))
         # no requests at all is measured: nothing burns the budget in that window (an outage
         # shows in services down); no series is not measured
         ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
@@ -757,19 +752,27 @@ def _slice_burn(ctx: Context, slo: SLO, name: str, first: conv.BurnWindow, thres
         ratio = promql.at_window(slo.sli.error_ratio_query, slices.window)
     else:
         ratio = promql.ratio(*conv.event_rates(slo, slices.window))
-        if isinstance(slo.sli, m.LatencySLI):   # no bucket at the threshold would read as every request slow
-            bucket = promql.agg("sum", promql.rate(conv.good_bucket(slo), first.long))
-            total = promql.agg("sum", promql.rate(conv.total_selector(slo), first.long))
-            _prefetch(ctx, bucket, total)
-            if _one(_q(ctx, name, slo.service, total)) is not None and _one(_q(ctx, name, slo.service, bucket)) is None:
-                raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "no bucket at the SLO's threshold "
-                                          f"(le={promql.number(slo.sli.threshold)}): which slices were slow is "
-                                          "unknown", query=bucket, threshold=threshold))
+        _need_threshold_bucket(ctx, name, slo, first.long, threshold)
     indicator = conv.slice_indicator(ratio, slices)
     shares = {w: f"avg_over_time((\n{indicator}\n)[{w}:{slices.window}])" for w in (first.short, first.long)}
     _prefetch(ctx, *shares.values())
     measured = {w: _one(_q(ctx, name, slo.service, q)) for w, q in shares.items()}
     return _burn_outcome(slo, name, first, measured, "\n".join(shares.values()), threshold)
+
+
+def _need_threshold_bucket(ctx: Context, name: str, slo: SLO, window: str, threshold: str) -> None:
+    """A latency SLI whose histogram has requests but no bucket at the SLO's threshold: how many
+    were slow is unknown (INCONCLUSIVE), never every request slow. Nothing for other SLIs. The
+    total is the same query event_rates sends, so it is asked once."""
+    if not isinstance(slo.sli, m.LatencySLI):
+        return
+    bucket = promql.agg("sum", promql.rate(conv.good_bucket(slo), window))
+    total = promql.agg("sum", promql.rate(conv.total_selector(slo), window))
+    _prefetch(ctx, bucket, total)
+    if _one(_q(ctx, name, slo.service, total)) is not None and _one(_q(ctx, name, slo.service, bucket)) is None:
+        raise _Failed(CheckResult(name, slo.service, Outcome.INCONCLUSIVE, "no bucket at the SLO's threshold "
+                                  f"(le={promql.number(slo.sli.threshold)}): how many requests were slow is "
+                                  "unknown", query=bucket, threshold=threshold))
 
 
 def _burn_outcome(slo: SLO, name: str, first: conv.BurnWindow, ratios: dict, query: str,

@@ -18,6 +18,7 @@ from lukhas_obs import promql
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.model import Spec
 from lukhas_obs.promql import Matcher, Selector
+from lukhas_obs.spec.dashboards import red_services, slo_owners
 
 SCHEMA_VERSION = 39
 PROM = {"type": "prometheus", "uid": "lukhas-prometheus"}
@@ -351,16 +352,6 @@ def _red_rows(spec: Spec, d: m.Dashboard, lay: _Layout, services: list[m.Service
     return []
 
 
-def _red_services(spec: Spec, chosen: tuple[str, ...] | None) -> list[m.Service]:
-    if chosen is None:
-        return [svc for svc in spec.services if svc.kind == "application"]
-    return [spec.service(name) for name in chosen]
-
-
-def _slo_owners(spec: Spec, chosen: tuple[str, ...] | None) -> list[m.Service]:
-    return [svc for svc in spec.services if svc.slos and (chosen is None or svc.name in chosen)]
-
-
 # Past this many services, one static row each makes a dashboard of megabytes that no one
 # scrolls: the SLO (and RED) dashboards become one row repeated over the `service` variable.
 STATIC_ROWS_UP_TO = 20
@@ -370,7 +361,7 @@ def build(spec: Spec, d: m.Dashboard) -> dict | None:
     """One dashboard of the spec, or None when it has nothing to show (no application services
     for RED rows, no SLOs)."""
     if (d.rows == (m.SLORows(),) and not d.variables
-            and len(_slo_owners(spec, None)) > STATIC_ROWS_UP_TO):
+            and len(slo_owners(spec.services, None)) > STATIC_ROWS_UP_TO):
         service_var = _var("service", "label_values(slo:objective:ratio, service)", "Service")
         return _dashboard(spec, d, _repeated_slo_rows(spec),
                           [service_var, _var("slo", 'label_values(slo:objective:ratio{service=~"$service"}, slo)',
@@ -384,12 +375,12 @@ def build(spec: Spec, d: m.Dashboard) -> dict | None:
                 for p in panels:
                     lay.add(_render(spec, d, p), w=p.width, h=p.height)
             case m.REDRows(services=chosen):
-                repeated += _red_rows(spec, d, lay, _red_services(spec, chosen))
+                repeated += _red_rows(spec, d, lay, red_services(spec.services, chosen))
             case m.SLORows(services=chosen):
                 # One static row per service, each naming its service: a `service` variable could
                 # only blank the other rows (choosing lukhas-core would leave every
                 # lukhas-identity panel empty).
-                for svc in _slo_owners(spec, chosen):
+                for svc in slo_owners(spec.services, chosen):
                     lay.row(svc.name)
                     for s in svc.slos:
                         sli = (f"{s.calendar.unit} so far", conv.PERIOD_RATIO) if s.calendar \

@@ -63,6 +63,7 @@ from lukhas_obs.model import (
     Spec,
     ThresholdSLI,
 )
+from lukhas_obs.spec.dashboards import slo_owners
 
 # ---- rules ---------------------------------------------------------------------------------
 
@@ -134,7 +135,8 @@ def slo_dashboard(spec: Spec, slo: SLO) -> str | None:
     for its service (the derived `<project>-slos` when the spec declares none), with the service
     chosen; None when no dashboard shows it (no link rather than one to nothing)."""
     for d in spec.dashboards:
-        if any(isinstance(row, SLORows) and (row.services is None or slo.service in row.services) for row in d.rows):
+        if any(isinstance(row, SLORows) and any(s.name == slo.service for s in slo_owners(spec.services, row.services))
+               for row in d.rows):
             return f"{d.uid}?var-service={slo.service}"
     return None
 

@@ -95,18 +95,29 @@ def load(b: _Checks, body: list | None, project: str, services: tuple[m.Service,
     return tuple(out)
 
 
+def red_services(services: tuple[m.Service, ...], chosen: tuple[str, ...] | None) -> list[m.Service]:
+    """The services a RED row shows: the chosen ones, or every application service."""
+    if chosen is None:
+        return [s for s in services if s.kind == "application"]
+    by_name = {s.name: s for s in services}
+    return [by_name[name] for name in chosen if name in by_name]
+
+
+def slo_owners(services: tuple[m.Service, ...], chosen: tuple[str, ...] | None) -> list[m.Service]:
+    """The services an SLO row shows: those (of the chosen ones) with SLOs."""
+    return [s for s in services if s.slos and (chosen is None or s.name in chosen)]
+
+
 def shows_something(d: m.Dashboard, services: tuple[m.Service, ...]) -> bool:
     """Whether the dashboard has a panel to draw: a row of panels, a RED row for a chosen (or an
     application) service, an SLO row for a service with SLOs. The generator writes no empty one."""
-    def chosen(names: tuple[str, ...] | None) -> list[m.Service]:
-        return [s for s in services if (s.kind == "application" if names is None else s.name in names)]
     for row in d.rows:
         match row:
             case m.PanelRow(panels=panels) if panels:
                 return True
-            case m.REDRows(services=names) if chosen(names):
+            case m.REDRows(services=chosen) if red_services(services, chosen):
                 return True
-            case m.SLORows(services=names) if any(s.slos for s in services if names is None or s.name in names):
+            case m.SLORows(services=chosen) if slo_owners(services, chosen):
                 return True
     return False
 
