@@ -24,6 +24,7 @@ Record names follow `level:metric:operations`; every series carries `service` an
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,10 +36,12 @@ from lukhas_obs import calendar, promql
 from lukhas_obs.durations import format_duration, parse_duration
 from lukhas_obs.model import (
     EVENT_SLIS,
+    SAMPLE_SLIS,
     SLO,
     AvailabilitySLI,
     ExpressionRatioSLI,
     LatencySLI,
+    PrometheusSettings,
     RatioSLI,
     RawSLI,
     Spec,
@@ -146,6 +149,25 @@ def _burn_windows(period_seconds: float, kind: str) -> tuple[BurnWindow, ...]:
         factor = round(w["budget_consumed"] * period_h / (parse_duration(long) / 3600), 6)
         out.append(BurnWindow(short, long, w["budget_consumed"], factor))
     return tuple(out)
+
+
+def failed_scrape_weight(p: PrometheusSettings) -> int:
+    """How many SLO evaluations count one failed scrape of a time-based SLI: its sample (`up` 0, a
+    gauge out of bounds) stays the target's latest for a scrape interval, and every evaluation in
+    that time counts it once more."""
+    return math.ceil(parse_duration(p.scrape_interval) / parse_duration(p.slo_evaluation_interval))
+
+
+def min_samples(p: PrometheusSettings, slo: SLO, w: BurnWindow) -> int | None:
+    """The fewest (target, evaluation) samples a time-based SLI's long window must hold before its
+    alert may fire: enough that one failed scrape is no more than the threshold. A Prometheus that
+    started minutes ago holds a few dozen samples in every window, and one failed scrape among them
+    reads as a fast burn; min_events is the same guard for request SLIs. At steady state the window
+    holds more (spec/sanity.py refuses an SLO whose window never would). None: the SLO counts
+    events, or slices (a slice is judged by its own target)."""
+    if not isinstance(slo.sli, SAMPLE_SLIS) or slo.timeslices is not None:
+        return None
+    return math.floor(failed_scrape_weight(p) / w.threshold(slo)) + 1
 
 
 def is_raw(window: str) -> bool:

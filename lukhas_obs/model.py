@@ -147,6 +147,8 @@ SLI = RatioSLI | ExpressionRatioSLI | LatencySLI | AvailabilitySLI | ThresholdSL
 
 # Counting events (requests), rather than samples over time.
 EVENT_SLIS = (RatioSLI, ExpressionRatioSLI, LatencySLI)
+# Counting samples over time: at each SLO evaluation, which targets (or gauge series) are bad.
+SAMPLE_SLIS = (AvailabilitySLI, ThresholdSLI)
 
 
 # An SLO period whose burn-rate windows all make sense: from 5 days every window keeps a long

@@ -278,6 +278,18 @@ CASES = [
      "services[1].exporter.target", "exporter:", "give the exporter's type"),
     ("reserved-rule-label", mutate("        objective: 99.5", "        objective: 99.5\n        labels: {__team: x}"),
      "services[0].slos[0].labels", "labels:", "'__team' is a name starting with __, which Prometheus reserves"),
+    # 30 s evaluations: over 7 days the page's long window is 14m, 28 samples of a target, and one
+    # failed scrape is 3.57 % of them, above 14.4 x 0.1 % (1 - 30 s / (14m x 14.4) = 99.75 % is the most)
+    ("one-failed-scrape-pages", mutate("""        objective: 99.5
+        period: 7d
+        sli:
+          ratio:
+            errors: 'http_requests_total{code=~"5.."}'
+            total: http_requests_total
+""", "        objective: 99.9\n        period: 7d\n        sli: {availability: {}}\n"),
+     "services[0].slos[0].objective", "objective: 99.9",
+     "one failed scrape counts in 1 of them: 3.57 %, above the alert's threshold of 14.4 x 0.1 % = 1.44 %, so one "
+     "failed scrape would read as the budget burning. Objectives must be below 99.75 %"),
 ]
 
 

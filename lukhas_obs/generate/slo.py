@@ -39,6 +39,7 @@ from lukhas_obs.conventions import (
     burn_windows,
     event_rates,
     is_raw,
+    min_samples,
     period_ratio,
     period_tagged,
     ratio_name,
@@ -71,7 +72,7 @@ def _record(name: str, expr: str, slo: SLO) -> dict:
     return {"record": name, "expr": expr, "labels": {**slo_labels(slo), **dict(slo.labels)}}
 
 
-def burn_condition(slo: SLO, windows: list[BurnWindow]) -> str:
+def burn_condition(spec: Spec, slo: SLO, windows: list[BurnWindow]) -> str:
     clauses = []
     for w in windows:
         t = promql.number(w.threshold(slo))
@@ -80,6 +81,9 @@ def burn_condition(slo: SLO, windows: list[BurnWindow]) -> str:
         if slo.min_events and isinstance(slo.sli, EVENT_SLIS):
             events = promql.agg("sum", promql.increase(total_selector(slo), w.long))
             clause += f"\nand on ()\n{events} >= {slo.min_events}"
+        samples = min_samples(spec.prometheus, slo, w)
+        if samples is not None:   # the same labels as the ratios: a plain `and`
+            clause += f"\nand\nsum_over_time({record_sel(TOTAL_COUNT, slo)}[{w.long}]) >= {samples}"
         clauses.append(f"(\n{clause}\n)")
     return "\nor\n".join(clauses)
 
@@ -177,7 +181,7 @@ def slo_alerts(spec: Spec, slo: SLO) -> list[dict]:
     out = []
     for kind, alert, prio in (("page", slo.page_alert, slo.page), ("ticket", slo.ticket_alert, slo.ticket)):
         if alert.enabled:
-            out.append({"alert": alert.name, "expr": burn_condition(slo, burn_windows(slo, kind)),
+            out.append({"alert": alert.name, "expr": burn_condition(spec, slo, burn_windows(slo, kind)),
                         "labels": {**alert_labels(spec, prio, slo.service, slo=slo.name), **dict(slo.labels),
                                    **dict(alert.labels)},
                         "annotations": {**alert_annotations(spec, slo, kind), **dict(slo.annotations),

@@ -4,7 +4,8 @@ Each scenario starts from hours of healthy traffic and asserts what an on-call e
 about: a total outage pages within the time the burn-rate maths predicts; a burn just below the
 page threshold does not page; a slow burn opens a ticket and does not page; healthy traffic and
 no traffic stay silent; a short spike that spends well under 2 % of the budget does not page;
-an SLI with no series raises the absent alert; min_events keeps a low-traffic service quiet."""
+an SLI with no series raises the absent alert; min_events keeps a low-traffic service quiet, and
+min_samples a young Prometheus's one failed scrape."""
 
 from __future__ import annotations
 
@@ -414,6 +415,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     out += calendar_scenarios(spec, slo, step)
 
     if not events:
+        _young_scenarios(spec, slo, step, add, expected)
         return out
 
     lowest_page = min(w.factor for w in conv.burn_windows(slo, "page"))
@@ -436,6 +438,33 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
             [Phase(WARMUP, healthy, rps=low_rps), Phase(3600, 1.0, rps=low_rps)],
             [_check(WARMUP + t, page, False, expected) for t in (600, 1800, 3600)])
     return out
+
+
+def _young_scenarios(spec: Spec, slo: SLO, step: float, add, expected: dict[str, dict]) -> None:
+    """A time-based SLI in a Prometheus minutes old: one failed scrape is a large share of the few
+    samples every window holds, and does not page (min_samples); an outage pages once the fastest
+    pair's long window holds min_samples samples, to the evaluation."""
+    fastest = max(conv.burn_windows(slo, "page"), key=lambda w: w.factor)
+    needed = conv.min_samples(spec.prometheus, slo, fastest)
+    if needed is None:
+        return
+    page = slo.page_alert.name
+    evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
+    # the failed scrape at a time an evaluation sees it, two minutes or more after the start
+    failed = _ceil_to(120, step)
+    while failed % evaluation and failed < 120 + step * evaluation:
+        failed += step
+    add(f"in a Prometheus {format_duration(failed)} old, one failed scrape does not page",
+        [Phase(failed - step, 0.0), Phase(step, 1.0), Phase(3600, 0.0)],
+        [_check(failed + t, page, False, expected) for t in (0, evaluation, 300)])
+    # the guard is met at the evaluation holding the needed-th sample (the first is at 0); an
+    # outage from 5 minutes on has by then filled both windows of the fastest pair past its threshold
+    met = (needed - 1) * evaluation
+    if met >= 1200:
+        add(f"an outage in a Prometheus 5m old pages once the {fastest.long} window holds {needed} samples "
+            f"({format_duration(met)})",
+            [Phase(300, 0.0), Phase(met + 600, 1.0)],
+            [_check(met - evaluation, page, False, expected), _check(met, page, True, expected)])
 
 
 def _slice_scenarios(slo: SLO, slices: Timeslices, events: bool, timing: tuple[float, float, float], add,

@@ -21,6 +21,7 @@ def check(spec: m.Spec, err: Err) -> None:
             path = ("services", i, "slos", j)
             _has_data(spec, svc, slo, path, err)
             _can_fire(slo, path, err)
+            _tells_one_failed_scrape(spec, slo, path, err)
             if slo.timeslices is not None:
                 _slice_fits(spec, slo, slo.timeslices, path + ("timeslices", "window"), err)
 
@@ -112,6 +113,36 @@ def _slice_fits(spec: m.Spec, slo: m.SLO, slices: m.Timeslices, path: tuple, err
     elif seconds > parse_duration(shortest):
         err(path, f"a {slices.window} slice is longer than the shortest burn-rate window ({shortest}), which would "
                   "then judge less than one slice")
+
+
+def _tells_one_failed_scrape(spec: m.Spec, slo: m.SLO, path: tuple, err: Err) -> None:
+    """A time-based SLI counts one target's state at each SLO evaluation: a long burn-rate window
+    holds window / slo_evaluation_interval samples of a target, and one failed scrape counts in
+    failed_scrape_weight of them. When that is above the alert's threshold, one failed scrape is
+    indistinguishable from a burn, and the alert's min_samples guard (which keeps it quiet) is more
+    than the window can hold, so for a single target the alert could never fire."""
+    from lukhas_obs import conventions as conv
+    from lukhas_obs.durations import parse_duration
+
+    p = spec.prometheus
+    evaluation = parse_duration(p.slo_evaluation_interval)
+    weight = conv.failed_scrape_weight(p)
+    for kind in ("page", "ticket"):
+        for w in conv.burn_windows(slo, kind):
+            needed = conv.min_samples(p, slo, w)
+            held = int(parse_duration(w.long) // evaluation)
+            if needed is None or needed <= held:
+                continue
+            share = weight / held
+            below = (1 - weight * evaluation / (parse_duration(w.long) * w.factor)) * 100
+            err(path + ("objective",),
+                f"with SLO evaluations every {p.slo_evaluation_interval} and scrapes every {p.scrape_interval}, "
+                f"the {kind} alert's {w.long} window holds {held} samples of a target and one failed scrape counts "
+                f"in {weight} of them: {share * 100:.3g} %, above the alert's threshold of {w.factor:g} x "
+                f"{slo.error_budget * 100:g} % = {w.threshold(slo) * 100:.3g} %, so one failed scrape would read as "
+                f"the budget burning. Objectives must be below {below:.4g} % at these intervals, or scrape and "
+                "evaluate more often (prometheus.scrape_interval, prometheus.slo_evaluation_interval)")
+            return
 
 
 def _receiver_files(spec: m.Spec, err: Err) -> None:
