@@ -47,7 +47,7 @@ services:
           total: http_requests_total}}}}, page: P2, ticket: P3}}
       - {{name: latency, objective: 99, period: 28d, sli: {{latency: {{metric: http_request_duration_seconds,
           threshold: 1, selector: '{{route="/api"}}'}}}}, page: P1, ticket: P3}}
-      - {{name: up, objective: 99.95, sli: {{availability: {{}}}}, page: P1, ticket: P3}}
+      - {{name: up, objective: 99.9, sli: {{availability: {{}}}}, page: P1, ticket: P3}}
       - {{name: minutes, objective: 99, timeslices: {{window: 2m, target: 95}}, period: {{calendar: week}},
           sli: {{ratio: {{errors:
           'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3,

@@ -322,7 +322,19 @@ def test_a_healthy_stack_is_silent_and_green(live, panels):
         time.sleep(5)
     red = [f"{uid} / {title} {labels}: {value}" for uid, title, labels, value in red_panels(live)]
     sent = live.ns.sink()
-    assert not alerts and not red and not sent, f"alerts: {alerts}\nred panels: {red}\nsent: {sent}"
+    assert not alerts and not red and not sent, (f"alerts: {alerts}\nred panels: {red}\nsent: {sent}\n"
+                                                 + scrape_history(live))
+
+
+def scrape_history(live: Live) -> str:
+    """What every scrape since the start did, for a failure message: the targets that failed a
+    scrape, and the slowest scrapes against the timeout."""
+    since = f"{max(60, int(time.monotonic() - live.started) + 60)}s"
+    failed = [f"{s['metric'].get('job')} {s['metric'].get('instance')}: {s['value'][1]} failed"
+              for s in live.prom.query(f"count_over_time((up == 0)[{since}:])")]
+    slow = [f"{s['metric'].get('job')} {s['metric'].get('instance')}: {float(s['value'][1]):.2f}s"
+            for s in live.prom.query(f"topk(5, max_over_time(scrape_duration_seconds[{since}]))")]
+    return f"failed scrapes (subquery at the evaluation interval): {failed}\nslowest scrapes: {slow}"
 
 
 # -- 3. outage -----------------------------------------------------------------------------------
