@@ -180,13 +180,17 @@ def validate(spec_arg: str | None, spec_path: str) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--team", is_flag=True,
+              help="Print the schema of a team file of a folder of specs instead (apiVersion, team, services, "
+                   "metrics, alerts; the same definitions, checked as validate checks them).")
+def schema(team: bool) -> None:
     """Print the spec's JSON Schema, defaults included (for editors and CI linters)."""
     import json
 
     from lukhas_obs.spec.schemacheck import schema as load_schema
+    from lukhas_obs.spec.schemacheck import team_schema
 
-    click.echo(json.dumps(load_schema(), indent=2))
+    click.echo(json.dumps(team_schema() if team else load_schema(), indent=2))
 
 
 GATE_HELP = """Decide whether a deploy may go on, from a live Prometheus.

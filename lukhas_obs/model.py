@@ -631,9 +631,14 @@ class Spec:
     def slos(self) -> tuple[SLO, ...]:
         return tuple(slo for svc in self.services for slo in svc.slos)
 
-    def runbook_url(self, slug: str) -> str:
-        base = self.runbook_base_url.rstrip("/")
-        return f"{base}/{slug}" if base else slug
+    def runbook_url(self, page: str) -> str | None:
+        """The runbook page's URL: `page` (an alert's `runbook`, or the name it defaults to) is a path
+        under links.runbook_base_url. None without a base: a bare path is no link (Alertmanager,
+        PagerDuty and Grafana would show it as a dead one); the loader refuses a `runbook` the spec
+        names when there is no base, and an alert whose runbook is only the default gets no link."""
+        if not self.runbook_base_url:
+            return None
+        return f"{self.runbook_base_url.rstrip('/')}/{page}"
 
     def dashboard_url(self, uid: str, query: str = "") -> str:
         base = self.grafana_url.rstrip("/")

@@ -41,6 +41,11 @@ def exporter(flow: str) -> str:
     return mutate("    exporter: {host: db-exporter, port: 9187}", "    exporter: " + flow)
 
 
+# A LogQL alert (for the Loki ruler) on the base spec, to which a key of the alert may be added.
+LOG_ALERT = ("logs:\n  alerts:\n    - name: CheckoutErrorLogs\n      priority: P3\n"
+             "      expr: 'sum(rate({job=\"checkout\"} |= \"error\" [5m])) > 1'\n      summary: checkout logs errors\n")
+
+
 # A billion laughs: nine levels of nine aliases, 9**9 strings once expanded.
 ALIAS_BOMB = 'x-lol:\n  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"  {chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
@@ -290,6 +295,19 @@ CASES = [
      "services[0].slos[0].objective", "objective: 99.9",
      "one failed scrape counts in 1 of them: 3.57 %, above the alert's threshold of 14.4 x 0.1 % = 1.44 %, so one "
      "failed scrape would read as the budget burning. Objectives must be below 99.75 %"),
+    # i. a runbook page needs the base URL it is a page of (audit 21: `runbook_url: checkout-down` is no link)
+    ("runbook-without-base", mutate('    summary: "checkout is down"',
+                                    '    summary: "checkout is down"\n    runbook: checkout-down'),
+     "alerts[0].runbook", "runbook: checkout-down",
+     "'checkout-down' is a page under links.runbook_base_url, which the spec does not set, so the alert's "
+     "runbook_url would be no link: add links: {runbook_base_url: https://...}"),
+    ("log-runbook-without-base", BASE + LOG_ALERT + "      runbook: payments/errors\n", "logs.alerts[0].runbook",
+     "runbook: payments/errors", "'payments/errors' is a page under links.runbook_base_url, which the spec does "
+                                 "not set"),
+    ("runbook-base-with-fragment", BASE + "links:\n  runbook_base_url: https://wiki.example/ops#runbooks\n",
+     "links.runbook_base_url", "runbook_base_url:", "'https://wiki.example/ops#runbooks' has a query or fragment"),
+    ("runbook-base-with-query", BASE + "links:\n  runbook_base_url: https://wiki.example/view?page=\n",
+     "links.runbook_base_url", "runbook_base_url:", "'https://wiki.example/view?page=' has a query or fragment"),
 ]
 
 
@@ -525,3 +543,39 @@ def test_the_template_check_agrees_with_promtool(tmp_path):
     assert refused and len(refused) < len(TEMPLATES), r.stdout + r.stderr
     for i, text in enumerate(TEMPLATES):
         assert (template_problem(text) is not None) == (i in refused), (text, template_problem(text))
+
+
+# An alert's runbook_url annotation: a page under links.runbook_base_url, or none without that base.
+# (id, links: section or "", a runbook: line for the spec's alert or "", {alert: runbook_url or None})
+BASE_URL = "https://runbooks.example/shop"
+RUNBOOKS = [
+    ("named-page", f"links: {{runbook_base_url: {BASE_URL}}}", "checkout-down",
+     {"CheckoutDown": f"{BASE_URL}/checkout-down", "CheckoutErrorLogs": f"{BASE_URL}/checkouterrorlogs",
+      "SLOFastBurn": f"{BASE_URL}/slo-checkout-errors"}),
+    ("base-ending-in-slash", f"links: {{runbook_base_url: {BASE_URL}/}}", "checkout-down",
+     {"CheckoutDown": f"{BASE_URL}/checkout-down", "CheckoutErrorLogs": f"{BASE_URL}/checkouterrorlogs",
+      "SLOFastBurn": f"{BASE_URL}/slo-checkout-errors"}),
+    ("page-in-a-folder", f"links: {{runbook_base_url: {BASE_URL}}}", "payments/checkout-down",
+     {"CheckoutDown": f"{BASE_URL}/payments/checkout-down", "CheckoutErrorLogs": f"{BASE_URL}/checkouterrorlogs",
+      "SLOFastBurn": f"{BASE_URL}/slo-checkout-errors"}),
+    ("default-page", f"links: {{runbook_base_url: {BASE_URL}}}", "",
+     {"CheckoutDown": f"{BASE_URL}/checkoutdown", "CheckoutErrorLogs": f"{BASE_URL}/checkouterrorlogs",
+      "SLOFastBurn": f"{BASE_URL}/slo-checkout-errors"}),
+    ("no-base-no-page", "", "", {"CheckoutDown": None, "CheckoutErrorLogs": None, "SLOFastBurn": None}),
+]
+
+
+@pytest.mark.parametrize(("links", "page", "want"), [c[1:] for c in RUNBOOKS], ids=[c[0] for c in RUNBOOKS])
+def test_runbook_urls_resolve_against_the_base(links, page, want):
+    """In process: the spec's alert, a log alert and an SLO's page alert (these two on their default page)."""
+    from lukhas_obs.generate.alerts import rule
+    from lukhas_obs.generate.slo import slo_alerts
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = BASE if not page else mutate('    summary: "checkout is down"',
+                                        f'    summary: "checkout is down"\n    runbook: {page}')
+    text += LOG_ALERT + (links + "\n" if links else "")
+    spec = load_spec_text(text, "spec.yaml")
+    rules = [rule(spec, a) for a in (*spec.alerts, *spec.logs.alerts)]
+    rules += [r for r in slo_alerts(spec, spec.slos[0]) if r["alert"] == "SLOFastBurn"]
+    assert {r["alert"]: r["annotations"].get("runbook_url") for r in rules} == want

@@ -50,8 +50,9 @@ def rule_annotations(spec: Spec, summary: str, description: str, runbook: str | 
     out = {"summary": summary}
     if description:
         out["description"] = description
-    if runbook:
-        out["runbook_url"] = spec.runbook_url(runbook)
+    runbook_url = spec.runbook_url(runbook) if runbook else None
+    if runbook_url:
+        out["runbook_url"] = runbook_url
     if dashboard:
         out["dashboard_url"] = spec.dashboard_url(dashboard)
     return out

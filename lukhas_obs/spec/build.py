@@ -296,6 +296,11 @@ class ModelBuilder:
         links = d.get("links") or {}
         for key in ("runbook_base_url", "grafana_url"):  # the start of annotation values
             self.template(links.get(key), ("links", key))
+        base = links.get("runbook_base_url") or ""
+        if "?" in base or "#" in base:
+            self.err(("links", "runbook_base_url"),
+                     f"{base!r} has a query or fragment: an alert's runbook page is added after a '/' and would "
+                     "land inside it; give the URL of the folder the runbook pages are under")
         spec = m.Spec(
             source=self.file, project=d["project"], **present(d, "environment", "network"),
             **present(links, "runbook_base_url", "grafana_url"), prometheus=prom, alertmanager=am,

@@ -10,7 +10,7 @@ from pathlib import Path
 from lukhas_obs import model as m
 from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.spec.build import ModelBuilder
-from lukhas_obs.spec.schemacheck import problem_at, schema_problems
+from lukhas_obs.spec.schemacheck import TEAM_KEYS, problem_at, schema_problems, spec_keys
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 
@@ -30,15 +30,13 @@ def load_spec(path: str | Path, leave_out: Path | None = None) -> m.Spec:
     return load_spec_text(text, name)
 
 
-TEAM_KEYS = ("apiVersion", "team", "services", "metrics", "alerts")
-
-
 def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
     """A folder of spec files: exactly one holds the shared definitions (the file with
     `severities`, plus receivers, Alertmanager, Prometheus and gate settings and the common
     metric catalogue); every other file is a team's, holding `services`, and may add `metrics`
-    and `alerts`. Names must not collide across files; errors name both files. Files are merged
-    in name order, so the output is deterministic."""
+    and `alerts`: each is checked against the team-file schema (schemacheck.team_schema(), what
+    `lukhas-obs schema --team` prints), at its own lines. Names must not collide across files;
+    errors name both files. Files are merged in name order, so the output is deterministic."""
     display = display_name(folder).rstrip("/") + "/"
     skip = leave_out.resolve() if leave_out is not None else None
     files = sorted(f for f in folder.iterdir()
@@ -92,29 +90,26 @@ def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
     for name, data, lines in parsed:
         if name == base_name:
             continue
-        for key in sorted(set(data) - set(TEAM_KEYS)):
+        # a key of the shared file is said to be one; any other unknown key (a typo) is the schema's
+        shared = sorted(key for key in set(data) - set(TEAM_KEYS) if key in spec_keys())
+        for key in shared:
             problems.append(Problem(name, lines.line((key,)), key,
                                     f"a team file holds only {', '.join(TEAM_KEYS)}; "
                                     f"{key} belongs in the shared file {base_name}"))
-        if data.get("apiVersion") != base.get("apiVersion"):
-            problems.append(Problem(name, lines.line(("apiVersion",)), "apiVersion",
-                                    f"{data.get('apiVersion')!r} differs from "
-                                    f"{base_name}'s {base.get('apiVersion')!r}"))
+        shape = schema_problems({k: v for k, v in data.items() if k not in shared}, Sources.single(name, lines),
+                                "team")
+        if shape:
+            problems += shape
+            continue
         for kind in ("services", "alerts"):
-            items = data.get(kind) or []
-            if not isinstance(items, list):
-                problems.append(Problem(name, lines.line((kind,)), kind, f"{kind} is a list"))
-                continue
-            for j, item in enumerate(items):
+            for j, item in enumerate(data.get(kind) or []):
                 claim(kind, isinstance(item, dict) and item.get("name"), name, lines, (kind, j, "name"))
                 sources.add((kind, len(merged[kind])), name, lines, (kind, j))
                 merged[kind].append(item)
-        metrics = data.get("metrics") or {}
-        if isinstance(metrics, dict):
-            for key, body in metrics.items():
-                claim("metrics", key, name, lines, ("metrics", key))
-                sources.add(("metrics", key), name, lines, ("metrics", key))
-                merged["metrics"].setdefault(key, body)
+        for key, body in (data.get("metrics") or {}).items():
+            claim("metrics", key, name, lines, ("metrics", key))
+            sources.add(("metrics", key), name, lines, ("metrics", key))
+            merged["metrics"].setdefault(key, body)
     if problems:
         raise SpecError(problems)
     if not merged["alerts"]:

@@ -16,6 +16,7 @@ Err = Callable[[tuple, str], None]
 def check(spec: m.Spec, err: Err) -> None:
     _names(spec, err)
     _receiver_files(spec, err)
+    _runbooks(spec, err)
     for i, svc in enumerate(spec.services):
         for j, slo in enumerate(svc.slos):
             path = ("services", i, "slos", j)
@@ -47,6 +48,21 @@ def _names(spec: m.Spec, err: Err) -> None:
                           "and objects would overwrite each other; rename one")
             else:
                 seen[slo.id] = path
+
+
+def _runbooks(spec: m.Spec, err: Err) -> None:
+    """An alert's `runbook` is a page under links.runbook_base_url: without that base the
+    runbook_url annotation would be the bare name, which Alertmanager, PagerDuty and Grafana show
+    as a dead link (audit 21)."""
+    if spec.runbook_base_url:
+        return
+    for where, alerts in ((("alerts",), spec.alerts), (("logs", "alerts"), spec.logs.alerts)):
+        for i, alert in enumerate(alerts):
+            if alert.runbook:
+                err(where + (i, "runbook"),
+                    f"{alert.runbook!r} is a page under links.runbook_base_url, which the spec does not set, so the "
+                    "alert's runbook_url would be no link: add links: {runbook_base_url: https://...} (in a folder "
+                    "of specs, to the shared file), or leave runbook out")
 
 
 def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -> None:

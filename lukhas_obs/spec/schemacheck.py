@@ -22,7 +22,59 @@ def schema() -> dict:
     return with_defaults(json.loads(text))
 
 
-_VALIDATOR = None
+# What a team file of a folder of specs may hold (spec/loader.py). Every key but `team` is the whole
+# spec's own key, with the whole spec's definition: services, metrics and alerts are merged into the
+# spec and are the same things there.
+TEAM_KEYS = ("apiVersion", "team", "services", "metrics", "alerts")
+TEAM_NAME = {"type": "string", "minLength": 1,
+             "description": "The team this file belongs to (a label for people; lukhas-obs import --team writes it)"}
+
+
+def team_schema() -> dict:
+    """The JSON Schema of a team file, cut from the spec's (schema(), defaults included): its keys'
+    definitions are the spec's own, not copies, so the two cannot drift; the loader checks team files
+    against it. apiVersion is required (it must be the shared file's, the one version there is);
+    services may be left out or empty (a team file may add only metrics or alerts: the spec as a
+    whole needs a service, not each file)."""
+    spec = schema()
+    props = spec["properties"]
+    services = {k: v for k, v in props["services"].items() if k != "minItems"}
+    out = {
+        "$schema": spec["$schema"],
+        "$id": spec["$id"].rsplit("/", 1)[0] + "/team.json",
+        "title": f"lukhas-obs team file of a folder of specs, apiVersion {props['apiVersion']['const']}",
+        "description": "A file beside a folder's shared file (the one with severities): services, and "
+                       "optionally metrics and alerts, merged into the spec; see `lukhas-obs schema` for the rest.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion"],
+        "properties": {"apiVersion": props["apiVersion"], "team": TEAM_NAME, "services": services,
+                       "metrics": props["metrics"], "alerts": props["alerts"]},
+    }
+    out["$defs"] = {name: spec["$defs"][name] for name in sorted(_referenced_defs(out, spec["$defs"]))}
+    return out
+
+
+def _referenced_defs(node, defs: dict) -> set[str]:
+    """The names of the `$defs` that `node` refers to, directly or through one another."""
+    found: set[str] = set()
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name not in found:
+                    found.add(name)
+                    todo.append(defs[name])
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
+
+
+_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
 
 
 @functools.cache
@@ -50,9 +102,9 @@ def _pattern(validator, pattern, instance, schema):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _validator():
-    global _VALIDATOR
-    if _VALIDATOR is None:
+def _validator(kind: str = "spec") -> jsonschema.protocols.Validator:
+    """The validator of a whole spec ("spec") or of a team file ("team"), built once."""
+    if kind not in _VALIDATORS:
         # the schema itself is checked against the metaschema in the tests, not at every run:
         # that check is most of a cold `slo-gate` start.
         # An integer is an int: JSON Schema counts 8080.0 as one, but it would be written into
@@ -61,8 +113,13 @@ def _validator():
         types = base.TYPE_CHECKER.redefine(
             "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
         cls = jsonschema.validators.extend(base, validators={"pattern": _pattern}, type_checker=types)
-        _VALIDATOR = cls(schema())
-    return _VALIDATOR
+        _VALIDATORS[kind] = cls(team_schema() if kind == "team" else schema())
+    return _VALIDATORS[kind]
+
+
+def spec_keys() -> frozenset[str]:
+    """The top-level keys of a whole spec."""
+    return frozenset(_validator("spec").schema["properties"])
 
 
 def problem_at(sources: Sources, path: tuple, message: str) -> Problem:
@@ -129,10 +186,11 @@ def _branch_errors(errors):
         yield from inner or [err]
 
 
-def schema_problems(data, sources: Sources) -> list[Problem]:
+def schema_problems(data, sources: Sources, kind: str = "spec") -> list[Problem]:
+    """The document against the schema of a whole spec ("spec") or of a team file ("team")."""
     text = text_problems(data)
     problems = [problem_at(sources, where, msg) for where, msg in text.values()]
-    for err in _branch_errors(_validator().iter_errors(data)):
+    for err in _branch_errors(_validator(kind).iter_errors(data)):
         path = tuple(err.absolute_path)
         msg = err.message
         if err.validator == "pattern" and (path in text or path + (err.instance,) in text):
