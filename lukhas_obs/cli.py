@@ -592,19 +592,22 @@ def _import_options(fn):
 def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> None:
     import re
 
-    from lukhas_obs.importers.common import read_files, team_file
+    from lukhas_obs.importers.common import CatalogueEntry, catalogue, read_files, team_file
     from lukhas_obs.importers.openslo import import_openslo
     from lukhas_obs.importers.sloth import import_sloth
 
     for option, value in (("--page", page), ("--ticket", ticket)):
         if not re.fullmatch(r"P[0-9]", value):
             raise click.BadParameter(f"{value!r} is not a priority such as P1", param_hint=option)
-    base_metrics: set[str] = set()
+    base_metrics: dict[str, CatalogueEntry] = {}
     if into is not None:
         from lukhas_obs.spec import load_spec
+        from lukhas_obs.spec.loader import metric_origins
 
         try:
-            base = load_spec(into, leave_out=None if out_file in (None, "-") else Path(out_file))
+            # a folder's shared file alone (no team file yet) is where a first import starts
+            base = load_spec(into, leave_out=None if out_file in (None, "-") else Path(out_file),
+                             services_optional=True)
         except SpecError as exc:
             _spec_problems(exc)
             sys.exit(EXIT_USAGE)
@@ -613,7 +616,7 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
             if value not in known:
                 raise click.BadParameter(f"{value} is not a severity of {into} ({', '.join(sorted(known))})",
                                          param_hint=option)
-        base_metrics = {m.name for m in base.metrics}
+        base_metrics = catalogue(base, metric_origins(into, None if out_file in (None, "-") else Path(out_file)))
     reader = import_openslo if tool == "openslo" else import_sloth
     result = reader(read_files(files), page=page, ticket=ticket)
     priorities = {page, ticket} | {o.entry[k] for o in result.imported for k in ("page", "ticket") if o.entry}

@@ -12,10 +12,11 @@ import textwrap
 import pytest
 import yaml
 
-from lukhas_obs.importers.common import team_file
+from lukhas_obs.importers.common import catalogue, team_file
 from lukhas_obs.importers.openslo import import_openslo
 from lukhas_obs.model import Timeslices
 from lukhas_obs.spec import load_spec
+from lukhas_obs.spec.loader import metric_origins
 
 from conftest import ROOT, run_cli
 
@@ -60,7 +61,7 @@ def ratio(bad: str = "", good: str = "", total: str = 'http_requests_total{job="
 def run(*texts: str):
     result = import_openslo([(f"f{i}.yaml", t, None) for i, t in enumerate(texts)])
     team = team_file(result, "openslo", base=None, port=8080, team=None, priorities={"P1", "P3"},
-                     base_metrics=set())
+                     base_metrics={})
     assert not team.unplaced, team.unplaced
     return result, team
 
@@ -218,7 +219,7 @@ def test_the_team_file_joins_a_folder_of_specs_and_validates_unchanged(tmp_path)
             total='http_request_duration_seconds_count{job="web-api"}')), None)])
     base = load_spec(folder)
     team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
-                     base_metrics={m.name for m in base.metrics})
+                     base_metrics=catalogue(base, metric_origins(folder)))
     assert team.slos == 2 and not team.unplaced
     assert "\nmetrics:" not in team.text  # both metrics are the shared file's; declaring them again is an error
     (folder / "web.yaml").write_text(team.text)
@@ -238,7 +239,7 @@ def test_a_timeslices_slo_imports_as_one_and_validates(tmp_path):
         indicator=ratio(bad='http_requests_total{job="web-api", code="500"}',
                         total='http_requests_total{job="web-api"}')), None)])
     team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
-                     base_metrics={m.name for m in load_spec(folder).metrics})
+                     base_metrics=catalogue(load_spec(folder), metric_origins(folder)))
     assert team.slos == 1, [str(b) for o in result.outcomes for b in o.blockers]
     assert "Timeslices: a 1m slice is good when 95 % of it is good" in notes_of(result)
     (folder / "web.yaml").write_text(team.text)

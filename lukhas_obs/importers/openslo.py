@@ -127,6 +127,7 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
         return
     name = text_of(meta.get("name"))
     service = text_of(annotations.get(f"{ANNOTATION}/service")) or text_of(spec.get("service"))
+    _origins(doc, annotations, spec, out)
     if name is None:
         out.block("invalid", "the SLO has no metadata.name")
     if service is None:
@@ -138,7 +139,7 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     objective = _objective(spec, out)
     timeslices = _budgeting(spec, objective or {}, out)
     sli = None
-    indicator = _indicator(spec, index, out)
+    indicator = _indicator(doc, spec, index, out)
     if indicator is not None and service is not None:
         sli = _sli(indicator, objective or {}, annotations, service, index, out)
     if spec.get("alertPolicies"):
@@ -167,6 +168,50 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     if timeslices is not None:
         entry["timeslices"] = timeslices
     out.entry = entry
+
+
+def _origins(doc: Doc, annotations: dict, spec: dict, out: Outcome) -> None:
+    """Where each part of the SLO's entry comes from in the SLO document (refusals point there;
+    the SLI's parts are added where the indicator is found)."""
+    def given(key: str) -> tuple | None:
+        return ("metadata", "annotations", f"{ANNOTATION}/{key}") if f"{ANNOTATION}/{key}" in annotations else None
+
+    window = ("spec", "timeWindow") + ((0,) if isinstance(spec.get("timeWindow"), list) else ())
+    objective = ("spec", "objectives", 0)
+    objectives = spec.get("objectives")
+    first = mapping(objectives[0]) if isinstance(objectives, list) and objectives else {}
+    target = "targetPercent" if "target" not in first and "targetPercent" in first else "target"
+    for part, path in (((), ("spec",)), (("service",), given("service") or ("spec", "service")),
+                       (("name",), given("slo") or ("metadata", "name")), (("description",), ("spec", "description")),
+                       (("objective",), objective + (target,)), (("period",), window + ("duration",)),
+                       (("period", "calendar"), window + ("calendar",)),
+                       (("period", "timezone"), window + ("calendar", "timeZone")),
+                       (("timeslices",), objective + ("timeSliceWindow",)),
+                       (("timeslices", "target"), objective + ("timeSliceTarget",)),
+                       (("page",), given("page")), (("ticket",), given("ticket")),
+                       (("min_events",), given("min-events")), (("labels",), ("metadata", "labels")),
+                       (("annotations",), ("metadata", "annotations")),
+                       (("sli", "threshold", "min"), objective + ("value",)),
+                       (("sli", "threshold", "max"), given("max") or objective + ("value",))):
+        if path is not None:
+            out.origin(part, doc, *path)
+    for key in mapping(mapping(doc.data.get("metadata")).get("labels")):
+        out.origin(("labels", key), doc, "metadata", "labels", key)
+
+
+def _sli_origins(doc: Doc, at: tuple, out: Outcome) -> None:
+    """Where the SLI's parts come from: the indicator's spec at `at` in `doc` (the SLO's inline
+    indicator, or the SLI document indicatorRef names)."""
+    def query(metric: str) -> tuple:
+        return at + ("ratioMetric", metric, "metricSource", "spec", "query")
+
+    out.origin(("sli",), doc, *at)
+    for part, path in ((("ratio", "good"), query("good")), (("ratio", "good_query"), query("good")),
+                       (("ratio", "errors"), query("bad")), (("ratio", "errors_query"), query("bad")),
+                       (("ratio", "total"), query("total")), (("ratio", "total_query"), query("total")),
+                       (("latency",), query("good")), (("availability",), query("good")), (("raw",), query("raw")),
+                       (("threshold",), at + ("thresholdMetric", "metricSource", "spec", "query"))):
+        out.origin(("sli",) + part, doc, *path)
 
 
 def _annotation(annotations: dict, key: str, cast, out: Outcome):
@@ -328,7 +373,7 @@ def _objective(spec: dict, out: Outcome) -> dict | None:
     return None if percent is None else {**o, "percent": percent}
 
 
-def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
+def _indicator(slo: Doc, spec: dict, index: _Index, out: Outcome) -> dict | None:
     inline, ref = spec.get("indicator"), spec.get("indicatorRef")
     if inline is not None:
         if ref is not None:
@@ -337,6 +382,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
         if not isinstance(body, dict):
             out.block("invalid", "indicator has no spec")
             return None
+        _sli_origins(slo, ("spec", "indicator", "spec"), out)
         return body
     if ref is None:
         out.block("invalid", "the SLO has neither indicator nor indicatorRef")
@@ -350,6 +396,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
     if not isinstance(body, dict):
         out.block("invalid", f"SLI {ref} ({doc.where}) has no spec")
         return None
+    _sli_origins(doc, ("spec",), out)
     out.notes.append(f"indicatorRef {ref} resolved to the SLI at {doc.where}")
     out.notes += [f"SLI {ref}: {n}" for n in index.read_as_v1.get(id(doc), [])]
     return body
