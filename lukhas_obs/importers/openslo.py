@@ -9,6 +9,8 @@ assumption or change is a note."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 
 from lukhas_obs import promql
@@ -331,16 +333,59 @@ def _timeslices(objective: dict, out: Outcome) -> dict | None:
     if share is not None and not 0 < share < 1:
         out.block("invalid", f"timeSliceTarget {share:g} is not between 0 and 1 (exclusive)")
         share = None
-    try:
-        seconds = parse_duration(str(window).strip())
-    except ValueError:
-        out.block("invalid", f"timeSliceWindow {short(window)} is not a duration")
-        return None
-    if share is None:
+    seconds = _slice_seconds(window, out)
+    if share is None or seconds is None:
         return None
     out.notes.append(f"Timeslices: a {format_duration(seconds)} slice is good when {share * 100:g} % of it is good; "
                      "slices without data do not count")
     return {"window": format_duration(seconds), "target": round(share * 100, 10)}
+
+
+# OpenSLO v1's duration-shorthand (its schema's pattern: a positive whole number and one unit)
+_DURATION_SHORTHAND = re.compile(r"^([1-9][0-9]*)([mhdwMQY])\Z")
+_VARYING = {"M": "month", "Q": "quarter", "Y": "year"}
+
+
+def _slice_seconds(window, out: Outcome) -> float | None:
+    """OpenSLO's timeSliceWindow, `number | duration-shorthand`, in seconds: a number counts
+    minutes (the v1 README: "Default interpretation of unit if specified as a number in minutes";
+    the schema: a number above 0), a shorthand is a whole number and one of m h d w (M, Q and Y
+    are of varying length: refused). A Prometheus duration (1m30s) is read with a note; the
+    spec's checks then want whole minutes. Anything else is refused, saying what is taken."""
+    taken = "OpenSLO takes a number of minutes (5) or a duration shorthand (5m, 1h)"
+    written = short(window)
+    if isinstance(window, str) and re.fullmatch(r"\s*[0-9]+(\.[0-9]+)?\s*", window):
+        window = float(window)   # a number written as a string, as number() reads a target
+    if isinstance(window, bool) or not isinstance(window, (int, float, str)):
+        out.block("invalid", f"timeSliceWindow {short(window)} is neither a number nor a duration: {taken}")
+        return None
+    if isinstance(window, (int, float)):
+        if not 0 < window < math.inf:
+            out.block("invalid", f"timeSliceWindow {written} is not a positive number of minutes: {taken}")
+            return None
+        if window != int(window):
+            out.block("invalid", f"timeSliceWindow {written} counts minutes ({format_duration(window * 60)}), and a "
+                                 "slice is a whole number of minutes")
+            return None
+        kind = "a number written as a string" if written.startswith("'") else "a number"
+        out.notes.append(f"timeSliceWindow {written} is {kind}: it counts minutes, a {format_duration(window * 60)} "
+                         "slice")
+        return int(window) * 60
+    text = window.strip()
+    m = _DURATION_SHORTHAND.match(text)
+    if m and m.group(2) in _VARYING:
+        out.block("timeslices", f"timeSliceWindow {text}: a slice of a {_VARYING[m.group(2)]} has no fixed length; "
+                                "the spec's slices are a fixed whole number of minutes")
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        out.block("invalid", f"timeSliceWindow {short(window)} is not a duration: {taken}")
+        return None
+    if not m:
+        out.notes.append(f"timeSliceWindow {text} is not OpenSLO's duration shorthand (a whole number and one of m, h, "
+                         "d, w): read as a Prometheus duration")
+    return seconds
 
 
 def _objective(spec: dict, out: Outcome) -> dict | None:
