@@ -307,13 +307,30 @@ def rule_labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RUL
                              "page/ticket priority)")
         elif not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
             out.notes.append(f"{what} {short(key)} dropped: not a Prometheus label name")
+        elif isinstance(value, list) and not value:
+            out.notes.append(f"{what} {key}: an empty list dropped (a Prometheus label with an empty value is no "
+                             "label)")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             kept[key] = ",".join(value)
             if len(value) > 1:
-                out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r}")
+                out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r} (a rule label "
+                                 f"holds one string); {_back_as_list(value)}")
         else:
             kept[key] = value if isinstance(value, str) else json.dumps(value)
     return kept
+
+
+def _back_as_list(items: list[str]) -> str:
+    """Whether `export openslo` writes a joined list back as the same list (openslo_label)."""
+    from lukhas_obs.openslo import label_value
+
+    if any("," in v for v in items):
+        return "export openslo cannot write it back as this list: an item holds a comma"
+    bad = [v for v in items if not label_value(v)]
+    if bad:
+        return (f"export openslo cannot write it back: {short(bad[0])} is not an OpenSLO label value (letters, "
+                "digits, '.', '_', '-', at most 63)")
+    return "export openslo writes it back as this list"
 
 
 def normalise_name(raw: str, what: str, notes: list[str]) -> str:
