@@ -575,7 +575,8 @@ def _import_options(fn):
         click.argument("files", nargs=-1, required=True, type=click.Path(exists=True)),
         click.option("--into", "into", type=click.Path(exists=True), default=None,
                      help="The spec (file, or folder of team specs) the team file joins: its metrics are not "
-                          "declared again, its severities are checked, and the result is validated with it."),
+                          "declared again, its severities are checked, and the result is validated with it. A "
+                          "folder may hold only its shared file (the first team file is the import's)."),
         click.option("--team", default=None, help="The team file's `team:` name."),
         click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
                      help="Port each imported service is scraped on (a placeholder: set the real one)."),
