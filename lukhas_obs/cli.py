@@ -626,7 +626,7 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
             assert o.entry is not None, "imported SLOs have an entry"
             for k in ("page", "ticket"):
                 if o.entry[k] in unknown:
-                    o.block("spec", f"{k} priority {o.entry[k]} is not a severity of {into}")
+                    o.block("spec", f"{o.locate((k,))}: {k} priority {o.entry[k]} is not a severity of {into}")
     out = team_file(result, tool, base=None if into is None else Path(into), port=port, team=team,
                     priorities=priorities, base_metrics=base_metrics,
                     replaces=None if out_file in (None, "-") else Path(out_file))

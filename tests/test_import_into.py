@@ -249,7 +249,11 @@ SLICES = OPENSLO.replace("Occurrences", "Timeslices").replace('le="0.25"', 'le="
     (sloth(service="checkout"), "sloth",
      "{src}:2: service: service 'checkout' is already defined in {folder}/payments.yaml:6 (the spec's check of the "
      "service's name)"),
-], ids=["slo", "service"])
+    # a priority the folder has no severity for, from the SLO's own annotation
+    (OPENSLO.replace("  name: web-latency\n", "  name: web-latency\n  annotations: {obs.lukhas.ai/page: P2}\n", 1)
+     .replace('le="0.25"', 'le="0.3"'), "openslo",
+     "{src}:5: metadata.annotations.obs.lukhas.ai/page: page priority P2 is not a severity of {folder}"),
+], ids=["slo", "service", "priority"])
 def test_a_refusal_by_the_specs_checks_names_the_source_file_line_and_key(tmp_path, source, tool, expected):
     """Audit 15: a refusal said `the spec refuses it: services[0].slos[0].timeslices.window: ...`,
     a path in the team file the user never wrote (and "already defined in /tmp/lukhas-obs-import-...")."""
