@@ -114,7 +114,7 @@ def main(corpus: str | None = None, promtool: bool | None = None) -> dict:
             totals["imported"] += len(result.imported)
             totals["input_problems"] += len(result.problems)
             team = team_file(result, kind, base=None, port=8080, team=None, priorities={"P1", "P3"},
-                             base_metrics=set())
+                             base_metrics={})
             totals["validated"] += team.slos
             repo.update({"slos": len(result.outcomes), "validated": team.slos})
             totals["unplaced"] += len(team.unplaced)

@@ -579,7 +579,8 @@ def _import_options(fn):
         click.argument("files", nargs=-1, required=True, type=click.Path(exists=True)),
         click.option("--into", "into", type=click.Path(exists=True), default=None,
                      help="The spec (file, or folder of team specs) the team file joins: its metrics are not "
-                          "declared again, its severities are checked, and the result is validated with it."),
+                          "declared again, its severities are checked, and the result is validated with it. A "
+                          "folder may hold only its shared file (the first team file is the import's)."),
         click.option("--team", default=None, help="The team file's `team:` name."),
         click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
                      help="Port each imported service is scraped on (a placeholder: set the real one)."),
@@ -596,19 +597,22 @@ def _import_options(fn):
 def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> None:
     import re
 
-    from lukhas_obs.importers.common import read_files, team_file
+    from lukhas_obs.importers.common import CatalogueEntry, catalogue, read_files, team_file
     from lukhas_obs.importers.openslo import import_openslo
     from lukhas_obs.importers.sloth import import_sloth
 
     for option, value in (("--page", page), ("--ticket", ticket)):
         if not re.fullmatch(r"P[0-9]", value):
             raise click.BadParameter(f"{value!r} is not a priority such as P1", param_hint=option)
-    base_metrics: set[str] = set()
+    base_metrics: dict[str, CatalogueEntry] = {}
     if into is not None:
         from lukhas_obs.spec import load_spec
+        from lukhas_obs.spec.loader import metric_origins
 
         try:
-            base = load_spec(into, leave_out=None if out_file in (None, "-") else Path(out_file))
+            # a folder's shared file alone (no team file yet) is where a first import starts
+            base = load_spec(into, leave_out=None if out_file in (None, "-") else Path(out_file),
+                             services_optional=True)
         except SpecError as exc:
             _spec_problems(exc)
             sys.exit(EXIT_USAGE)
@@ -617,7 +621,7 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
             if value not in known:
                 raise click.BadParameter(f"{value} is not a severity of {into} ({', '.join(sorted(known))})",
                                          param_hint=option)
-        base_metrics = {m.name for m in base.metrics}
+        base_metrics = catalogue(base, metric_origins(into, None if out_file in (None, "-") else Path(out_file)))
     reader = import_openslo if tool == "openslo" else import_sloth
     result = reader(read_files(files), page=page, ticket=ticket)
     priorities = {page, ticket} | {o.entry[k] for o in result.imported for k in ("page", "ticket") if o.entry}
@@ -626,7 +630,7 @@ def _run_import(tool: str, files, into, team, port, page, ticket, out_file) -> N
             assert o.entry is not None, "imported SLOs have an entry"
             for k in ("page", "ticket"):
                 if o.entry[k] in unknown:
-                    o.block("spec", f"{k} priority {o.entry[k]} is not a severity of {into}")
+                    o.block("spec", f"{o.locate((k,))}: {k} priority {o.entry[k]} is not a severity of {into}")
     out = team_file(result, tool, base=None if into is None else Path(into), port=port, team=team,
                     priorities=priorities, base_metrics=base_metrics,
                     replaces=None if out_file in (None, "-") else Path(out_file))

@@ -140,13 +140,29 @@ def export(spec: Spec, notes: list[str] | None = None) -> list[dict]:
 _LABEL_VALUE = re.compile(r"^[a-z0-9A-Z][a-z0-9A-Z._-]*\Z")
 
 
-def _labels(slo: SLO, what: str, notes: list[str]) -> dict[str, str]:
+def label_value(value: str) -> bool:
+    """Whether OpenSLO takes `value` as a label value (or as one item of a list of them)."""
+    return bool(_LABEL_VALUE.match(value)) and len(value) <= NAME_MAX
+
+
+def openslo_label(value: str) -> str | list[str] | None:
+    """A rule label's value as an OpenSLO label value: itself, or, when it holds commas, the list
+    of its comma-separated items (OpenSLO's `map[string]string|string[]`; import joins a list
+    with commas, so the two read each other back); None when OpenSLO cannot hold it."""
+    if label_value(value):
+        return value
+    items = value.split(",")
+    return items if len(items) > 1 and all(map(label_value, items)) else None
+
+
+def _labels(slo: SLO, what: str, notes: list[str]) -> dict[str, str | list[str]]:
     """The SLO's rule labels that OpenSLO can hold as labels (import reads them back); the others,
     and the SLO's and its alerts' annotations and alert settings, are left out with a note."""
-    kept = {k: v for k, v in slo.labels if _LABEL_VALUE.match(v) and len(v) <= NAME_MAX}
+    kept = {k: v for k, v in ((k, openslo_label(v)) for k, v in slo.labels) if v is not None}
     left = [k for k, _ in slo.labels if k not in kept]
     if left:
-        notes.append(f"{what}: labels {', '.join(left)} not exported: their values are not OpenSLO label values")
+        notes.append(f"{what}: labels {', '.join(left)} not exported: their values are not OpenSLO label values "
+                     "(nor comma-separated lists of them)")
     if slo.annotations or slo.page_alert != m.SLOAlert(m.SLO_PAGE_ALERT) or \
             slo.ticket_alert != m.SLOAlert(m.SLO_TICKET_ALERT):
         notes.append(f"{what}: annotations and alert settings not exported: OpenSLO's alert policies say something "

@@ -12,10 +12,11 @@ import textwrap
 import pytest
 import yaml
 
-from lukhas_obs.importers.common import team_file
+from lukhas_obs.importers.common import catalogue, team_file
 from lukhas_obs.importers.openslo import import_openslo
 from lukhas_obs.model import Timeslices
 from lukhas_obs.spec import load_spec
+from lukhas_obs.spec.loader import metric_origins
 
 from conftest import ROOT, run_cli
 
@@ -60,7 +61,7 @@ def ratio(bad: str = "", good: str = "", total: str = 'http_requests_total{job="
 def run(*texts: str):
     result = import_openslo([(f"f{i}.yaml", t, None) for i, t in enumerate(texts)])
     team = team_file(result, "openslo", base=None, port=8080, team=None, priorities={"P1", "P3"},
-                     base_metrics=set())
+                     base_metrics={})
     assert not team.unplaced, team.unplaced
     return result, team
 
@@ -218,7 +219,7 @@ def test_the_team_file_joins_a_folder_of_specs_and_validates_unchanged(tmp_path)
             total='http_request_duration_seconds_count{job="web-api"}')), None)])
     base = load_spec(folder)
     team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
-                     base_metrics={m.name for m in base.metrics})
+                     base_metrics=catalogue(base, metric_origins(folder)))
     assert team.slos == 2 and not team.unplaced
     assert "\nmetrics:" not in team.text  # both metrics are the shared file's; declaring them again is an error
     (folder / "web.yaml").write_text(team.text)
@@ -238,7 +239,7 @@ def test_a_timeslices_slo_imports_as_one_and_validates(tmp_path):
         indicator=ratio(bad='http_requests_total{job="web-api", code="500"}',
                         total='http_requests_total{job="web-api"}')), None)])
     team = team_file(result, "openslo", base=folder, port=9300, team="web", priorities={"P1", "P3"},
-                     base_metrics={m.name for m in load_spec(folder).metrics})
+                     base_metrics=catalogue(load_spec(folder), metric_origins(folder)))
     assert team.slos == 1, [str(b) for o in result.outcomes for b in o.blockers]
     assert "Timeslices: a 1m slice is good when 95 % of it is good" in notes_of(result)
     (folder / "web.yaml").write_text(team.text)
@@ -337,3 +338,38 @@ def test_a_service_document_the_spec_already_holds_is_not_written_and_the_rest_i
     team = yaml.safe_load(out.read_text())
     assert [s["name"] for s in team["services"]] == ["web"]
     assert "service lukhas-core (a Service document) not written" in r.stderr
+
+
+TAKEN = "OpenSLO takes a number of minutes (5) or a duration shorthand (5m, 1h)"
+# (timeSliceWindow as written in YAML, the spec's slice window (None: refused), the note or the reason)
+SLICE_WINDOWS = [
+    # OpenSLO v1: `timeSliceWindow: number | duration-shorthand`, a number counting minutes
+    ("5", "5m", "timeSliceWindow 5 is a number: it counts minutes, a 5m slice"),
+    ("1", "1m", "timeSliceWindow 1 is a number: it counts minutes, a 1m slice"),
+    ("5.0", "5m", "timeSliceWindow 5.0 is a number: it counts minutes, a 5m slice"),
+    ("'5'", "5m", "timeSliceWindow '5' is a number written as a string: it counts minutes, a 5m slice"),
+    ("5m", "5m", None),
+    ("2.5", None, "timeSliceWindow 2.5 counts minutes (2m30s), and a slice is a whole number of minutes"),
+    ("0", None, f"timeSliceWindow 0 is not a positive number of minutes: {TAKEN}"),
+    ("-3", None, f"timeSliceWindow -3 is not a positive number of minutes: {TAKEN}"),
+    ("true", None, f"timeSliceWindow true is neither a number nor a duration: {TAKEN}"),
+    ("[5]", None, f"timeSliceWindow [5] is neither a number nor a duration: {TAKEN}"),
+    ("'5 minutes'", None, f"timeSliceWindow '5 minutes' is not a duration: {TAKEN}"),
+    ("1M", None, "timeSliceWindow 1M: a slice of a month has no fixed length; the spec's slices are a fixed whole "
+                 "number of minutes"),
+]
+
+
+@pytest.mark.parametrize("written,window,said", SLICE_WINDOWS, ids=[c[0] for c in SLICE_WINDOWS])
+def test_a_timeslice_window_is_read_as_openslo_allows_it(written, window, said):
+    """Audit 19: a numeric timeSliceWindow (OpenSLO v1: a number of minutes) was refused as 'not a
+    duration'; what OpenSLO does not allow is refused saying what it takes."""
+    objective = f"objectives: [{{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: {written}}}]"
+    result, team = run(slo(budgeting="budgetingMethod: Timeslices", objective=objective))
+    [outcome] = result.outcomes
+    if window is None:
+        assert (team.slos, [str(b) for b in outcome.blockers]) == (0, [said])
+        return
+    assert team.slos == 1, [str(b) for b in outcome.blockers]
+    assert outcome.entry["timeslices"] == {"window": window, "target": 95.0}
+    assert [n for n in outcome.notes if n.startswith("timeSliceWindow")] == ([said] if said else [])

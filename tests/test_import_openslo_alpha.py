@@ -114,7 +114,7 @@ def imported(*texts: str, tool_name: str = "openslo"):
     importer = import_openslo if tool_name == "openslo" else import_sloth
     result = importer([(f"f{i}.yaml", t, None) for i, t in enumerate(texts)])
     team = team_file(result, tool_name, base=None, port=8080, team=None, priorities={"P1", "P3"},
-                     base_metrics=set())
+                     base_metrics={})
     assert not team.unplaced, team.unplaced
     return result, team
 

@@ -92,7 +92,7 @@ CASES = [
 @pytest.mark.parametrize("docs,blockers,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_each_sloth_shape_is_read_and_each_change_said(docs, blockers, words):
     result = import_sloth([(f"s{i}.yml", t, None) for i, t in enumerate(docs)])
-    team = team_file(result, "sloth", base=None, port=8080, team=None, priorities={"P1", "P3"}, base_metrics=set())
+    team = team_file(result, "sloth", base=None, port=8080, team=None, priorities={"P1", "P3"}, base_metrics={})
     assert not result.problems and not team.unplaced
     assert sorted({b.kind for o in result.outcomes for b in o.blockers}) == sorted(blockers)
     said = "\n".join(n for o in result.outcomes for n in o.notes) + "\n".join(

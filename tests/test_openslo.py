@@ -51,7 +51,7 @@ services:
       - {{name: minutes, objective: 99, timeslices: {{window: 2m, target: 95}}, period: {{calendar: week}},
           sli: {{ratio: {{errors:
           'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}, page: P1, ticket: P3,
-          labels: {{team: checkout, tier: "1"}}}}
+          labels: {{team: checkout, tier: "1", tags: "auth,checkout"}}}}
       - {{name: probe, objective: 99.9, sli: {{availability: {{source: probe}}}}, page: P1, ticket: P3}}
       - {{name: queue-low, objective: 99, sli: {{threshold: {{metric: queue_depth, min: 2}}}}, page: P1, ticket: P3}}
       - {{name: queue-high, objective: 99, sli: {{threshold: {{metric: queue_depth, max: 90}}}}, page: P1, ticket: P3}}
@@ -194,3 +194,64 @@ def test_export_takes_a_folder_of_team_specs(tmp_path):
     assert r.exit_code == 0, r.output
     docs = read_documents([(str(out), out.read_text(), None)], Result("OpenSLO"))
     assert {d.data["spec"].get("service") for d in docs if d.data["kind"] == "SLO"} == {"checkout", "search-api"}
+
+
+LISTED = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: web-errors
+  labels:
+    team: web
+    tags: [auth, checkout]
+    solo: [one]
+    empty: []
+    prose: ["needs review", ok]
+    commas: ["a,b", c]
+spec:
+  service: web
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 28d, isRolling: true}]
+  indicator:
+    metadata: {name: web-errors-sli}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{job="web", code=~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{job="web"}'}}}
+  objectives: [{target: 0.99}]
+"""
+
+
+def test_list_labels_survive_import_then_export_and_what_cannot_is_said(tmp_path):
+    """Audit 18: OpenSLO labels may be lists of strings (map[string]string|string[]); import joined
+    them with commas and export then dropped the joined value as no OpenSLO label value, so
+    `tags: [auth, checkout]` was lost on the way back. A joined list is exported as the list; what
+    the spec cannot hold, or export cannot give back as it was, is said in a note (the schema
+    check of an exported list: KINDS_SPEC's `tags` in test_export_passes_the_go_sdk_rules_...)."""
+    from lukhas_obs.importers.common import team_file
+
+    result = import_openslo([("listed.yaml", LISTED, None)])
+    [slo] = result.imported
+    assert slo.entry["labels"] == {"team": "web", "tags": "auth,checkout", "solo": "one",
+                                   "prose": "needs review,ok", "commas": "a,b,c"}
+    assert [n for n in slo.notes if n.startswith("label ")] == [
+        "label tags: its values [\"auth\", \"checkout\"] joined as 'auth,checkout' (a rule label holds one string); "
+        "export openslo writes it back as this list",
+        "label empty: an empty list dropped (a Prometheus label with an empty value is no label)",
+        "label prose: its values [\"needs review\", \"ok\"] joined as 'needs review,ok' (a rule label holds one "
+        "string); export openslo cannot write it back: 'needs review' is not an OpenSLO label value (letters, "
+        "digits, '.', '_', '-', at most 63)",
+        "label commas: its values [\"a,b\", \"c\"] joined as 'a,b,c' (a rule label holds one string); export "
+        "openslo cannot write it back as this list: an item holds a comma"]
+    team = team_file(result, "openslo", base=None, port=8080, team=None, priorities={"P1", "P3"}, base_metrics={})
+    (tmp_path / "shared.yaml").write_text(KINDS_SPEC.split("metrics:")[0])   # severities and receivers
+    (tmp_path / "web.yaml").write_text(team.text)
+    notes: list[str] = []
+    [doc] = [d for d in export(load_spec(tmp_path), notes) if d["kind"] == "SLO"]
+    assert doc["metadata"]["labels"] == {"team": "web", "tags": ["auth", "checkout"], "solo": "one",
+                                         "commas": ["a", "b", "c"]}
+    assert notes == ["SLO web/errors: labels prose not exported: their values are not OpenSLO label values (nor "
+                     "comma-separated lists of them)"]
+    # and back: the labels OpenSLO could carry come back as the spec held them
+    [again] = import_openslo([("again.yaml", yaml.safe_dump(doc), None)]).imported
+    assert again.entry["labels"] == {"team": "web", "tags": "auth,checkout", "solo": "one", "commas": "a,b,c"}

@@ -8,6 +8,7 @@ never a traceback."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
@@ -18,7 +19,7 @@ import promql_parser
 
 from lukhas_obs import promql
 from lukhas_obs.durations import format_duration, parse_duration
-from lukhas_obs.errors import SpecError
+from lukhas_obs.errors import Problem, SpecError, render_path
 from lukhas_obs.generate.yamlout import dump
 from lukhas_obs.model import RESERVED_RULE_LABELS, SLO_PERIOD_RANGE
 from lukhas_obs.promql import PromQLError, Selector
@@ -93,10 +94,27 @@ class Outcome:
     blockers: list[Blocker] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     metrics: dict[str, MetricNeed] = field(default_factory=dict)
+    # Where the user wrote what became each part of `entry`: entry key path -> (document, key path
+    # in it); the longest prefix of a path answers (`locate`). "service" stands for the service.
+    origins: dict[tuple, tuple[Doc, tuple]] = field(default_factory=dict)
 
     @property
     def imported(self) -> bool:
         return self.entry is not None and not self.blockers
+
+    def origin(self, entry_path: tuple, doc: Doc, *source_path) -> None:
+        self.origins[entry_path] = (doc, tuple(source_path))
+
+    def locate(self, entry_path: tuple) -> str:
+        """`file:line: key.path` of what the user wrote that became `entry_path` of the SLO's
+        entry (the nearest part recorded), or the SLO's own `file:line` when nothing is."""
+        for n in range(len(entry_path), -1, -1):
+            found = self.origins.get(tuple(entry_path[:n]))
+            if found is not None:
+                doc, path = found
+                full = doc.lines.nearest(doc.prefix + path)
+                return f"{doc.file}:{doc.lines.line(full)}: {render_path(full) or '(the document)'}"
+        return self.where
 
     def block(self, kind: str, text: str) -> None:
         self.blockers.append(Blocker(kind, text))
@@ -289,13 +307,30 @@ def rule_labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RUL
                              "page/ticket priority)")
         elif not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
             out.notes.append(f"{what} {short(key)} dropped: not a Prometheus label name")
+        elif isinstance(value, list) and not value:
+            out.notes.append(f"{what} {key}: an empty list dropped (a Prometheus label with an empty value is no "
+                             "label)")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             kept[key] = ",".join(value)
             if len(value) > 1:
-                out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r}")
+                out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r} (a rule label "
+                                 f"holds one string); {_back_as_list(value)}")
         else:
             kept[key] = value if isinstance(value, str) else json.dumps(value)
     return kept
+
+
+def _back_as_list(items: list[str]) -> str:
+    """Whether `export openslo` writes a joined list back as the same list (openslo_label)."""
+    from lukhas_obs.openslo import label_value
+
+    if any("," in v for v in items):
+        return "export openslo cannot write it back as this list: an item holds a comma"
+    bad = [v for v in items if not label_value(v)]
+    if bad:
+        return (f"export openslo cannot write it back: {short(bad[0])} is not an OpenSLO label value (letters, "
+                "digits, '.', '_', '-', at most 63)")
+    return "export openslo writes it back as this list"
 
 
 def normalise_name(raw: str, what: str, notes: list[str]) -> str:
@@ -498,9 +533,9 @@ def latency_sli(good: Selector, total: Selector, out: Outcome, what: str) -> dic
         return None
     out.need(latency["metric"], MetricNeed("histogram", {latency["threshold"]},
                                            {m.name for m in total.matchers if m.name != "job"}))
+    # what the catalogue holds for the histogram is said by team_file, which knows whose catalogue it is
     out.notes.append(f"{what} read as a latency SLI: requests within {promql.number(latency['threshold'])} of "
-                     f"histogram {latency['metric']}; the catalogue entry lists only that bucket boundary: add the "
-                     "others")
+                     f"histogram {latency['metric']}")
     return {"latency": latency}
 
 
@@ -605,6 +640,21 @@ severities:
 """
 
 
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A metric the spec an import joins (--into) already declares: the team file does not declare
+    it again, and an imported latency SLI must sit on one of its bucket boundaries."""
+    type: str
+    buckets: tuple[float, ...]
+    where: str                     # FILE:LINE of its declaration
+
+
+def catalogue(spec, origins: dict[str, str]) -> dict[str, CatalogueEntry]:
+    """The catalogue of a loaded spec (model.Spec), with where each entry is declared
+    (spec.loader.metric_origins)."""
+    return {m.name: CatalogueEntry(m.type, m.buckets, origins.get(m.name, spec.source)) for m in spec.metrics}
+
+
 @dataclass
 class TeamFile:
     text: str
@@ -681,22 +731,82 @@ _METRIC_PATH = re.compile(r"^metrics\.([A-Za-z0-9_:]+)")
 
 
 def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: str | None,
-              priorities: set[str], base_metrics: set[str], replaces: Path | None = None) -> TeamFile:
+              priorities: set[str], base_metrics: dict[str, CatalogueEntry],
+              replaces: Path | None = None) -> TeamFile:
     """The imported SLOs as a team file, checked the way `lukhas-obs validate` checks it: in a
     folder beside `base` (a spec file or folder holding the shared definitions; a minimal shared
-    file when None; `replaces`: a file of that folder the team file will replace, left out). An SLO
-    the spec's checks refuse moves to the refused list with the checks'
-    own message, until what is left validates."""
+    file when None; `replaces`: a file of that folder the team file will replace, left out;
+    `base_metrics`: its catalogue). An SLO the spec's checks refuse moves to the refused list with
+    the checks' own message at what the user wrote, until what is left validates."""
+    _boundaries(result, base_metrics)
+    out = _settled(result, tool, base=base, port=port, team=team, priorities=priorities, base_metrics=base_metrics,
+                   replaces=replaces)
+    if out.slos and not out.unplaced and _catalogue_notes(result, base_metrics):   # the header holds them too
+        text = dump(_document(result, port, team, set(base_metrics)), _header(result, tool, port))
+        out = TeamFile(text, out.services, out.slos, out.unplaced)
+    return out
+
+
+def _boundaries(result: Result, base_metrics: dict[str, CatalogueEntry]) -> None:
+    """An imported latency SLI on a histogram of the joined spec's catalogue must sit on one of its
+    bucket boundaries: refused otherwise, naming where that catalogue entry is declared."""
+    for o in result.imported:
+        assert o.entry is not None, "imported SLOs have an entry"
+        latency = o.entry["sli"].get("latency")
+        known = base_metrics.get(latency["metric"]) if latency else None
+        if latency is None or known is None or known.type != "histogram" or latency["threshold"] in known.buckets:
+            continue
+        at, bounds = promql.number(latency["threshold"]), ", ".join(map(promql.number, known.buckets))
+        o.block("spec", f"{o.locate(('sli', 'latency'))}: histogram {latency['metric']}, declared at {known.where}, "
+                        f"has no bucket boundary at {at} (its boundaries: {bounds}); "
+                        f"a latency SLI is exact only on a boundary: add {at} to its buckets there, or choose a "
+                        "threshold on a boundary")
+
+
+def _catalogue_notes(result: Result, base_metrics: dict[str, CatalogueEntry]) -> bool:
+    """A note on each imported SLO that reads a histogram's buckets, saying whose catalogue entry
+    holds them: the joined spec's (where), or the team file's own, which lists only the boundaries
+    the imported SLOs read. True when a note was added."""
+    written: dict[str, set[float]] = {}
+    for o in result.imported:
+        for name, need in o.metrics.items():
+            if need.type == "histogram" and name not in base_metrics:
+                written.setdefault(name, set()).update(need.buckets)
+    added = False
+    for o in result.imported:
+        for name, need in sorted(o.metrics.items()):
+            if need.type != "histogram" or not need.buckets:
+                continue
+            own = ", ".join(map(promql.number, sorted(need.buckets)))
+            known = base_metrics.get(name)
+            if known is None:
+                listed = ", ".join(map(promql.number, sorted(written[name])))
+                o.notes.append(f"histogram {name}: the team file's catalogue entry lists only the bucket boundaries "
+                               f"the imported SLOs read ({listed}): add the others your service exposes")
+            elif known.type == "histogram" and need.buckets <= set(known.buckets):
+                o.notes.append(f"histogram {name}: the catalogue entry at {known.where} has the bucket boundary "
+                               f"{own} (the team file does not declare it again)")
+            else:
+                o.notes.append(f"histogram {name}: the catalogue entry at {known.where} is a {known.type}"
+                               + (f" without the bucket boundary {own}" if known.type == "histogram" else "")
+                               + f": the series {name}_bucket{{le=...}} has data only if the service exposes it")
+            added = True
+    return added
+
+
+def _settled(result: Result, tool: str, *, base: Path | None, port: int, team: str | None,
+             priorities: set[str], base_metrics: dict[str, CatalogueEntry], replaces: Path | None) -> TeamFile:
     from lukhas_obs.spec.loader import load_spec_dir
 
     unplaced: list[str] = []
     for _ in range(20):
-        doc = _document(result, port, team, base_metrics)
+        doc = _document(result, port, team, set(base_metrics))
         text = dump(doc, _header(result, tool, port))
         if not result.imported:
             return TeamFile(text, 0, 0)
         with tempfile.TemporaryDirectory(prefix="lukhas-obs-import-") as tmp:
             folder = Path(tmp)
+            copies: dict[Path, Path] = {}   # the checked copy -> the user's file
             if base is None:
                 body = "".join(f"  {p}: {{level: l{p[1]}, receiver: nobody}}\n" for p in sorted(priorities))
                 (folder / "shared.yaml").write_text(SHARED_FOR_CHECK + body, encoding="utf-8")
@@ -705,14 +815,16 @@ def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: 
                 for f in sorted(base.iterdir()):
                     if f.is_file() and f.suffix in (".yaml", ".yml") and f.resolve() != skip:
                         (folder / f.name).write_bytes(f.read_bytes())
+                        copies[folder / f.name] = f
             else:
                 (folder / "shared.yaml").write_bytes(base.read_bytes())
+                copies[folder / "shared.yaml"] = base
             name = "zz-imported.yaml"
             (folder / name).write_text(text, encoding="utf-8")
             try:
                 load_spec_dir(folder)
             except SpecError as exc:
-                problems = exc.problems
+                problems = [_in_users_files(p, copies) for p in exc.problems]
             else:
                 problems = []
         if not problems:
@@ -721,8 +833,9 @@ def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: 
         for p in problems:
             path = p.path if p.file.endswith(name) else ""
             hits = _explained_by(path, doc, result)
-            for o in hits:
-                o.block("spec", f"the spec refuses it: {path}: {p.message}")
+            for o, part, checked in hits:
+                # the user's input first (file, line, key path), then which check of the spec refused it
+                o.block("spec", f"{o.locate(part)}: {p.message} (the spec's check of {checked})")
                 placed = True
             listed = _listed_service(path, doc, result)
             if not hits and listed is not None:
@@ -739,6 +852,19 @@ def team_file(result: Result, tool: str, *, base: Path | None, port: int, team: 
     raise AssertionError("the team file did not settle")  # each round refuses at least one SLO
 
 
+def _in_users_files(problem: Problem, copies: dict[Path, Path]) -> Problem:
+    """A problem found in the checked copy of the --into folder, naming the user's files (an
+    "already defined in FILE:LINE" named the temporary copy)."""
+    from lukhas_obs.spec.loader import display_name
+
+    file, message = problem.file, problem.message
+    for copy, real in copies.items():
+        for shown in {display_name(copy), copy.as_posix()}:
+            file = display_name(real) if file == shown else file
+            message = message.replace(shown, display_name(real))
+    return dataclasses.replace(problem, file=file, message=message)
+
+
 def _listed_service(path: str, doc: dict, result: Result) -> str | None:
     """The service a problem at `path` is about, when it is only listed (from a Service
     document) and has no imported SLO."""
@@ -749,20 +875,31 @@ def _listed_service(path: str, doc: dict, result: Result) -> str | None:
     return name if name in result.services and not any(o.service == name for o in result.imported) else None
 
 
-def _explained_by(path: str, doc: dict, result: Result) -> list[Outcome]:
-    """The imported SLOs a validation problem at `path` (in the team file) belongs to."""
+def _explained_by(path: str, doc: dict, result: Result) -> list[tuple[Outcome, tuple, str]]:
+    """The imported SLOs a validation problem at `path` (in the team file) belongs to, each with
+    the part of its entry the problem is about (for `Outcome.locate`) and the spec key checked."""
     services = doc["services"]
     m = _SLO_PATH.match(path)
     if m and int(m[1]) < len(services):
         slos = services[int(m[1])].get("slos", [])
         if int(m[2]) < len(slos):
             entry = slos[int(m[2])]
-            return [o for o in result.imported if o.entry is entry]
+            rest = _parts(path[m.end():])
+            return [(o, rest, render_path(rest) or "the SLO") for o in result.imported if o.entry is entry]
     m = _SERVICE_PATH.match(path)
     if m and int(m[1]) < len(services):
         name = services[int(m[1])]["name"]
-        return [o for o in result.imported if o.service == name]
+        checked = "the service" + (f"'s {render_path(_parts(path[m.end():]))}" if path[m.end():] else "")
+        return [(o, ("service",), checked) for o in result.imported if o.service == name]
     m = _METRIC_PATH.match(path)
     if m:
-        return [o for o in result.imported if m[1] in o.metrics]
+        return [(o, ("sli",), f"the catalogue entry {path}") for o in result.imported if m[1] in o.metrics]
     return []
+
+
+_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parts(rendered: str) -> tuple:
+    """'.sli.latency.threshold' or '.labels[0]' as a key path tuple."""
+    return tuple(int(i) if i else key for key, i in _PART.findall(rendered))

@@ -9,6 +9,8 @@ assumption or change is a note."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 
 from lukhas_obs import promql
@@ -127,6 +129,7 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
         return
     name = text_of(meta.get("name"))
     service = text_of(annotations.get(f"{ANNOTATION}/service")) or text_of(spec.get("service"))
+    _origins(doc, annotations, spec, out)
     if name is None:
         out.block("invalid", "the SLO has no metadata.name")
     if service is None:
@@ -138,7 +141,7 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     objective = _objective(spec, out)
     timeslices = _budgeting(spec, objective or {}, out)
     sli = None
-    indicator = _indicator(spec, index, out)
+    indicator = _indicator(doc, spec, index, out)
     if indicator is not None and service is not None:
         sli = _sli(indicator, objective or {}, annotations, service, index, out)
     if spec.get("alertPolicies"):
@@ -167,6 +170,50 @@ def _slo(doc: Doc, index: _Index, out: Outcome, page: str, ticket: str) -> None:
     if timeslices is not None:
         entry["timeslices"] = timeslices
     out.entry = entry
+
+
+def _origins(doc: Doc, annotations: dict, spec: dict, out: Outcome) -> None:
+    """Where each part of the SLO's entry comes from in the SLO document (refusals point there;
+    the SLI's parts are added where the indicator is found)."""
+    def given(key: str) -> tuple | None:
+        return ("metadata", "annotations", f"{ANNOTATION}/{key}") if f"{ANNOTATION}/{key}" in annotations else None
+
+    window = ("spec", "timeWindow") + ((0,) if isinstance(spec.get("timeWindow"), list) else ())
+    objective = ("spec", "objectives", 0)
+    objectives = spec.get("objectives")
+    first = mapping(objectives[0]) if isinstance(objectives, list) and objectives else {}
+    target = "targetPercent" if "target" not in first and "targetPercent" in first else "target"
+    for part, path in (((), ("spec",)), (("service",), given("service") or ("spec", "service")),
+                       (("name",), given("slo") or ("metadata", "name")), (("description",), ("spec", "description")),
+                       (("objective",), objective + (target,)), (("period",), window + ("duration",)),
+                       (("period", "calendar"), window + ("calendar",)),
+                       (("period", "timezone"), window + ("calendar", "timeZone")),
+                       (("timeslices",), objective + ("timeSliceWindow",)),
+                       (("timeslices", "target"), objective + ("timeSliceTarget",)),
+                       (("page",), given("page")), (("ticket",), given("ticket")),
+                       (("min_events",), given("min-events")), (("labels",), ("metadata", "labels")),
+                       (("annotations",), ("metadata", "annotations")),
+                       (("sli", "threshold", "min"), objective + ("value",)),
+                       (("sli", "threshold", "max"), given("max") or objective + ("value",))):
+        if path is not None:
+            out.origin(part, doc, *path)
+    for key in mapping(mapping(doc.data.get("metadata")).get("labels")):
+        out.origin(("labels", key), doc, "metadata", "labels", key)
+
+
+def _sli_origins(doc: Doc, at: tuple, out: Outcome) -> None:
+    """Where the SLI's parts come from: the indicator's spec at `at` in `doc` (the SLO's inline
+    indicator, or the SLI document indicatorRef names)."""
+    def query(metric: str) -> tuple:
+        return at + ("ratioMetric", metric, "metricSource", "spec", "query")
+
+    out.origin(("sli",), doc, *at)
+    for part, path in ((("ratio", "good"), query("good")), (("ratio", "good_query"), query("good")),
+                       (("ratio", "errors"), query("bad")), (("ratio", "errors_query"), query("bad")),
+                       (("ratio", "total"), query("total")), (("ratio", "total_query"), query("total")),
+                       (("latency",), query("good")), (("availability",), query("good")), (("raw",), query("raw")),
+                       (("threshold",), at + ("thresholdMetric", "metricSource", "spec", "query"))):
+        out.origin(("sli",) + part, doc, *path)
 
 
 def _annotation(annotations: dict, key: str, cast, out: Outcome):
@@ -286,16 +333,59 @@ def _timeslices(objective: dict, out: Outcome) -> dict | None:
     if share is not None and not 0 < share < 1:
         out.block("invalid", f"timeSliceTarget {share:g} is not between 0 and 1 (exclusive)")
         share = None
-    try:
-        seconds = parse_duration(str(window).strip())
-    except ValueError:
-        out.block("invalid", f"timeSliceWindow {short(window)} is not a duration")
-        return None
-    if share is None:
+    seconds = _slice_seconds(window, out)
+    if share is None or seconds is None:
         return None
     out.notes.append(f"Timeslices: a {format_duration(seconds)} slice is good when {share * 100:g} % of it is good; "
                      "slices without data do not count")
     return {"window": format_duration(seconds), "target": round(share * 100, 10)}
+
+
+# OpenSLO v1's duration-shorthand (its schema's pattern: a positive whole number and one unit)
+_DURATION_SHORTHAND = re.compile(r"^([1-9][0-9]*)([mhdwMQY])\Z")
+_VARYING = {"M": "month", "Q": "quarter", "Y": "year"}
+
+
+def _slice_seconds(window, out: Outcome) -> float | None:
+    """OpenSLO's timeSliceWindow, `number | duration-shorthand`, in seconds: a number counts
+    minutes (the v1 README: "Default interpretation of unit if specified as a number in minutes";
+    the schema: a number above 0), a shorthand is a whole number and one of m h d w (M, Q and Y
+    are of varying length: refused). A Prometheus duration (1m30s) is read with a note; the
+    spec's checks then want whole minutes. Anything else is refused, saying what is taken."""
+    taken = "OpenSLO takes a number of minutes (5) or a duration shorthand (5m, 1h)"
+    written = short(window)
+    if isinstance(window, str) and re.fullmatch(r"\s*[0-9]+(\.[0-9]+)?\s*", window):
+        window = float(window)   # a number written as a string, as number() reads a target
+    if isinstance(window, bool) or not isinstance(window, (int, float, str)):
+        out.block("invalid", f"timeSliceWindow {short(window)} is neither a number nor a duration: {taken}")
+        return None
+    if isinstance(window, (int, float)):
+        if not 0 < window < math.inf:
+            out.block("invalid", f"timeSliceWindow {written} is not a positive number of minutes: {taken}")
+            return None
+        if window != int(window):
+            out.block("invalid", f"timeSliceWindow {written} counts minutes ({format_duration(window * 60)}), and a "
+                                 "slice is a whole number of minutes")
+            return None
+        kind = "a number written as a string" if written.startswith("'") else "a number"
+        out.notes.append(f"timeSliceWindow {written} is {kind}: it counts minutes, a {format_duration(window * 60)} "
+                         "slice")
+        return int(window) * 60
+    text = window.strip()
+    m = _DURATION_SHORTHAND.match(text)
+    if m and m.group(2) in _VARYING:
+        out.block("timeslices", f"timeSliceWindow {text}: a slice of a {_VARYING[m.group(2)]} has no fixed length; "
+                                "the spec's slices are a fixed whole number of minutes")
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        out.block("invalid", f"timeSliceWindow {short(window)} is not a duration: {taken}")
+        return None
+    if not m:
+        out.notes.append(f"timeSliceWindow {text} is not OpenSLO's duration shorthand (a whole number and one of m, h, "
+                         "d, w): read as a Prometheus duration")
+    return seconds
 
 
 def _objective(spec: dict, out: Outcome) -> dict | None:
@@ -328,7 +418,7 @@ def _objective(spec: dict, out: Outcome) -> dict | None:
     return None if percent is None else {**o, "percent": percent}
 
 
-def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
+def _indicator(slo: Doc, spec: dict, index: _Index, out: Outcome) -> dict | None:
     inline, ref = spec.get("indicator"), spec.get("indicatorRef")
     if inline is not None:
         if ref is not None:
@@ -337,6 +427,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
         if not isinstance(body, dict):
             out.block("invalid", "indicator has no spec")
             return None
+        _sli_origins(slo, ("spec", "indicator", "spec"), out)
         return body
     if ref is None:
         out.block("invalid", "the SLO has neither indicator nor indicatorRef")
@@ -350,6 +441,7 @@ def _indicator(spec: dict, index: _Index, out: Outcome) -> dict | None:
     if not isinstance(body, dict):
         out.block("invalid", f"SLI {ref} ({doc.where}) has no spec")
         return None
+    _sli_origins(doc, ("spec",), out)
     out.notes.append(f"indicatorRef {ref} resolved to the SLI at {doc.where}")
     out.notes += [f"SLI {ref}: {n}" for n in index.read_as_v1.get(id(doc), [])]
     return body

@@ -106,7 +106,31 @@ def _group(doc: Doc, spec: dict, supported: bool, version: str, k8s: bool, resul
         if not isinstance(body, dict):
             out.block("invalid", f"the SLO is {short(body)}, not an object")
             continue
+        _origins(out, doc, path + (i,), ("spec", "service") if k8s else ("service",), body, labels, k8s)
         _slo(body, service, k8s, out, page, ticket, labels)
+
+
+def _origins(out: Outcome, doc: Doc, at: tuple, service_at: tuple, body: dict, service_labels, k8s: bool) -> None:
+    """Where each part of the SLO's entry comes from in the Sloth spec (refusals point there)."""
+    out.origin((), doc, *at)
+    out.origin(("service",), doc, *service_at)
+    for key, source in (("name", "name"), ("description", "description"), ("objective", "objective"),
+                        ("sli", "sli"), ("alerts", "alerting"), ("labels", "labels")):
+        out.origin((key,), doc, *at, source)
+    for key in mapping(service_labels):
+        if key not in mapping(body.get("labels")):
+            out.origin(("labels", key), doc, *service_at[:-1], "labels", key)
+    for key in mapping(body.get("labels")):
+        out.origin(("labels", key), doc, *at, "labels", key)
+    error, total = ("errorQuery", "totalQuery") if k8s else ("error_query", "total_query")
+    for part, query in ((("latency",), ("events", error)), (("ratio", "errors"), ("events", error)),
+                         (("ratio", "errors_query"), ("events", error)), (("ratio", "total"), ("events", total)),
+                         (("ratio", "total_query"), ("events", total)),
+                         (("raw",), ("raw", "errorRatioQuery" if k8s else "error_ratio_query"))):
+        out.origin(("sli",) + part, doc, *at, "sli", *query)
+    for what, snake, camel in (("page", "page_alert", "pageAlert"), ("ticket", "ticket_alert", "ticketAlert")):
+        out.origin(("alerts", what), doc, *at, "alerting", camel if k8s else snake)
+        out.origin(("alerts", what, "name"), doc, *at, "alerting", "name")
 
 
 def _slo(body: dict, service: str | None, k8s: bool, out: Outcome, page: str, ticket: str,

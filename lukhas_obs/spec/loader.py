@@ -14,12 +14,14 @@ from lukhas_obs.spec.schemacheck import TEAM_KEYS, problem_at, schema_problems, 
 from lukhas_obs.spec.yamlsource import LineMap, Sources, parse_yaml
 
 
-def load_spec(path: str | Path, leave_out: Path | None = None) -> m.Spec:
+def load_spec(path: str | Path, leave_out: Path | None = None, *, services_optional: bool = False) -> m.Spec:
     """A spec file, or a folder of them (see load_spec_dir; `leave_out`: a file of the folder to
-    read as if it were not there, such as the team file an import is about to replace)."""
+    read as if it were not there, such as the team file an import is about to replace).
+    `services_optional`: a spec without services is read (its model has none), as the shared file
+    a folder starts with before an import writes its first team file; validate still needs one."""
     p = Path(path)
     if p.is_dir():
-        return load_spec_dir(p, leave_out)
+        return load_spec_dir(p, leave_out, services_optional=services_optional)
     name = display_name(p)
     try:
         text = p.read_text(encoding="utf-8")
@@ -27,10 +29,10 @@ def load_spec(path: str | Path, leave_out: Path | None = None) -> m.Spec:
         raise SpecError([Problem(name, 1, "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(name, 1, "", f"cannot read the spec: {exc}")]) from None
-    return load_spec_text(text, name)
+    return load_spec_text(text, name, services_optional=services_optional)
 
 
-def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
+def load_spec_dir(folder: Path, leave_out: Path | None = None, *, services_optional: bool = False) -> m.Spec:
     """A folder of spec files: exactly one holds the shared definitions (the file with
     `severities`, plus receivers, Alertmanager, Prometheus and gate settings and the common
     metric catalogue); every other file is a team's, holding `services`, and may add `metrics`
@@ -38,9 +40,7 @@ def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
     `lukhas-obs schema --team` prints), at its own lines. Names must not collide across files;
     errors name both files. Files are merged in name order, so the output is deterministic."""
     display = display_name(folder).rstrip("/") + "/"
-    skip = leave_out.resolve() if leave_out is not None else None
-    files = sorted(f for f in folder.iterdir()
-                   if f.is_file() and f.suffix in (".yaml", ".yml") and f.resolve() != skip)
+    files = _spec_files(folder, leave_out)
     if not files:
         raise SpecError([Problem(display, 1, "", "no .yaml spec files in this folder")])
     parsed, problems = [], []
@@ -114,7 +114,30 @@ def load_spec_dir(folder: Path, leave_out: Path | None = None) -> m.Spec:
         raise SpecError(problems)
     if not merged["alerts"]:
         merged.pop("alerts")
-    return _validated(merged, sources, display)
+    return _validated(merged, sources, display, services_optional)
+
+
+def _spec_files(folder: Path, leave_out: Path | None) -> list[Path]:
+    skip = leave_out.resolve() if leave_out is not None else None
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and f.suffix in (".yaml", ".yml") and f.resolve() != skip)
+
+
+def metric_origins(path: str | Path, leave_out: Path | None = None) -> dict[str, str]:
+    """`FILE:LINE` where each catalogue metric of a spec (file or folder, as load_spec reads it)
+    is declared: which file of a folder holds an entry is not in the model."""
+    p = Path(path)
+    out: dict[str, str] = {}
+    for f in _spec_files(p, leave_out) if p.is_dir() else [p]:
+        name = display_name(f)
+        try:
+            data, lines = parse_yaml(f.read_text(encoding="utf-8"), name)
+        except (SpecError, OSError, UnicodeDecodeError):
+            continue
+        metrics = data.get("metrics") if isinstance(data, dict) else None
+        for key in metrics if isinstance(metrics, dict) else ():
+            out.setdefault(key, f"{name}:{lines.line(('metrics', key))}")
+    return out
 
 
 def display_name(p: Path) -> str:
@@ -125,7 +148,7 @@ def display_name(p: Path) -> str:
         return p.as_posix()
 
 
-def load_spec_text(text: str, filename: str) -> m.Spec:
+def load_spec_text(text: str, filename: str, *, services_optional: bool = False) -> m.Spec:
     data, lines = parse_yaml(text, filename)
     sources = Sources.single(filename, lines)
     if isinstance(data, dict) and "team" in data and "severities" not in data:
@@ -133,11 +156,16 @@ def load_spec_text(text: str, filename: str) -> m.Spec:
         raise SpecError([problem_at(sources, ("team",), "this is a team file of a folder of specs: it holds "
                                                         "services, not the shared severities and receivers; "
                                                         "validate the folder that holds it with its shared file")])
-    return _validated(data, sources, filename)
+    return _validated(data, sources, filename, services_optional)
 
 
-def _validated(data, sources: Sources, display: str) -> m.Spec:
+def _validated(data, sources: Sources, display: str, services_optional: bool = False) -> m.Spec:
+    no_services = services_optional and isinstance(data, dict) and data.get("services", []) == []
+    if no_services:
+        data = {**data, "services": []}
     problems = schema_problems(data, sources)
+    if no_services:   # the empty list's only possible schema problem is its minItems
+        problems = [p for p in problems if p.path != "services"]
     if problems:
         raise SpecError(problems)
     builder = ModelBuilder(data, sources, display)

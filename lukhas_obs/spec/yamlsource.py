@@ -22,6 +22,14 @@ class LineMap:
         if key_line is not None:
             self._key_lines[path] = key_line
 
+    def nearest(self, path: tuple) -> tuple:
+        """`path`, or its nearest ancestor that is in the file (a path of a document rewritten
+        into another shape may not be)."""
+        path = tuple(path)
+        while path and path not in self._key_lines and path not in self._lines:
+            path = path[:-1]
+        return path
+
     def line(self, path: tuple) -> int:
         """The line of `path`, or of its nearest ancestor that exists (a missing key is reported
         where its parent mapping starts)."""
