@@ -103,6 +103,10 @@ def test_a_young_prometheus_does_not_page_on_one_failed_scrape_and_pages_on_an_o
     guard = re.compile(r"\n *and\n *sum_over_time\(slo:sli_total:count\{[^}]*\}\[\w+\]\) >= \d+")
     assert len(guard.findall(text)) == 4   # each pair of the page and of the ticket alert
     rule_file.write_text(guard.sub("", text))
+    # only the two scenarios about a young Prometheus, against the rules without the guard
+    document = yaml.safe_load(test_file.read_text())
+    document["tests"] = [t for t in document["tests"] if t["name"] in young]
+    test_file.write_text(yaml.safe_dump(document, sort_keys=False))
     r = _promtool(test_file)
     assert r.returncode == 1
     failed = list(dict.fromkeys(re.findall(r"name: (.*),\n", r.stdout + r.stderr)))
