@@ -206,7 +206,8 @@ def test_gate_budget_counts_from_the_period_start_in_the_zone(spec, tmp_path):
                                  "that data, not a verdict")
         empty = budget(_utc(2026, 12, 1, 7))      # December began at 05:00Z (EST): no data since
         assert empty.outcome.name == "INCONCLUSIVE", empty.reason
-        assert empty.reason == "December 2026, America/New_York, 2 h 0 min so far: no data for the SLI in the period so far"
+        assert empty.reason == ("December 2026, America/New_York, 2 h 0 min so far: no data for the SLI in the "
+                                "period so far")
         # min_events counts the requests since the start (here no request counter at all)
         few = load_spec_text(SPEC.read_text().replace("        objective: 99\n", "        objective: 99\n"
                                                       "        min_events: 100\n", 1), "few.yaml")
