@@ -131,9 +131,11 @@ def test_budget_decision_over_budget_and_coverage(series, outcome, reason):
     assert [e.note for e in result.evidence] == [c.text() for _, _, c in series]
 
 
-def test_the_check_carries_the_least_coverage_of_its_series():
-    result = judge(({"cluster": "eu"}, 0.9, FULL), ({"cluster": "us"}, 0.9, THREE_DAYS))
-    assert result.coverage == THREE_DAYS
+def test_the_check_carries_the_coverage_of_the_series_its_reason_names():
+    assert judge(({"cluster": "eu"}, 0.9, FULL), ({"cluster": "us"}, 0.9, THREE_DAYS)).coverage == THREE_DAYS
+    assert judge(({"cluster": "eu"}, 0.9, THREE_DAYS), ({"cluster": "us"}, 0.05, FULL)).coverage == FULL
+    assert judge(({"cluster": "eu"}, 0.9, FULL), ({"cluster": "us"}, 0.6, Coverage(28 * DAY, MONTH, 0.9))).coverage \
+        == Coverage(28 * DAY, MONTH, 0.9)
 
 
 def _budget_report(check: CheckResult) -> GateReport:

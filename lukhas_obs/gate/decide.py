@@ -52,7 +52,7 @@ class CheckResult:
     # correction does not confirm the failure.
     p_value: float | None = None
     unconfirmed: tuple[Outcome, str] | None = None
-    # budget checks: how much of the period the SLI's data covers (the least of the series)
+    # budget checks: how much of the period the SLI's data covers, for the series the reason names
     coverage: Coverage | None = None
 
 

@@ -78,7 +78,7 @@ def links(report, link_url: str | None = None) -> dict[int, str]:
 
 
 def _coverage(cover) -> dict | None:
-    """A budget check's data coverage of its period (the least of its series), or None."""
+    """A budget check's data coverage of its period (of the series its reason names), or None."""
     if cover is None:
         return None
     return {"covered_seconds": cover.covered, "period_seconds": cover.period, "ratio": round(cover.ratio, 6),
