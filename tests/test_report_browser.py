@@ -253,4 +253,6 @@ def test_a_link_url_replaces_the_api_url_in_every_link(history):
     link = doc["checks"][0]["link"]
     assert link.startswith("https://prometheus.example/prom/graph?g0.expr=")
     params = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
-    assert params["g0.expr"] == [doc["checks"][0]["query"]]
+    # the budget record, then the count of its SLI's 5m records over the period (its coverage)
+    budget, covered = doc["checks"][0]["query"].split("\n")
+    assert (params["g0.expr"], params["g1.expr"]) == ([budget], [covered])
