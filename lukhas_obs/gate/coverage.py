@@ -4,10 +4,11 @@ The budget record is a ratio over the SLO's whole period whether Prometheus hold
 the SLI or two: "98 % of the budget left over 30d" from two days of data states more than is
 known. The gate therefore counts, per series, the instants a step apart in the period at which the
 SLO's 5m record (conventions.coverage_record) has a sample: `count_over_time(record[30d:5m])`, one
-subquery per SLO, as cheap as the budget record's own rule. k instants with data bridge k - 1
-steps, so a history that starts inside the period is never overstated (it may be understated by
-one step per gap); a period's worth of instants is all of it. Pure: the check sends the query and
-hands the counts here."""
+subquery per SLO, a tenth of the samples the budget record's own rule reads. k instants with data
+bridge k - 1 steps, so a history that starts inside the period counts from its first sample; a
+period's worth of instants is all of it (Prometheus 2.42 counts both ends of the range); a hole
+inside the period is seen up to two steps shorter on Prometheus (an instant finds a sample up to
+5 minutes old). Pure: the check sends the query and hands the counts here."""
 
 from __future__ import annotations
 
