@@ -209,14 +209,16 @@ Modes (runbook 3.1-3.3, 5.1, 7.1):
             (when the spec names the pool gauges), fast burn of every request SLO (14.4x on 5m
             and 1h)
   budget    refuse a promotion when any series of an SLO's error budget is under the
-            threshold
+            threshold; hold while the SLI's data covers less of the SLO's period than
+            gates.budget.min_coverage (90 %)
 
 \b
 Exit codes:
   0  PASS          every check measured and passed (canary: promote)
   1  FAIL          a check measured a failure (canary, rollback: roll back)
   2  usage or spec error (nothing was queried)
-  3  INCONCLUSIVE  could not tell: no data, too little traffic, stale scrapes (hold)
+  3  INCONCLUSIVE  could not tell: no data, too little traffic or history, stale
+                   scrapes (hold)
   4  ERROR         Prometheus unreachable, a query failed after retries, a malformed
                    answer, or a bug in the gate (hold; never 1)
 When checks disagree the worst wins: FAIL, then ERROR, then INCONCLUSIVE, then PASS.

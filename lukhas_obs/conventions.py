@@ -204,6 +204,21 @@ def budget_ratio_record(slo: SLO) -> str:
     return PERIOD_RATIO if slo.calendar else ratio_name(slo.period)
 
 
+def coverage_record(slo: SLO) -> str:
+    """The 5m record whose samples say the SLI was measured at that time: the total of an event
+    or time SLI (present at 0 when nothing happened, absent when its series are), or a raw SLI's
+    5m ratio. A timeslice SLO has the same 5m records as its occurrence form."""
+    if isinstance(slo.sli, RawSLI):
+        return ratio_name("5m")
+    return TOTAL_RATE if isinstance(slo.sli, EVENT_SLIS) else TOTAL_COUNT
+
+
+def coverage_query(slo: SLO, window: str, step: str) -> str:
+    """How many instants a `step` apart within `window` find a sample of the SLO's coverage
+    record, per series: the gate's measure of how much of a budget's period has data."""
+    return promql.count_steps(record_sel(coverage_record(slo), slo), window, step)
+
+
 def slo_labels(slo: SLO) -> dict:
     return {"service": slo.service, "slo": slo.name}
 

@@ -566,6 +566,7 @@ class GateSettings:
     p99_for: str = "5m"
     pool_saturation: float = 1.0
     budget_min_remaining: float = 0.25
+    budget_min_coverage: float = 0.9   # share of the budget's period the SLI's data must cover
     # `slo-gate serve` as Argo Rollouts and Flagger reach it, and how they ask (gates.serve,
     # gates.canary.analysis): read by the generated AnalysisTemplates and Canaries only
     serve_url: str | None = None

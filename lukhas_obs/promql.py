@@ -168,6 +168,12 @@ def increase(sel: Selector | str, window: str) -> str:
     return f"increase({sel}[{window}])"
 
 
+def count_steps(sel: Selector | str, window: str, step: str) -> str:
+    """How many of the instants a `step` apart within `window` (a subquery, aligned to multiples
+    of `step`) find a sample of `sel`, each looking back as far as the engine's lookback delta."""
+    return f"count_over_time({sel}[{window}:{step}])"
+
+
 def events(sel: Selector, window: str, by: tuple[str, ...] | list[str], lookback: str) -> str:
     """How many events a counter counted over `window`, summed `by` labels, the same on
     Prometheus and VictoriaMetrics:

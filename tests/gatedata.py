@@ -14,6 +14,13 @@ APPS = ("lukhas-core", "lukhas-identity", "lukhas-memory", "lukhas-consciousness
 OTHERS = ("lukhas-gateway", "postgres", "redis", "jaeger", "prometheus", "alertmanager", "grafana", "loki")
 HEALTH = APPS + ("jaeger", "prometheus", "alertmanager", "grafana", "loki")
 BUCKETS = (0.1, 0.25, 1.0, 5.0, 10.0)
+# The SLOs whose budget record the scenarios write (the rules' output, not re-derived here)...
+BUDGET_SLOS = (("lukhas-core", "availability"), ("lukhas-core", "latency"), ("lukhas-identity", "availability"))
+# ...and their 5m total record every 5 minutes, without a break, from 30 days (their period)
+# before the first scenario to the end of the last: the rules have run all along, so the gate
+# finds the budget's whole period covered (gate.coverage). Written whatever the scenario does.
+COVERAGE_STEP = 300
+PERIOD = 30 * DAY
 
 
 @dataclass
@@ -177,12 +184,16 @@ def openmetrics(names: tuple[str, ...] | None = None) -> str:
             if not sc.value("stop", 0, "prometheus", None, before_end):
                 add("prometheus_rule_evaluation_failures", "counter",
                     f"prometheus_rule_evaluation_failures_total{_labels(job='prometheus', rule_group='x')} 0 {t}")
-                for svc, slo in (("lukhas-core", "availability"), ("lukhas-core", "latency"),
-                                 ("lukhas-identity", "availability")):
+                for svc, slo in BUDGET_SLOS:
                     for cluster, left in (sc.budget_clusters or {"": sc.budget_left}).items():
                         labels = dict(service=svc, slo=slo, **({"cluster": cluster} if cluster else {}))
                         add("slo:error_budget:remaining_ratio", "gauge",
                             f"slo:error_budget:remaining_ratio{_labels(**labels)} {left} {t}")
+    included = [i for i, sc in enumerate(SCENARIOS) if names is None or sc.name in names]
+    if included:
+        for svc, slo in BUDGET_SLOS:
+            for t in range(T0 + included[0] * DAY - PERIOD, T0 + included[-1] * DAY + LENGTH + 1, COVERAGE_STEP):
+                add("slo:sli_total:rate5m", "gauge", f"slo:sli_total:rate5m{_labels(service=svc, slo=slo)} 100 {t}")
     out = []
     for family, (kind, lines) in families.items():
         out.append(f"# TYPE {family} {kind}")

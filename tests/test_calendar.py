@@ -163,11 +163,12 @@ def test_generated_reset_scenario_passes_and_fails_when_the_budget_does_not_rese
     assert bad.returncode != 0 and "== bool 1" in bad.stdout + bad.stderr, bad.stdout[-3000:]
 
 
-def _records(start: float, end: float, switch: float) -> str:
-    """The monthly SLO's 5m records every minute, as OpenMetrics: 50 % errors before `switch`,
-    0.2 % after."""
+def _records(start: float, end: float, switch: float, gap: tuple[float, float] | None = None) -> str:
+    """The monthly SLO's 5m records as OpenMetrics, every 5 minutes from `start` and every minute
+    from a day before `switch` (none inside `gap`): 50 % errors before `switch`, 0.2 % after."""
     labels = '{service="web",slo="monthly"}'
-    times = range(int(start), int(end) + 1, 60)
+    times = [t for t in [*range(int(start), int(switch) - 86400, 300), *range(int(switch) - 86400, int(end) + 1, 60)]
+             if not (gap and gap[0] < t < gap[1])]
     return "\n".join(["# TYPE slo:sli_errors:rate5m gauge"]
                      + [f"slo:sli_errors:rate5m{labels} {5 if t < switch else 0.02} {t}" for t in times]
                      + ["# TYPE slo:sli_total:rate5m gauge"]
@@ -176,11 +177,13 @@ def _records(start: float, end: float, switch: float) -> str:
 
 def test_gate_budget_counts_from_the_period_start_in_the_zone(spec, tmp_path):
     """New York's November 2026 starts at 04:00Z on 1 November (EDT; DST ends two hours later).
-    Half the requests failed before, 0.2 % after: an hour before the start the month is
-    overspent; twelve hours after it 80 % of the budget is left, said with the period; a period
-    with no data yet is INCONCLUSIVE, never PASS."""
+    Half the requests failed before, 0.2 % after: an hour before the start October is overspent;
+    twelve hours after it 80 % of the budget is left, said with the period and the data's
+    coverage of it; a period with no data yet is INCONCLUSIVE, never PASS; and so is one whose
+    data covers too little of it (records missing from 14 h to 20 h after the start)."""
     start = _utc(2026, 11, 1, 4)
-    prom = backfilled(tmp_path, _records(start - 86400, start + 86400, start))
+    october = _utc(2026, 10, 1, 4)
+    prom = backfilled(tmp_path, _records(october, start + 86400, start, gap=(start + 14 * 3600, start + 20 * 3600)))
     try:
         def budget(at: float):
             report = run_gate(spec, "budget", PromClient(prom.url, timeout=10), at=at, services=["web"])
@@ -188,13 +191,23 @@ def test_gate_budget_counts_from_the_period_start_in_the_zone(spec, tmp_path):
 
         after = budget(start + 12 * 3600)
         assert after.outcome.name == "PASS", after.reason
-        assert after.reason == "November 2026, America/New_York, 12 h 0 min so far: 80 % of the budget left"
+        assert after.reason == ("November 2026, America/New_York, 12 h 0 min so far: 80 % of the budget left; "
+                                "data covers 12 h of 12 h (100 %)")
         before = budget(start - 3600)
         assert before.outcome.name == "FAIL", before.reason
-        assert before.reason.startswith("October 2026, America/New_York, 30 d 23 h so far: overspent")
+        assert before.reason == ("October 2026, America/New_York, 30 d 23 h so far: overspent: -4,900 % of the budget "
+                                 "left; data covers 30 d 23 h of 30 d 23 h (100 %)")
+        # 16 h of the 22 h have records; the count sees the last record before the gap one 5m
+        # step into it (Prometheus' lookback) and counts whole steps: 16 h 10 min, 73 %
+        gapped = budget(start + 22 * 3600)
+        assert gapped.outcome.name == "INCONCLUSIVE", gapped.reason
+        assert gapped.reason == ("November 2026, America/New_York, 22 h 0 min so far: data covers 16 h 10 min of 22 h "
+                                 "(73 %), under the 90 % needed to judge the budget: 80 % of the budget left over "
+                                 "that data, not a verdict")
         empty = budget(_utc(2026, 12, 1, 7))      # December began at 05:00Z (EST): no data since
         assert empty.outcome.name == "INCONCLUSIVE", empty.reason
-        assert empty.reason.startswith("December 2026, America/New_York, 2 h 0 min so far: no data")
+        assert empty.reason == ("December 2026, America/New_York, 2 h 0 min so far: no data for the SLI in the "
+                                "period so far")
         # min_events counts the requests since the start (here no request counter at all)
         few = load_spec_text(SPEC.read_text().replace("        objective: 99\n", "        objective: 99\n"
                                                       "        min_events: 100\n", 1), "few.yaml")

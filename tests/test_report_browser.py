@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import threading
 import urllib.error
 import urllib.parse
@@ -25,8 +24,8 @@ from lukhas_obs import cli
 
 import gatedata
 from chromium import Browser, executable
-from conftest import SPEC, free_port, tool
-from promserver import Prometheus
+from conftest import SPEC, free_port
+from promserver import Prometheus, create_blocks
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +48,7 @@ def history(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data = root / "om.txt"
     data.write_text(gatedata.openmetrics(SCENARIOS))
-    r = subprocess.run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(root / "data")],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    create_blocks(data, root / "data")
     (root / "cfg").mkdir()
     (root / "cfg" / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
     prom = Prometheus(root / "cfg", root / "data")
@@ -256,4 +253,6 @@ def test_a_link_url_replaces_the_api_url_in_every_link(history):
     link = doc["checks"][0]["link"]
     assert link.startswith("https://prometheus.example/prom/graph?g0.expr=")
     params = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
-    assert params["g0.expr"] == [doc["checks"][0]["query"]]
+    # the budget record, then the count of its SLI's 5m records over the period (its coverage)
+    budget, covered = doc["checks"][0]["query"].split("\n")
+    assert (params["g0.expr"], params["g1.expr"]) == ([budget], [covered])

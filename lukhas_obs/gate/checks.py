@@ -18,7 +18,7 @@ from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
 from lukhas_obs.conventions import BLACKBOX_JOB
 from lukhas_obs.durations import format_duration, iso, parse_duration
-from lukhas_obs.gate import stats
+from lukhas_obs.gate import coverage, stats
 from lukhas_obs.gate.client import PromClient, QueryError, QueryResult, Sample
 from lukhas_obs.gate.decide import CheckResult, Evidence, Outcome
 from lukhas_obs.model import SLO, Spec
@@ -798,39 +798,58 @@ def _burn_outcome(slo: SLO, name: str, first: conv.BurnWindow, ratios: dict, que
 @guarded
 def budget_left(ctx: Context, slo: SLO) -> CheckResult:
     """Every series of the SLO's budget record is judged (two clusters, an HA pair): the least
-    budget left decides. A calendar SLO's budget is measured here, since its period's start."""
+    budget left decides, and only where the SLI's data covers enough of the period
+    (gates.budget.min_coverage; gate.coverage). A calendar SLO's budget is measured here, since
+    its period's start."""
     name = f"error budget {slo.name}"
     limit = ctx.g.budget_min_remaining
     if slo.calendar:
         return _calendar_budget(ctx, slo, name, limit)
     sel = conv.record_sel(conv.BUDGET_REMAINING, slo)
+    step = coverage.step_for(slo.period_seconds)
+    covered = conv.coverage_query(slo, slo.period, format_duration(step))
+    _prefetch(ctx, str(sel), covered)
     res = _q(ctx, name, slo.service, str(sel))
-    threshold = f">= {limit:.0%} of the {slo.period} budget left, in every series"
+    threshold = (f">= {limit:.0%} of the {slo.period} budget left, in every series, with data over "
+                 f">= {ctx.g.budget_min_coverage:.0%} of the period")
     if not [s for s in res.samples if not math.isnan(s.value)]:
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"no {conv.BUDGET_REMAINING} series: are the "
                            "generated SLO rules loaded?", query=str(sel), threshold=threshold,
                            evidence=[Evidence(s.labels, s.value) for s in res.samples])
-    return _judge_budget(name, slo, res.samples, str(sel), threshold, limit, "")
+    counts = _q(ctx, name, slo.service, covered).samples
+    return _judge_budget(name, slo, res.samples, f"{sel}\n{covered}", threshold, limit, "",
+                         _coverages(ctx, res.samples, counts, slo.period_seconds, step))
+
+
+def _coverages(ctx: Context, samples: list[Sample], counts: list[Sample], period: float,
+               step: float) -> list[coverage.Coverage]:
+    """Each budget series' coverage, from the coverage query's counts (gate.coverage)."""
+    return [coverage.Coverage.from_steps(coverage.count_for(s.labels, counts), period, step,
+                                         ctx.g.budget_min_coverage) for s in samples]
 
 
 def _calendar_budget(ctx: Context, slo: SLO, name: str, limit: float) -> CheckResult:
     """The budget left since the calendar period started in the SLO's zone (zoneinfo, exact): the
-    error ratio over now - start, from the same series the rules read."""
+    error ratio over now - start, from the same series the rules read, and the data's coverage
+    of now - start."""
     cal = slo.calendar
     assert cal is not None, "a calendar SLO"
     start = calendar.period_start(cal, ctx.at)
     elapsed = int(ctx.at - start)
     period = f"{calendar.period_name(cal, ctx.at)}, {cal.timezone}, {calendar.elapsed_text(elapsed)} so far"
-    threshold = f">= {limit:.0%} of the {cal.unit}'s budget left ({period}), in every series"
+    threshold = (f">= {limit:.0%} of the {cal.unit}'s budget left ({period}), in every series, with data over "
+                 f">= {ctx.g.budget_min_coverage:.0%} of the period so far")
     if elapsed < 60:
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{period}: the period started {elapsed} s "
                            "ago, nothing to measure yet", threshold=threshold)
-    window = format_duration(elapsed - elapsed % 60)
+    seconds = elapsed - elapsed % 60
+    window = format_duration(seconds)
     expr = conv.window_ratio(slo, window)
+    step = coverage.step_for(seconds)
+    covered = conv.coverage_query(slo, window, format_duration(step))
     events = (promql.agg("sum", promql.increase(conv.total_selector(slo), window))
               if slo.min_events and isinstance(slo.sli, m.RatioSLI | m.LatencySLI) else None)
-    if events:
-        _prefetch(ctx, expr, events)
+    _prefetch(ctx, expr, covered, *([events] if events else []))
     res = _q(ctx, name, slo.service, expr)
     if events:
         seen = _one(_q(ctx, name, slo.service, events)) or 0.0
@@ -842,33 +861,48 @@ def _calendar_budget(ctx: Context, slo: SLO, name: str, limit: float) -> CheckRe
         return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{period}: no data for the SLI in the period "
                            "so far", query=expr, threshold=threshold,
                            evidence=[Evidence(s.labels, s.value) for s in measured])
-    return _judge_budget(name, slo, measured, expr, threshold, limit, f"{period}: ")
+    counts = _q(ctx, name, slo.service, covered).samples
+    return _judge_budget(name, slo, measured, f"{expr}\n{covered}", threshold, limit, f"{period}: ",
+                         _coverages(ctx, measured, counts, seconds, step))
 
 
 def _judge_budget(name: str, slo: SLO, samples: list[Sample], query: str, threshold: str, limit: float,
-                  prefix: str) -> CheckResult:
-    measured = [s for s in samples if not math.isnan(s.value)]
-    ev = [Evidence(s.labels, s.value) for s in samples]
+                  prefix: str, covers: list[coverage.Coverage]) -> CheckResult:
+    """FAIL when a series with enough data has less budget left than `limit`; INCONCLUSIVE when a
+    series is NaN or its data covers too little of the period (whatever its budget says: a
+    budget over two days of a 30-day period is not the period's, either way); else PASS."""
+    ev = [Evidence(s.labels, s.value, c.text()) for s, c in zip(samples, covers, strict=True)]
+    least = min(covers, key=lambda c: c.ratio)
 
     def where(s: Sample) -> str:
         extra = {k: v for k, v in s.labels.items() if k not in ("__name__", "service", "slo")}
         return "{" + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())) + "}" if extra else ""
 
-    low = [s for s in measured if s.value < limit]
+    def result(outcome: Outcome, reason: str, cover: coverage.Coverage) -> CheckResult:
+        return CheckResult(name, slo.service, outcome, prefix + reason, query=query, threshold=threshold,
+                           evidence=ev, coverage=cover)
+
+    judged = [(s, c) for s, c in zip(samples, covers, strict=True) if c.enough and not math.isnan(s.value)]
+    low = [(s, c) for s, c in judged if s.value < limit]
     if low:
-        worst = min(low, key=lambda s: s.value)
+        worst, cover = min(low, key=lambda sc: sc[0].value)
         spent = "overspent: " if worst.value < 0 else ""
         also = f" ({len(low)} of {len(samples)} series below)" if len(samples) > 1 else ""
-        return CheckResult(name, slo.service, Outcome.FAIL, f"{prefix}{spent}{_fmt(worst.value, True)} of the budget "
-                           f"left{' in ' + where(worst) if where(worst) else ''}{also}", query=query,
-                           threshold=threshold, evidence=ev)
-    if len(measured) < len(samples):
-        return CheckResult(name, slo.service, Outcome.INCONCLUSIVE, f"{prefix}a series of the budget record is NaN",
-                           query=query, threshold=threshold, evidence=ev)
-    least = min(s.value for s in measured)
-    return CheckResult(name, slo.service, Outcome.PASS, f"{prefix}{_fmt(least, True)} of the budget left"
-                       + (f" (least of {len(measured)} series)" if len(measured) > 1 else ""), query=query,
-                       threshold=threshold, evidence=ev)
+        return result(Outcome.FAIL, f"{spent}{_fmt(worst.value, True)} of the budget left"
+                      f"{' in ' + where(worst) if where(worst) else ''}{also}; {cover.text()}", cover)
+    thin = [(s, c) for s, c in zip(samples, covers, strict=True) if not c.enough]
+    if thin:
+        s, cover = min(thin, key=lambda sc: sc[1].ratio)
+        left = "NaN" if math.isnan(s.value) else _fmt(s.value, True)
+        basis = "over that data" if cover.covered else "by the budget record, with no SLI data under it"
+        return result(Outcome.INCONCLUSIVE, f"{cover.text()}{' in ' + where(s) if where(s) else ''}, under the "
+                      f"{cover.minimum * 100:g} % needed to judge the budget: {left} of the budget left {basis}, "
+                      "not a verdict", cover)
+    if len(judged) < len(samples):
+        return result(Outcome.INCONCLUSIVE, f"a series of the budget record is NaN; {least.text()}", least)
+    lowest = min(s.value for s, _ in judged)
+    return result(Outcome.PASS, f"{_fmt(lowest, True)} of the budget left"
+                  + (f" (least of {len(judged)} series)" if len(judged) > 1 else "") + f"; {least.text()}", least)
 
 
 def plan(ctx: Context, mode: str) -> list:

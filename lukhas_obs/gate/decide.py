@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from lukhas_obs.gate import stats
+from lukhas_obs.gate.coverage import Coverage
 
 
 class Outcome(StrEnum):
@@ -51,6 +52,8 @@ class CheckResult:
     # correction does not confirm the failure.
     p_value: float | None = None
     unconfirmed: tuple[Outcome, str] | None = None
+    # budget checks: how much of the period the SLI's data covers, for the series the reason names
+    coverage: Coverage | None = None
 
 
 def combine(outcomes) -> Outcome:

@@ -498,6 +498,8 @@ def _budget(stage: _Stage, check: CheckResult) -> Plot:
     plot.lines.sort(key=lambda line: line.label)
     plot.levels.append(Level(f"minimum {g.budget_min_remaining:.0%}", g.budget_min_remaining))
     plot.caption += f" Points every {format_duration(step)}."
+    if check.coverage:
+        plot.caption += f" The SLI's {check.coverage.text()}."
     return plot
 
 

@@ -77,6 +77,14 @@ def links(report, link_url: str | None = None) -> dict[int, str]:
     return out
 
 
+def _coverage(cover) -> dict | None:
+    """A budget check's data coverage of its period (of the series its reason names), or None."""
+    if cover is None:
+        return None
+    return {"covered_seconds": cover.covered, "period_seconds": cover.period, "ratio": round(cover.ratio, 6),
+            "min_ratio": cover.minimum, "enough": cover.enough, "text": cover.text()}
+
+
 def to_dict(report, link_url: str | None = None) -> dict:
     link = links(report, link_url)
     return {
@@ -94,6 +102,7 @@ def to_dict(report, link_url: str | None = None) -> dict:
             "name": c.name, "service": c.service, "outcome": c.outcome.value, "reason": c.reason,
             "query": c.query, "threshold": c.threshold, "link": link.get(id(c)),
             "p_value": _num(c.p_value),
+            "coverage": _coverage(c.coverage),
             "evidence": [{"labels": e.labels, "value": _num(e.value), "value_text": _num_text(e.value),
                           "note": e.note or None}
                          for e in c.evidence],

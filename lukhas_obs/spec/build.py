@@ -370,8 +370,9 @@ class ModelBuilder:
         for key, field_name in (("error_for", "rollback_error_for"), ("p99_for", "p99_for")):
             if key in r:
                 values[field_name] = self.duration(r[key], path + ("rollback", key), positive=True)
-        if "min_remaining" in (body.get("budget") or {}):
-            values["budget_min_remaining"] = float(body["budget"]["min_remaining"])
+        for key, field_name in (("min_remaining", "budget_min_remaining"), ("min_coverage", "budget_min_coverage")):
+            if key in (body.get("budget") or {}):
+                values[field_name] = float(body["budget"][key])
         values.update(self.delivery(body))
         return m.GateSettings(**values)
 

@@ -68,6 +68,7 @@ FIELDS: dict[tuple[str, ...], tuple[Owner, str]] = {
     ("gates", "rollback", "p99_for"): (m.GateSettings, "p99_for"),
     ("gates", "rollback", "pool_saturation"): (m.GateSettings, "pool_saturation"),
     ("gates", "budget", "min_remaining"): (m.GateSettings, "budget_min_remaining"),
+    ("gates", "budget", "min_coverage"): (m.GateSettings, "budget_min_coverage"),
     ("logs", "retention"): (m.LogsSettings, "retention"),
     ("logs", "queries", "*", "description"): (m.LogQuery, "description"),
     ("logs", "alerts", "*", "description"): (m.Alert, "description"),
