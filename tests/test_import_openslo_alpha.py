@@ -158,7 +158,7 @@ def test_v1alpha_ratio_objectives_import_as_one_slo_each(tmp_path):
     rules = generated_tests(team.text, tmp_path)
     # the latency SLI's full scenario set is the generator's own test; here: it pages on an outage
     test = rules / "slo-k8s-apiserver-requests-latency-0.test.yml"
-    only("a total outage", test, test)
+    only("a total outage pages", test, test)
     r = promtool_test(rules, "slo-k8s-apiserver-requests-latency-0.test.yml")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
