@@ -479,6 +479,42 @@ def test_external_urls_reach_the_command_lines(url, flags):
     assert [a for a in command if a.startswith("--web.")] == flags
 
 
+SMALL = (ROOT / "tests" / "golden" / "small" / "spec.yaml").read_text()
+PROM_URL = "  evaluation_interval: 30s\n  external_url: https://prom.example\n"
+AM_URL = "alertmanager:\n  external_url: https://am.example\n"
+
+
+# (id, the small spec's additions, Prometheus' --web.* flags, Alertmanager's)
+PUBLISHED = [
+    ("loopback by default", "", ["--web.external-url=http://127.0.0.1:9090"],
+     ["--web.external-url=http://127.0.0.1:9093"]),
+    ("an address of the host", "stack: {bind_address: 10.0.0.5}\n", ["--web.external-url=http://10.0.0.5:9090"],
+     ["--web.external-url=http://10.0.0.5:9093"]),
+    ("IPv6 loopback", "stack: {bind_address: '[::1]'}\n", ["--web.external-url=http://[::1]:9090"],
+     ["--web.external-url=http://[::1]:9093"]),
+    ("the spec's URLs win", AM_URL, ["--web.external-url=https://prom.example"],
+     ["--web.external-url=https://am.example"]),
+    ("every address with the spec's URLs", AM_URL + "stack: {bind_address: 0.0.0.0}\n",
+     ["--web.external-url=https://prom.example"], ["--web.external-url=https://am.example"]),
+]
+
+
+@pytest.mark.parametrize("extra, prometheus, alertmanager", [c[1:] for c in PUBLISHED], ids=[c[0] for c in PUBLISHED])
+def test_without_an_external_url_the_stack_links_where_it_publishes(extra, prometheus, alertmanager):
+    """Without --web.external-url, Prometheus (the alerts' source link) and Alertmanager (its links
+    in Slack and PagerDuty) name their container, http://<container id>:9093/, a dead link: the
+    stack gives them the address it publishes them on (0.0.0.0 without URLs is refused at load)."""
+    from lukhas_obs.generate.compose import compose
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = SMALL + extra
+    if "https://am.example" in extra:
+        text = text.replace("  evaluation_interval: 30s\n", PROM_URL)
+    services = compose(load_spec_text(text, "small.yaml"))["services"]
+    assert [a for a in services["prometheus"]["command"] if a.startswith("--web.")] == prometheus
+    assert [a for a in services["alertmanager"]["command"] if a.startswith("--web.")] == alertmanager
+
+
 def test_pagerduty_severity_follows_the_spec_level(generated_lukhas):
     cfg = yaml.safe_load((generated_lukhas / "alertmanager/alertmanager.yml").read_text())
     pd = next(r for r in cfg["receivers"] if r["name"] == "pagerduty")["pagerduty_configs"][0]
