@@ -385,7 +385,8 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
     """Debian's Alertmanager, with the generated receivers and the compose command line, sends a P1
     to a local PagerDuty sink: PagerDuty severity `critical` (it was `error`), the runbook and
     dashboard as links, and client_url at the spec's external URL, not the container's hostname;
-    and a P2 to on-call's Slack with the runbook and dashboard as buttons."""
+    and P2s to on-call's Slack with the runbook and dashboard as buttons, and a line for each only
+    when the alert has it."""
     import http.server
     import threading
     import urllib.request
@@ -440,11 +441,14 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
                  {"labels": {"alertname": "LUKHASHighErrorRate", "priority": "P2", "severity": "high",
                              "service": "lukhas-memory"},   # not lukhas-core: the P1 would inhibit it
                   "annotations": {"summary": "errors", "runbook_url": "https://runbooks.lukhas.ai/ga#high-error-rate",
-                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}}]
+                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}},
+                 {"labels": {"alertname": "LUKHASHighErrorRate", "priority": "P2", "severity": "high",
+                             "service": "lukhas-identity"},   # a rule without runbook or dashboard
+                  "annotations": {"summary": "identity errors"}}]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alert).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(req, timeout=5).close()
-        wait_until(lambda: events and slack, timeout=30, what="the PagerDuty event and the Slack message")
+        wait_until(lambda: events and len(slack) == 2, timeout=30, what="the PagerDuty event and the Slack messages")
     finally:
         am.stop()
         sink.shutdown()
@@ -454,10 +458,21 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
     assert {(link["href"], link["text"]) for link in event["links"]} == {
         ("https://runbooks.lukhas.ai/ga#service-down", "Runbook"),
         ("https://grafana.lukhas.ai/d/lukhas-overview", "Dashboard")}, event
-    attachment = slack[0]["attachments"][0]
+    by_title = {m["attachments"][0]["title"]: m["attachments"][0] for m in slack}
+    assert sorted(by_title) == ["[FIRING] P2 LUKHASHighErrorRate (lukhas-identity)",
+                                "[FIRING] P2 LUKHASHighErrorRate (lukhas-memory)"]
+    attachment = by_title["[FIRING] P2 LUKHASHighErrorRate (lukhas-memory)"]
     assert [(a["type"], a["text"], a["url"]) for a in attachment["actions"]] == [
         ("button", "Runbook", "https://runbooks.lukhas.ai/ga#high-error-rate"),
         ("button", "Dashboard", "https://grafana.lukhas.ai/d/lukhas-overview")], attachment
+    assert attachment["text"] == ("errors\nRunbook: https://runbooks.lukhas.ai/ga#high-error-rate\n"
+                                  "Dashboard: https://grafana.lukhas.ai/d/lukhas-overview\n")
+    # no annotation, no line (it was "Runbook: " and "Dashboard: " with nothing after them); the
+    # buttons lead to Alertmanager's own page
+    bare = by_title["[FIRING] P2 LUKHASHighErrorRate (lukhas-identity)"]
+    assert bare["text"] == "identity errors\n", bare
+    assert [(a["text"], a["url"]) for a in bare["actions"]] == [
+        ("Runbook", "https://alertmanager.lukhas.ai"), ("Dashboard", "https://alertmanager.lukhas.ai")], bare
 
 
 @pytest.mark.parametrize("url, flags", [
