@@ -24,6 +24,7 @@ Record names follow `level:metric:operations`; every series carries `service` an
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass
@@ -91,6 +92,21 @@ def traffic_services(spec: Spec, services: list[str]) -> list[str]:
 
 
 ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets"   # where the stack mounts <secrets_dir>/alertmanager
+
+# Ports the compose stack publishes on stack.bind_address (and the programs listen on).
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+
+
+def published_url(bind_address: str, port: int) -> str | None:
+    """Where a user reaches a port the compose stack publishes: http://<bind_address>:<port>
+    (127.0.0.1 and [::1]: on the stack's own host, or through an SSH tunnel to the same port).
+    None when the stack publishes on every address (0.0.0.0, [::]): the host's own name, which
+    users type, is not in the spec."""
+    host = bind_address.strip("[]")
+    if ipaddress.ip_address(host).is_unspecified:
+        return None
+    return f"http://{bind_address}:{port}"
 
 
 def alertmanager_secret_name(path: str) -> str:

@@ -641,9 +641,14 @@ class Spec:
             return None
         return f"{self.runbook_base_url.rstrip('/')}/{page}"
 
-    def dashboard_url(self, uid: str, query: str = "") -> str:
-        base = self.grafana_url.rstrip("/")
-        return f"{base}/d/{uid}{query}" if base else f"/d/{uid}{query}"
+    def dashboard_url(self, dashboard: str) -> str | None:
+        """The dashboard's URL: `dashboard` (a uid, perhaps with its query, `shop-slos?var-service=x`)
+        under links.grafana_url. None without it: `/d/<uid>` is a link only inside Grafana, a dead one
+        in Alertmanager, PagerDuty and Slack; as with runbooks, the loader refuses an alert's
+        `dashboard` when there is no Grafana URL, and an SLO's alerts get no link."""
+        if not self.grafana_url:
+            return None
+        return f"{self.grafana_url.rstrip('/')}/d/{dashboard}"
 
 
 _T = TypeVar("_T")

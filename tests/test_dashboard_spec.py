@@ -212,6 +212,7 @@ def test_every_derived_panel_query_returns_what_the_history_says(team_spec, prom
 
 BASE = """apiVersion: lukhas-obs/v1
 project: shop
+links: {grafana_url: 'https://grafana.example'}
 receivers: {quiet: {}}
 severities:
   P3: {level: warning, receiver: quiet}

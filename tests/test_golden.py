@@ -44,11 +44,24 @@ def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
 @pytest.mark.parametrize("case", CASES)
 def test_every_dashboard_link_of_an_alert_names_a_generated_dashboard(case):
     """Alert links follow the spec's dashboards: the SLO alerts of a team spec named `shop` went to
-    /d/lukhas-slos, which only the LUKHAS spec generates."""
+    /d/lukhas-slos, which only the LUKHAS spec generates. (A golden spec without links.grafana_url
+    writes no dashboard_url, so its SLO alerts are built here with one.)"""
     import re
 
-    expected = ROOT / "tests" / "golden" / case / "expected"
-    uids = {p.stem for p in (expected / "grafana" / "dashboards").glob("*.json")}
-    links = set(re.findall(r"dashboard_url: '?/d/([^?'\s]+)", "\n".join(
-        p.read_text() for p in (expected / "prometheus" / "rules").glob("*.rules.yml"))))
-    assert links and links <= uids, f"links to {sorted(links - uids)}; dashboards: {sorted(uids)}"
+    from lukhas_obs.generate.slo import slo_alerts
+    from lukhas_obs.spec.loader import load_spec_text
+
+    folder = ROOT / "tests" / "golden" / case
+    text = (folder / "spec.yaml").read_text()
+    if "grafana_url:" not in text:
+        assert "\nlinks:" not in text, "add grafana_url to the spec's links section instead"
+        text += "links: {grafana_url: 'https://grafana.example'}\n"
+    spec = load_spec_text(text, "spec.yaml")
+    base = re.escape(spec.grafana_url.rstrip("/"))
+    uids = {p.stem for p in (folder / "expected" / "grafana" / "dashboards").glob("*.json")}
+    rules = [r for slo in spec.slos for r in slo_alerts(spec, slo)]
+    links = [re.fullmatch(base + r"/d/([^?]+)\?var-service=[a-z0-9-]+", r["annotations"].get("dashboard_url", ""))
+             for r in rules]
+    assert all(links), [r["annotations"].get("dashboard_url") for r in rules]
+    linked = {m.group(1) for m in links if m}
+    assert linked and linked <= uids, f"links to {sorted(linked - uids)}; dashboards: {sorted(uids)}"

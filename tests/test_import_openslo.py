@@ -373,3 +373,31 @@ def test_a_timeslice_window_is_read_as_openslo_allows_it(written, window, said):
     assert team.slos == 1, [str(b) for b in outcome.blockers]
     assert outcome.entry["timeslices"] == {"window": window, "target": 95.0}
     assert [n for n in outcome.notes if n.startswith("timeSliceWindow")] == ([said] if said else [])
+
+
+SLICED = "objectives: [{{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: {}}}]"
+# (budgetingMethod, timeSliceWindow, the blockers' kinds: [] when imported)
+TIMESLICE_KINDS = [
+    ("Timeslices", "5m", []),
+    ("Timeslices", "1m", []),
+    ("Timeslices", "5", []),     # a number: minutes
+    ("RatioTimeslices", "5m", ["timeslices"]),
+    ("Timeslices", "1M", ["timeslices"]),
+    ("Timeslices", "1Q", ["timeslices"]),
+    ("Timeslices", "1Y", ["timeslices"]),
+]
+
+
+@pytest.mark.parametrize("method, window, kinds", TIMESLICE_KINDS, ids=[f"{c[0]} {c[1]}" for c in TIMESLICE_KINDS])
+def test_the_timeslices_blocker_says_what_it_blocks(method, window, kinds):
+    """Timeslice budgets are a spec feature now: the `timeslices` blocker, whose text the import
+    benchmark prints beside its count, is only RatioTimeslices and the varying slice windows (it
+    said "spec feature: timeslice budgets")."""
+    from lukhas_obs.importers.common import BLOCKERS
+
+    result, team = run(slo(budgeting=f"budgetingMethod: {method}", objective=SLICED.format(window)))
+    [outcome] = result.outcomes
+    assert ([b.kind for b in outcome.blockers], team.slos) == (kinds, 0 if kinds else 1)
+    assert BLOCKERS["timeslices"] == ("OpenSLO RatioTimeslices (an average of per-slice ratios), or a timeSliceWindow "
+                                      "of a month, quarter or year (no fixed length); Timeslices over fixed slices "
+                                      "is imported")

@@ -255,8 +255,9 @@ def test_slo_labels_annotations_alert_names_and_a_disabled_alert(tmp_path):
     assert page["labels"]["routing_key"] == "payments-oncall" and page["labels"]["priority"] == "P1"
     assert page["annotations"]["summary"] == "Checkout is burning its budget"
     assert page["annotations"]["playbook"] == "https://wiki.example/checkout"
-    # the generated annotations stay beside the spec's (no runbook_url: the small spec has no runbook base URL)
-    assert sorted(page["annotations"]) == ["dashboard_url", "description", "playbook", "summary"]
+    # the generated annotations stay beside the spec's (no runbook_url and no dashboard_url: the small
+    # spec has neither a runbook base URL nor a Grafana URL)
+    assert sorted(page["annotations"]) == ["description", "playbook", "summary"]
     assert alerts["SLOMetricsAbsent"]["annotations"]["playbook"] == "https://wiki.example/checkout"
     test_file = out / "prometheus/rules/slo-checkout-errors.test.yml"
     assert "CheckoutErrorBudgetBurn" in test_file.read_text() and "SLOSlowBurn" not in test_file.read_text()

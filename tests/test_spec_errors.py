@@ -579,3 +579,91 @@ def test_runbook_urls_resolve_against_the_base(links, page, want):
     rules = [rule(spec, a) for a in (*spec.alerts, *spec.logs.alerts)]
     rules += [r for r in slo_alerts(spec, spec.slos[0]) if r["alert"] == "SLOFastBurn"]
     assert {r["alert"]: r["annotations"].get("runbook_url") for r in rules} == want
+
+
+# An alert's dashboard_url annotation: the dashboard under links.grafana_url, or none without it
+# (`/d/<uid>` is a link only inside Grafana). (id, links: section or "", a dashboard: line for the
+# spec's alert and its log alert or "", {alert: dashboard_url or None})
+GRAFANA = "https://grafana.example"
+SLO_PAGE = "/d/shop-slos?var-service=checkout"   # an SLO's alerts: the SLO dashboard, its service chosen
+DASHBOARDS = [
+    ("named-dashboards", f"links: {{grafana_url: {GRAFANA}}}", "shop-services",
+     {"CheckoutDown": f"{GRAFANA}/d/shop-services", "CheckoutErrorLogs": f"{GRAFANA}/d/shop-services",
+      "SLOFastBurn": GRAFANA + SLO_PAGE}),
+    ("base-ending-in-slash", f"links: {{grafana_url: {GRAFANA}/}}", "shop-services",
+     {"CheckoutDown": f"{GRAFANA}/d/shop-services", "CheckoutErrorLogs": f"{GRAFANA}/d/shop-services",
+      "SLOFastBurn": GRAFANA + SLO_PAGE}),
+    ("grafana-under-a-path", "links: {grafana_url: 'https://ops.example/grafana'}", "shop-services",
+     {"CheckoutDown": "https://ops.example/grafana/d/shop-services",
+      "CheckoutErrorLogs": "https://ops.example/grafana/d/shop-services",
+      "SLOFastBurn": "https://ops.example/grafana" + SLO_PAGE}),
+    ("base-no-dashboard-named", f"links: {{grafana_url: {GRAFANA}}}", "",
+     {"CheckoutDown": None, "CheckoutErrorLogs": None, "SLOFastBurn": GRAFANA + SLO_PAGE}),
+    # the SLO's alerts had dashboard_url '/d/shop-slos?var-service=checkout'
+    ("no-base-no-link", "", "", {"CheckoutDown": None, "CheckoutErrorLogs": None, "SLOFastBurn": None}),
+]
+
+
+@pytest.mark.parametrize(("links", "dashboard", "want"), [c[1:] for c in DASHBOARDS], ids=[c[0] for c in DASHBOARDS])
+def test_dashboard_urls_are_links_under_grafana_or_none(links, dashboard, want):
+    """In process: the spec's alert, a log alert and an SLO's page alert (which links to its SLO row)."""
+    from lukhas_obs.generate.alerts import rule
+    from lukhas_obs.generate.slo import slo_alerts
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = BASE if not dashboard else mutate('    summary: "checkout is down"',
+                                             f'    summary: "checkout is down"\n    dashboard: {dashboard}')
+    text += LOG_ALERT + (f"      dashboard: {dashboard}\n" if dashboard else "") + (links + "\n" if links else "")
+    spec = load_spec_text(text, "spec.yaml")
+    rules = [rule(spec, a) for a in (*spec.alerts, *spec.logs.alerts)]
+    rules += [r for r in slo_alerts(spec, spec.slos[0]) if r["alert"] == "SLOFastBurn"]
+    assert {r["alert"]: r["annotations"].get("dashboard_url") for r in rules} == want
+
+
+def _line_of(text: str, snippet: str) -> int:
+    (line,) = [i + 1 for i, ln in enumerate(text.splitlines()) if snippet in ln]
+    return line
+
+
+NO_GRAFANA = ("add links: {grafana_url: https://...} (where users reach Grafana; in a folder of specs, to the shared "
+              "file), or leave dashboard out")
+# (id, spec text, the line's snippet, key path, the whole message): every problem said, exactly
+LINK_REFUSALS = [
+    ("dashboard-without-grafana", mutate('    summary: "checkout is down"',
+                                         '    summary: "checkout is down"\n    dashboard: shop-slos'),
+     "dashboard: shop-slos", "alerts[0].dashboard",
+     f"the alert's dashboard_url would be /d/shop-slos, a link only inside Grafana: {NO_GRAFANA}"),
+    ("log-dashboard-without-grafana", BASE + LOG_ALERT + "      dashboard: shop-services\n",
+     "dashboard: shop-services", "logs.alerts[0].dashboard",
+     f"the alert's dashboard_url would be /d/shop-services, a link only inside Grafana: {NO_GRAFANA}"),
+    ("grafana-url-with-query", BASE + "links:\n  grafana_url: https://grafana.example/?orgId=1\n",
+     "grafana_url:", "links.grafana_url",
+     "'https://grafana.example/?orgId=1' has a query or fragment: a dashboard's path (/d/<uid>) is added after a "
+     "'/' and would land inside it; give the URL Grafana is served from"),
+    ("grafana-url-with-fragment", BASE + "links:\n  grafana_url: https://ops.example/#grafana\n",
+     "grafana_url:", "links.grafana_url",
+     "'https://ops.example/#grafana' has a query or fragment: a dashboard's path (/d/<uid>) is added after a "
+     "'/' and would land inside it; give the URL Grafana is served from"),
+    ("every-address-no-external-urls", BASE + "stack:\n  bind_address: 0.0.0.0\n", "bind_address:",
+     "stack.bind_address",
+     "0.0.0.0 publishes the stack on every address, so it cannot tell where users reach it, and alerts and "
+     "notifications would link to the containers' names: set prometheus.external_url and alertmanager.external_url "
+     "(https://...)"),
+    ("every-ipv6-address-one-external-url",
+     mutate("  evaluation_interval: 30s", "  evaluation_interval: 30s\n  external_url: https://prom.example")
+     + "stack:\n  bind_address: '[::]'\n", "bind_address:", "stack.bind_address",
+     "[::] publishes the stack on every address, so it cannot tell where users reach it, and alerts and "
+     "notifications would link to the containers' names: set alertmanager.external_url (https://...)"),
+    ("bind-address-not-an-address", BASE + "stack:\n  bind_address: 127.0.1\n", "bind_address:",
+     "stack.bind_address", "'127.0.1' is not an IPv4 address or a bracketed IPv6 address"),
+]
+
+
+@pytest.mark.parametrize(("text", "snippet", "path", "message"), [c[1:] for c in LINK_REFUSALS],
+                         ids=[c[0] for c in LINK_REFUSALS])
+def test_a_link_that_would_be_dead_is_refused_at_its_line(text, snippet, path, message):
+    from lukhas_obs.spec.loader import load_spec_text
+
+    with pytest.raises(SpecError) as refused:
+        load_spec_text(text, "spec.yaml")
+    assert [str(p) for p in refused.value.problems] == [f"spec.yaml:{_line_of(text, snippet)}: {path}: {message}"]

@@ -385,7 +385,8 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
     """Debian's Alertmanager, with the generated receivers and the compose command line, sends a P1
     to a local PagerDuty sink: PagerDuty severity `critical` (it was `error`), the runbook and
     dashboard as links, and client_url at the spec's external URL, not the container's hostname;
-    and a P2 to on-call's Slack with the runbook and dashboard as buttons."""
+    and P2s to on-call's Slack with the runbook and dashboard as buttons, and a line for each only
+    when the alert has it."""
     import http.server
     import threading
     import urllib.request
@@ -440,11 +441,14 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
                  {"labels": {"alertname": "LUKHASHighErrorRate", "priority": "P2", "severity": "high",
                              "service": "lukhas-memory"},   # not lukhas-core: the P1 would inhibit it
                   "annotations": {"summary": "errors", "runbook_url": "https://runbooks.lukhas.ai/ga#high-error-rate",
-                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}}]
+                                  "dashboard_url": "https://grafana.lukhas.ai/d/lukhas-overview"}},
+                 {"labels": {"alertname": "LUKHASHighErrorRate", "priority": "P2", "severity": "high",
+                             "service": "lukhas-identity"},   # a rule without runbook or dashboard
+                  "annotations": {"summary": "identity errors"}}]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/alerts", data=json.dumps(alert).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(req, timeout=5).close()
-        wait_until(lambda: events and slack, timeout=30, what="the PagerDuty event and the Slack message")
+        wait_until(lambda: events and len(slack) == 2, timeout=30, what="the PagerDuty event and the Slack messages")
     finally:
         am.stop()
         sink.shutdown()
@@ -454,10 +458,21 @@ def test_pages_carry_the_level_links_and_external_url(tmp_path, generated_lukhas
     assert {(link["href"], link["text"]) for link in event["links"]} == {
         ("https://runbooks.lukhas.ai/ga#service-down", "Runbook"),
         ("https://grafana.lukhas.ai/d/lukhas-overview", "Dashboard")}, event
-    attachment = slack[0]["attachments"][0]
+    by_title = {m["attachments"][0]["title"]: m["attachments"][0] for m in slack}
+    assert sorted(by_title) == ["[FIRING] P2 LUKHASHighErrorRate (lukhas-identity)",
+                                "[FIRING] P2 LUKHASHighErrorRate (lukhas-memory)"]
+    attachment = by_title["[FIRING] P2 LUKHASHighErrorRate (lukhas-memory)"]
     assert [(a["type"], a["text"], a["url"]) for a in attachment["actions"]] == [
         ("button", "Runbook", "https://runbooks.lukhas.ai/ga#high-error-rate"),
         ("button", "Dashboard", "https://grafana.lukhas.ai/d/lukhas-overview")], attachment
+    assert attachment["text"] == ("errors\nRunbook: https://runbooks.lukhas.ai/ga#high-error-rate\n"
+                                  "Dashboard: https://grafana.lukhas.ai/d/lukhas-overview\n")
+    # no annotation, no line (it was "Runbook: " and "Dashboard: " with nothing after them); the
+    # buttons lead to Alertmanager's own page
+    bare = by_title["[FIRING] P2 LUKHASHighErrorRate (lukhas-identity)"]
+    assert bare["text"] == "identity errors\n", bare
+    assert [(a["text"], a["url"]) for a in bare["actions"]] == [
+        ("Runbook", "https://alertmanager.lukhas.ai"), ("Dashboard", "https://alertmanager.lukhas.ai")], bare
 
 
 @pytest.mark.parametrize("url, flags", [
@@ -477,6 +492,42 @@ def test_external_urls_reach_the_command_lines(url, flags):
     doc = compose(load_spec_text(text.replace(old, f"  external_url: {url}"), "lukhas.yaml"))
     command = doc["services"]["alertmanager"]["command"]
     assert [a for a in command if a.startswith("--web.")] == flags
+
+
+SMALL = (ROOT / "tests" / "golden" / "small" / "spec.yaml").read_text()
+PROM_URL = "  evaluation_interval: 30s\n  external_url: https://prom.example\n"
+AM_URL = "alertmanager:\n  external_url: https://am.example\n"
+
+
+# (id, the small spec's additions, Prometheus' --web.* flags, Alertmanager's)
+PUBLISHED = [
+    ("loopback by default", "", ["--web.external-url=http://127.0.0.1:9090"],
+     ["--web.external-url=http://127.0.0.1:9093"]),
+    ("an address of the host", "stack: {bind_address: 10.0.0.5}\n", ["--web.external-url=http://10.0.0.5:9090"],
+     ["--web.external-url=http://10.0.0.5:9093"]),
+    ("IPv6 loopback", "stack: {bind_address: '[::1]'}\n", ["--web.external-url=http://[::1]:9090"],
+     ["--web.external-url=http://[::1]:9093"]),
+    ("the spec's URLs win", AM_URL, ["--web.external-url=https://prom.example"],
+     ["--web.external-url=https://am.example"]),
+    ("every address with the spec's URLs", AM_URL + "stack: {bind_address: 0.0.0.0}\n",
+     ["--web.external-url=https://prom.example"], ["--web.external-url=https://am.example"]),
+]
+
+
+@pytest.mark.parametrize("extra, prometheus, alertmanager", [c[1:] for c in PUBLISHED], ids=[c[0] for c in PUBLISHED])
+def test_without_an_external_url_the_stack_links_where_it_publishes(extra, prometheus, alertmanager):
+    """Without --web.external-url, Prometheus (the alerts' source link) and Alertmanager (its links
+    in Slack and PagerDuty) name their container, http://<container id>:9093/, a dead link: the
+    stack gives them the address it publishes them on (0.0.0.0 without URLs is refused at load)."""
+    from lukhas_obs.generate.compose import compose
+    from lukhas_obs.spec.loader import load_spec_text
+
+    text = SMALL + extra
+    if "https://am.example" in extra:
+        text = text.replace("  evaluation_interval: 30s\n", PROM_URL)
+    services = compose(load_spec_text(text, "small.yaml"))["services"]
+    assert [a for a in services["prometheus"]["command"] if a.startswith("--web.")] == prometheus
+    assert [a for a in services["alertmanager"]["command"] if a.startswith("--web.")] == alertmanager
 
 
 def test_pagerduty_severity_follows_the_spec_level(generated_lukhas):

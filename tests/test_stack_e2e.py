@@ -393,9 +393,10 @@ def about(post: dict) -> set[tuple[str, str]]:
         return pairs
     pairs = set()
     for attachment in body.get("attachments", []):
-        m = re.search(r"\b(\w+) \(([^)]*)\)\s*$", attachment.get("title", ""))
+        # "[FIRING] P2 Name (service)", or "[FIRING] P2 Name" for a group without a service
+        m = re.search(r"\b(\w+)(?: \(([^)]*)\))?\s*$", attachment.get("title", ""))
         if m:
-            pairs.add((m.group(1), m.group(2)))
+            pairs.add((m.group(1), m.group(2) or ""))
     return pairs
 
 

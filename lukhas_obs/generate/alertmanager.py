@@ -70,10 +70,16 @@ def _pagerduty(key_file: str, url: str | None, levels: list[str]) -> dict:
 def _slack(url_file: str, channel: str) -> dict:
     return {
             "api_url_file": url_file, "channel": channel, "send_resolved": True,
+            # the service only when the group has one (an alert on no service's series ended in "()"), and
+            # under each alert's summary only the lines whose annotation the alert has (one without a
+            # runbook_url printed "Runbook: " and nothing after it)
             "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.priority }} {{ .CommonLabels.alertname }}'
-                     ' ({{ .CommonLabels.service }})',
-            "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n'
-                    'Runbook: {{ .Annotations.runbook_url }}\nDashboard: {{ .Annotations.dashboard_url }}\n{{ end }}',
+                     '{{ with .CommonLabels.service }} ({{ . }}){{ end }}',
+            "text": ("{{ range .Alerts }}{{ .Annotations.summary }}\n"
+                     "{{ with .Annotations.description }}{{ . }}\n{{ end }}"
+                     "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
+                     "{{ with .Annotations.dashboard_url }}Dashboard: {{ . }}\n{{ end }}"
+                     "{{ end }}"),
             "actions": [{"type": "button", "text": "Runbook", "url": _link("runbook_url")},
                         {"type": "button", "text": "Dashboard", "url": _link("dashboard_url")}],
         }

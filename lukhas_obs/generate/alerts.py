@@ -50,11 +50,14 @@ def rule_annotations(spec: Spec, summary: str, description: str, runbook: str | 
     out = {"summary": summary}
     if description:
         out["description"] = description
+    # no annotation rather than a bare path: without links.runbook_base_url or links.grafana_url
+    # the value would be a dead link wherever the alert is shown
     runbook_url = spec.runbook_url(runbook) if runbook else None
     if runbook_url:
         out["runbook_url"] = runbook_url
-    if dashboard:
-        out["dashboard_url"] = spec.dashboard_url(dashboard)
+    dashboard_url = spec.dashboard_url(dashboard) if dashboard else None
+    if dashboard_url:
+        out["dashboard_url"] = dashboard_url
     return out
 
 

@@ -17,7 +17,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lukhas_obs.conventions import ALERTMANAGER_SECRETS, alertmanager_secret_name, prometheus_retention
+from lukhas_obs.conventions import (
+    ALERTMANAGER_PORT,
+    ALERTMANAGER_SECRETS,
+    PROMETHEUS_PORT,
+    alertmanager_secret_name,
+    prometheus_retention,
+    published_url,
+)
 from lukhas_obs.errors import GenerateError
 from lukhas_obs.model import ALERTMANAGER_DATA_RETENTION, Spec
 
@@ -48,10 +55,13 @@ def _binary(path: str) -> dict:
     return _health(["CMD", path, "--version"], interval="30s")
 
 
-def _external(url: str | None) -> list[str]:
+def _external(url: str | None, bind: str, port: int) -> list[str]:
     """--web.external-url, so links in notifications and the UI point where users reach the
-    program, not at its container's hostname. A URL with a path (behind a reverse proxy that strips
-    it) keeps the routes at / so the healthchecks, scrapes and peers in the stack still reach them."""
+    program, not at its container's hostname: the spec's URL, or else the address the stack
+    publishes the port on (the loader refuses neither on every address). A URL with a path (behind
+    a reverse proxy that strips it) keeps the routes at / so the healthchecks, scrapes and peers in
+    the stack still reach them."""
+    url = url or published_url(bind, port)
     if not url:
         return []
     path = urlsplit(url).path
@@ -148,7 +158,7 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
             checked += needs
     svc("alertmanager", {"command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                                      f"--data.retention={ALERTMANAGER_DATA_RETENTION}", "--cluster.listen-address=",
-                                     *_external(spec.alertmanager.external_url)],
+                                     *_external(spec.alertmanager.external_url, bind, ALERTMANAGER_PORT)],
                          "volumes": [f"{gen}/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
                                      f"{secrets}/alertmanager:/etc/alertmanager/secrets:ro",
                                      "alertmanager-data:/alertmanager"],
@@ -161,7 +171,7 @@ def compose(spec: Spec, generated: str = GEN) -> dict:
         checked.append(f"{SECRETS_SEEN_AS}/alertmanager/{name}")
     svc("prometheus", {"command": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
                                    f"--storage.tsdb.retention.time={prometheus_retention(spec)}",
-                                   *_external(spec.prometheus.external_url)],
+                                   *_external(spec.prometheus.external_url, bind, PROMETHEUS_PORT)],
                        "volumes": [f"{gen}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                        "ports": [f"{bind}:9090:9090"], "healthcheck": _wget("http://localhost:9090/-/healthy"),
                        "depends_on": _after("alertmanager", "blackbox-exporter", *exporters, "jaeger")})

@@ -36,7 +36,8 @@ BUILTIN_NAMES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 # whether the spec would need a new feature for it.
 BLOCKERS = {
     "calendar": "a calendar window other than a week, month or quarter, or an unknown time zone",
-    "timeslices": "timeslice budgeting (spec feature: timeslice budgets)",
+    "timeslices": "OpenSLO RatioTimeslices (an average of per-slice ratios), or a timeSliceWindow of a month, "
+                  "quarter or year (no fixed length); Timeslices over fixed slices is imported",
     "expression": "a PromQL expression the spec cannot hold (a threshold query that is no instant vector), or "
                   "another template",
     "period": "a period outside 5d to 90d, or not whole minutes",

@@ -4,6 +4,7 @@ sanity.py, the spec's dashboards in dashboards.py."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -296,11 +297,13 @@ class ModelBuilder:
         links = d.get("links") or {}
         for key in ("runbook_base_url", "grafana_url"):  # the start of annotation values
             self.template(links.get(key), ("links", key))
-        base = links.get("runbook_base_url") or ""
-        if "?" in base or "#" in base:
-            self.err(("links", "runbook_base_url"),
-                     f"{base!r} has a query or fragment: an alert's runbook page is added after a '/' and would "
-                     "land inside it; give the URL of the folder the runbook pages are under")
+        for key, what, folder in (("runbook_base_url", "an alert's runbook page", "the runbook pages are under"),
+                                  ("grafana_url", "a dashboard's path (/d/<uid>)", "Grafana is served from")):
+            base = links.get(key) or ""
+            if "?" in base or "#" in base:
+                self.err(("links", key),
+                         f"{base!r} has a query or fragment: {what} is added after a '/' and would land inside it; "
+                         f"give the URL {folder}")
         spec = m.Spec(
             source=self.file, project=d["project"], **present(d, "environment", "network"),
             **present(links, "runbook_base_url", "grafana_url"), prometheus=prom, alertmanager=am,
@@ -492,6 +495,12 @@ class ModelBuilder:
         for name, image in (body.get("images") or {}).items():
             if image.endswith(":latest") or (":" not in image.split("/")[-1] and "@" not in image):
                 self.err(("stack", "images", name), f"{image!r} is not pinned to a version")
+        bind = body.get("bind_address")
+        if bind is not None:
+            try:
+                ipaddress.ip_address(bind.strip("[]"))
+            except ValueError:
+                self.err(("stack", "bind_address"), f"{bind!r} is not an IPv4 address or a bracketed IPv6 address")
         return m.StackSettings(**present(body, "bind_address", "secrets_dir"),
                                images=tuple(sorted((body.get("images") or {}).items())))
 

@@ -17,6 +17,8 @@ def check(spec: m.Spec, err: Err) -> None:
     _names(spec, err)
     _receiver_files(spec, err)
     _runbooks(spec, err)
+    _dashboard_links(spec, err)
+    _published_urls(spec, err)
     for i, svc in enumerate(spec.services):
         for j, slo in enumerate(svc.slos):
             path = ("services", i, "slos", j)
@@ -63,6 +65,37 @@ def _runbooks(spec: m.Spec, err: Err) -> None:
                     f"{alert.runbook!r} is a page under links.runbook_base_url, which the spec does not set, so the "
                     "alert's runbook_url would be no link: add links: {runbook_base_url: https://...} (in a folder "
                     "of specs, to the shared file), or leave runbook out")
+
+
+def _dashboard_links(spec: m.Spec, err: Err) -> None:
+    """An alert's `dashboard` is a link under links.grafana_url: without it the dashboard_url
+    annotation would be `/d/<uid>`, a link only inside Grafana and a dead one in Alertmanager,
+    PagerDuty and Slack. (A log query's `dashboard` places a panel, not a link: it needs no URL.)"""
+    if spec.grafana_url:
+        return
+    for where, alerts in ((("alerts",), spec.alerts), (("logs", "alerts"), spec.logs.alerts)):
+        for i, alert in enumerate(alerts):
+            if alert.dashboard:
+                err(where + (i, "dashboard"),
+                    f"the alert's dashboard_url would be /d/{alert.dashboard}, a link only inside Grafana: add "
+                    "links: {grafana_url: https://...} (where users reach Grafana; in a folder of specs, to the shared "
+                    "file), or leave dashboard out")
+
+
+def _published_urls(spec: m.Spec, err: Err) -> None:
+    """Prometheus and Alertmanager put their own URL in every alert they send (the alert's source,
+    the notification's links). Without external_url the compose stack gives them the address it
+    publishes them on; on every address (0.0.0.0, [::]) there is no such address, and the programs
+    would name their container (http://<container id>:9093/), a dead link: the spec must say."""
+    from lukhas_obs.conventions import published_url
+
+    missing = [name for name, settings in (("prometheus", spec.prometheus), ("alertmanager", spec.alertmanager))
+               if not settings.external_url]
+    if missing and published_url(spec.stack.bind_address, 0) is None:
+        err(("stack", "bind_address"),
+            f"{spec.stack.bind_address} publishes the stack on every address, so it cannot tell where users reach "
+            f"it, and alerts and notifications would link to the containers' names: set "
+            f"{' and '.join(f'{name}.external_url' for name in missing)} (https://...)")
 
 
 def _has_data(spec: m.Spec, svc: m.Service, slo: m.SLO, path: tuple, err: Err) -> None:
