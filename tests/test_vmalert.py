@@ -177,7 +177,7 @@ def _export(vm: VictoriaMetrics, selector: str, start: int, end: int) -> dict[tu
 
 
 def test_calendar_budgets_on_vmalert_match_zoneinfo(tmp_path):
-    """The calendar spec's generated rules, replayed by vmalert (-replay.timeFrom/-timeTo) over
+    """The calendar spec's generated rules load on vmalert and, replayed by vmalert (-replay.timeFrom/-timeTo) over
     imported history that spans each SLO's period start on VictoriaMetrics: the phase of every
     30 s evaluation, the tag of every copied 5m record, and the period's error ratio and budget at
     every 5 minutes are what zoneinfo says (the same expectations Prometheus meets in
@@ -193,6 +193,9 @@ def test_calendar_budgets_on_vmalert_match_zoneinfo(tmp_path):
             (rules / Path(path).name).write_text(text)
     slos = {s.name: s for s in spec.slos}
     assert set(slos) == set(INSIDE)
+    # every generated rule (alerts too) parses as MetricsQL
+    check = subprocess.run([exe, "-dryRun", f"-rule={rules}/*.rules.yml"], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr[-3000:]
     starts = {name: int(calendar.period_start(slos[name].calendar, _ts(at))) for name, at in INSIDE.items()}
     assert [_iso(starts[n]) for n in INSIDE] == ["2025-11-01T04:00:00Z", "2025-10-26T23:00:00Z",
                                                  "2025-10-01T03:00:00Z"]
