@@ -327,3 +327,83 @@ def test_many_services_get_one_repeated_slo_row_not_megabytes(tmp_path):
         import jsonschema
 
         assert not list(jsonschema.Draft7Validator(json.loads(schema.read_text())).iter_errors(dash))
+
+
+@pytest.mark.integration
+def test_repeated_slo_rows_show_a_calendar_slos_period_as_static_rows_do(tmp_path):
+    """Past 20 services the SLO dashboard repeats one row (issue 14): its SLI panel shows what a
+    static row shows, a calendar SLO's period so far and any other SLO's last hour (it showed the
+    hour for every SLO). Run on a real Prometheus holding the records, the variables resolved
+    there as Grafana resolves them (one value per repeat), against the static rows of the same
+    SLOs."""
+    import sys
+
+    sys.path.insert(0, str(SPEC.parent.parent / "benchmarks"))
+    from common import synthetic_spec
+
+    from lukhas_obs import conventions as conv
+    from lukhas_obs.generate.dashboards import STATIC_ROWS_UP_TO, build
+    from lukhas_obs.spec.loader import load_spec_text
+
+    from promserver import backfilled
+
+    doc = yaml.safe_load(synthetic_spec(STATIC_ROWS_UP_TO + 1))
+    doc["services"][0]["slos"][0]["period"] = {"calendar": "month", "timezone": "America/New_York"}
+    doc["services"][1]["slos"][1]["period"] = {"calendar": "week", "timezone": "Europe/Berlin"}
+    doc["services"][2]["slos"][0]["period"] = {"calendar": "quarter"}   # its period has no data yet
+    spec = load_spec_text(yaml.safe_dump(doc), "many.yaml")
+    few = load_spec_text(yaml.safe_dump({**doc, "services": doc["services"][:3]}), "few.yaml")
+
+    def slo_dashboard(s):
+        return build(s, next(d for d in s.dashboards if d.uid.endswith("-slos")))
+
+    repeated, static = slo_dashboard(spec), slo_dashboard(few)
+    assert [p.get("repeat") for p in repeated["panels"] if p["type"] == "row"] == ["service"]
+    assert [p.get("repeat") for p in static["panels"] if p["type"] == "row"] == [None] * 3
+    # every SLO's records: its last hour 10 % + i/1000 errors, a calendar SLO's period i/1000 + 0.1 %
+    at = 1_780_000_000
+    hour = {(s.service, s.name): 0.1 + i / 1000 for i, s in enumerate(spec.slos)}
+    period = {(s.service, s.name): i / 1000 + 0.001 for i, s in enumerate(spec.slos) if s.calendar}
+    empty = ("svc-0002", "availability")    # a calendar SLO whose period has no record yet: blank, not its hour
+    phase = dict.fromkeys(period, 1)
+    del period[empty]
+    assert sorted(period) == [("svc-0000", "availability"), ("svc-0001", "latency")]
+    lines = []
+    for name, values in ((conv.OBJECTIVE, dict.fromkeys(hour, 0.99)), (conv.ratio_name("1h"), hour),
+                         (conv.PERIOD_RATIO, period), (conv.PERIOD_PHASE, phase)):
+        lines.append(f"# TYPE {name} gauge")
+        lines += [f'{name}{{service="{svc}",slo="{slo}"}} {v} {t}'
+                  for (svc, slo), v in values.items() for t in range(at - 600, at + 1, 60)]
+    prom = backfilled(tmp_path, "\n".join(lines) + "\n# EOF\n")
+    try:
+        def sli(panel, chosen: dict[str, str]) -> tuple[str, float | None]:
+            samples = prom.query(interpolate(panel["targets"][0]["expr"], chosen), at)
+            assert len(samples) <= 1, samples
+            return interpolate(panel["title"], chosen), float(samples[0]["value"][1]) if samples else None
+
+        def is_sli(panel) -> bool:
+            return panel["type"] == "stat" and re.fullmatch(r"\S+: SLI \(.*\)", panel["title"]) is not None
+
+        variables = {v["name"]: v for v in repeated["templating"]["list"]}
+        shown = {}   # (service, slo) -> (title, value), each copy of the repeated row and panel
+        for svc in label_values(prom, variables["service"]["query"], at - 3600, at, variables["service"]["sort"]):
+            chosen = {"service": grafana_text(variables["service"], [svc], [])}
+            for slo in label_values(prom, interpolate(variables["slo"]["query"], chosen), at - 3600, at,
+                                    variables["slo"]["sort"]):
+                (panel,) = [p for p in repeated["panels"] if is_sli(p)]
+                shown[svc, slo] = sli(panel, {**chosen, "slo": grafana_text(variables["slo"], [slo], [])})
+        # Prometheus' 1 - x in float64 is Python's, and its JSON numbers round-trip: exact
+        assert {k: v for k, (_, v) in shown.items()} == \
+            {k: None if k == empty else 1 - period.get(k, h) for k, h in hour.items()}
+        assert {title for title, _ in shown.values()} == {
+            f"{slo}: SLI (1h; calendar SLOs: period so far)" for slo in ("availability", "latency")}
+        # the static rows of the same SLOs, each row naming its service
+        row, static_shown = None, {}
+        for panel in static["panels"]:
+            row = panel["title"] if panel["type"] == "row" else row
+            if is_sli(panel):
+                title, value = sli(panel, {})
+                static_shown[row, title.split(":")[0]] = value
+        assert static_shown == {k: v for k, (_, v) in shown.items() if k[0] in ("svc-0000", "svc-0001", "svc-0002")}
+    finally:
+        prom.stop()

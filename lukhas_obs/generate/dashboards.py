@@ -11,12 +11,13 @@ Prometheus as written: a panel that never shows data)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
 from lukhas_obs import promql
 from lukhas_obs.errors import GenerateError
-from lukhas_obs.model import Spec
+from lukhas_obs.model import SLO, Spec
 from lukhas_obs.promql import Matcher, Selector
 from lukhas_obs.spec.dashboards import red_services, slo_owners
 
@@ -383,22 +384,36 @@ def build(spec: Spec, d: m.Dashboard) -> dict | None:
                 for svc in slo_owners(spec.services, chosen):
                     lay.row(svc.name)
                     for s in svc.slos:
-                        sli = (f"{s.calendar.unit} so far", conv.PERIOD_RATIO) if s.calendar \
-                            else ("1h", conv.ratio_name("1h"))
-                        _slo_panels(lay, s.name, {"service": s.service, "slo": s.name}, s.target, s.period_text,
-                                    s.error_budget, conv.alert_windows(s),
-                                    conv.burn_windows(s, "page")[0].factor, s.description, sli)
+                        labels = {"service": s.service, "slo": s.name}
+                        _slo_panels(lay, s.name, labels, s.target, s.period_text, s.error_budget,
+                                    conv.alert_windows(s), conv.burn_windows(s, "page")[0].factor, s.description,
+                                    _sli((s,), labels))
     if not lay.panels:
         return None
     return _dashboard(spec, d, lay, _variables(spec, d) + repeated[:1])
 
 
+def _sli(slos: Iterable[SLO], labels: dict) -> tuple[str, str]:
+    """(what, error ratio) of the SLI panel for `slos`, the SLOs the panel may show: the last
+    hour, or a calendar SLO's period so far. A repeated row shows SLOs of both kinds in one panel:
+    a calendar SLO's period (its phase record says it is one), any other SLO's hour."""
+
+    def sel(name: str) -> Selector:
+        return Selector(name).where(**labels)
+
+    units = {s.calendar.unit if s.calendar else None for s in slos}
+    if None not in units:
+        return ("period so far" if len(units) > 1 else f"{units.pop()} so far"), str(sel(conv.PERIOD_RATIO))
+    if units == {None}:
+        return "1h", str(sel(conv.ratio_name("1h")))
+    hour = f"({sel(conv.ratio_name('1h'))} unless on (service, slo) {sel(conv.PERIOD_PHASE)})"
+    return "1h; calendar SLOs: period so far", f"({sel(conv.PERIOD_RATIO)} or {hour})"
+
+
 def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, period: str, budget: float | None,
-                windows: list[str], page_factor: float, description: str = "",
-                sli: tuple[str, str] = ("1h", conv.ratio_name("1h"))) -> None:
+                windows: list[str], page_factor: float, description: str, sli: tuple[str, str]) -> None:
     """One SLO's row of panels. `labels` are exact values (static rows) or the `service` and
-    `slo` variables (repeated rows). `sli` is (what, record) of the SLI panel: the last hour, or
-    a calendar SLO's period so far."""
+    `slo` variables (repeated rows). `sli` is (what, error ratio) of the SLI panel (see _sli)."""
 
     def sel(name: str) -> Selector:
         return Selector(name).where(**labels)
@@ -406,7 +421,7 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
     lay.add(stat(f"{title}: objective", [(str(sel(conv.OBJECTIVE)), "objective")], "percentunit",
                  description=description), w=4, h=5)
     sli_thresholds = _thresholds((target, "green"), base="red") if target is not None else None
-    lay.add(stat(f"{title}: SLI ({sli[0]})", [(f"1 - {sel(sli[1])}", "SLI")], "percentunit",
+    lay.add(stat(f"{title}: SLI ({sli[0]})", [(f"1 - {sli[1]}", "SLI")], "percentunit",
                  thresholds=sli_thresholds), w=4, h=5)
     lay.add(stat(f"{title}: budget left ({period})", [(str(sel(conv.BUDGET_REMAINING)), "left")],
                  "percentunit", thresholds=_thresholds((0.25, "orange"), (0.5, "green"), base="red")), w=4, h=5)
@@ -427,8 +442,9 @@ def _repeated_slo_rows(spec: Spec) -> _Layout:
     first = spec.slos[0]
     windows = conv.alert_windows(first)
     start = len(lay.panels)
-    _slo_panels(lay, "$slo", {"service": "$service", "slo": "$slo"}, None, "period", None, windows,
-                conv.burn_windows(first, "page")[0].factor)
+    labels = {"service": "$service", "slo": "$slo"}
+    _slo_panels(lay, "$slo", labels, None, "period", None, windows, conv.burn_windows(first, "page")[0].factor, "",
+                _sli(spec.slos, labels))
     for panel in lay.panels[start:]:
         panel["repeat"], panel["repeatDirection"] = "slo", "v"
     return lay
