@@ -49,7 +49,9 @@ def shared_schemas(*relpaths: str) -> list[Path]:
     absent: dict[str, list[str]] = {}
     for relpath, path in zip(relpaths, paths, strict=True):
         if not path.exists():
-            key = next(k for k in UNPACKAGED_SCHEMAS if relpath.split("/")[0].startswith(k))
+            keys = [k for k in UNPACKAGED_SCHEMAS if relpath.split("/")[0].startswith(k)]
+            assert len(keys) == 1, f"{relpath}: say in UNPACKAGED_SCHEMAS why no registry package carries it"
+            key = keys[0]
             absent.setdefault(key, []).append(f"../shared/schemas/{relpath}")
     if absent:
         pytest.skip("; ".join(f"{', '.join(names)} absent: {UNPACKAGED_SCHEMAS[key]}" for key, names in absent.items())
