@@ -54,8 +54,12 @@ def shared_schemas(*relpaths: str) -> list[Path]:
             key = keys[0]
             absent.setdefault(key, []).append(f"../shared/schemas/{relpath}")
     if absent:
-        pytest.skip("; ".join(f"{', '.join(names)} absent: {UNPACKAGED_SCHEMAS[key]}" for key, names in absent.items())
-                    + " (a clone outside the workspace has no ../shared/)")
+        # a skip raised while a test runs is reported at this line: name the test (a fixture's skip is
+        # reported at its test already)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "")
+        where = test.removesuffix(" (call)") + ": " if test.endswith(" (call)") else ""
+        reasons = "; ".join(f"{', '.join(names)} absent: {UNPACKAGED_SCHEMAS[key]}" for key, names in absent.items())
+        pytest.skip(f"{where}{reasons} (a clone outside the workspace has no ../shared/)")
     return paths
 
 

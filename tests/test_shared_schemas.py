@@ -19,12 +19,14 @@ def test_present_schemas_are_returned_in_order(tmp_path, monkeypatch):
         tmp_path / "schemas" / "grafana-dashboard.jsonschema.json", tmp_path / "schemas" / "flagger" / "crd.yaml"]
 
 
-def test_the_skip_names_each_absent_file_with_its_reason(tmp_path, monkeypatch):
+def test_the_skip_names_the_test_and_each_absent_file_with_its_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(conftest, "SHARED", tmp_path)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_x.py::test_y[z] (call)")
     with pytest.raises(pytest.skip.Exception) as skipped:
         shared_schemas("argo-rollouts/analysis-template-crd.yaml", "flagger/crd.yaml",
                        "grafana-dashboard.jsonschema.json", "grafana-dashboard.v11.6.x.jsonschema.json")
     assert str(skipped.value) == (
+        "tests/test_x.py::test_y[z]: "
         f"../shared/schemas/argo-rollouts/analysis-template-crd.yaml absent: {UNPACKAGED_SCHEMAS['argo-rollouts']}; "
         f"../shared/schemas/flagger/crd.yaml absent: {UNPACKAGED_SCHEMAS['flagger']}; "
         "../shared/schemas/grafana-dashboard.jsonschema.json, "
