@@ -17,6 +17,51 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "lukhas.yaml"
 SHARED = ROOT.parent / "shared"
 
+# Third-party schemas that no package on the registries the project installs from (PyPI, npm,
+# Debian) carries, by the top folder or file under ../shared/schemas/: the tests read them from the
+# workspace (sources in its SOURCES.md; never copied into the repository) and skip, saying which and
+# why, in a clone that has no ../shared/. Where a registry package carries a validator for the same
+# objects, that check runs in every clone and is named here.
+UNPACKAGED_SCHEMAS = {
+    "grafana-dashboard": "no registry package carries Grafana's dashboard JSON schema (grafana-foundation-sdk's "
+                         "jsonschema/): @grafana/schema and @grafana/grafana-foundation-sdk on npm and "
+                         "grafana-foundation-sdk on PyPI ship TypeScript or Python types and builders, no schema "
+                         "and no validator",
+    "openslo-v1": "no registry package carries the OpenSLO v1 JSON schemas (removed upstream in 2024; OpenSLO's own "
+                  "validators, oslo and the go-sdk, are Go modules); the go-sdk's rules are checked in every clone "
+                  "(test_export_passes_the_go_sdk_rules)",
+    "prometheus-operator": "no registry package carries the operator's CRD files; the same objects are checked in "
+                           "every clone with node by test_every_object_validates_with_the_operators_models_package "
+                           "(npm @kubernetes-models/prometheus-operator 6.0.0, validators compiled from the CRDs)",
+    "argo-rollouts": "no registry package carries Argo Rollouts' CRD files: npm @kubernetes-models/argo-rollouts "
+                     "2.0.0 validates the AnalysisTemplates in every clone with node "
+                     "(test_analysis_templates_validate_with_argo_rollouts_models) but accepts unknown fields, "
+                     "which this strict check refuses",
+    "flagger": "no registry package carries Flagger's CRD or a model of its Canary (none on npm, PyPI or Debian)",
+}
+
+
+def shared_schemas(*relpaths: str) -> list[Path]:
+    """The paths of third-party schemas under ../shared/schemas/ (each under a key of
+    UNPACKAGED_SCHEMAS); skips, naming the absent ones with the reason no registry package can stand
+    in for them, where this clone has no ../shared/."""
+    paths = [SHARED / "schemas" / relpath for relpath in relpaths]
+    absent: dict[str, list[str]] = {}
+    for relpath, path in zip(relpaths, paths, strict=True):
+        if not path.exists():
+            keys = [k for k in UNPACKAGED_SCHEMAS if relpath.split("/")[0].startswith(k)]
+            assert len(keys) == 1, f"{relpath}: say in UNPACKAGED_SCHEMAS why no registry package carries it"
+            key = keys[0]
+            absent.setdefault(key, []).append(f"../shared/schemas/{relpath}")
+    if absent:
+        # a skip raised while a test runs is reported at this line: name the test (a fixture's skip is
+        # reported at its test already)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "")
+        where = test.removesuffix(" (call)") + ": " if test.endswith(" (call)") else ""
+        reasons = "; ".join(f"{', '.join(names)} absent: {UNPACKAGED_SCHEMAS[key]}" for key, names in absent.items())
+        pytest.skip(f"{where}{reasons} (a clone outside the workspace has no ../shared/)")
+    return paths
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",

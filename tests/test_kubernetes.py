@@ -1,5 +1,7 @@
-"""Kubernetes output: every object's spec validates against the Prometheus Operator's own CRD
-schema, and the rules inside PrometheusRules pass promtool."""
+"""Kubernetes output: every object validates against the Prometheus Operator's schemas (in every
+clone with the pinned npm models package compiled from its CRDs; where ../shared/ is present, also
+against the CRD files themselves, which no registry package carries), and the rules inside
+PrometheusRules pass promtool."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, SHARED, tool
+from conftest import ROOT, shared_schemas, tool
 from nodepkg import node_checker
 
-CRDS = SHARED / "schemas" / "prometheus-operator"
 KINDS = {"PrometheusRule": "monitoring.coreos.com_prometheusrules.yaml",
          "ServiceMonitor": "monitoring.coreos.com_servicemonitors.yaml",
          "Probe": "monitoring.coreos.com_probes.yaml"}
@@ -22,28 +23,35 @@ def objects(generated):
     return {p.name: yaml.safe_load(p.read_text()) for p in sorted((generated / "kubernetes").glob("*.yaml"))}
 
 
-def crd_spec_schema(kind: str) -> dict:
-    path = CRDS / KINDS[kind]
-    if not path.exists():
-        pytest.skip(f"{path} is not here (shared/ is absent): the CRDs are read from shared/, not copied")
-    crd = yaml.safe_load(path.read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+def crd_spec_schemas() -> dict[str, dict]:
+    """Each kind's `spec` schema in the operator's CRDs (../shared/schemas/prometheus-operator/, v0.93)."""
+    paths = shared_schemas(*(f"prometheus-operator/{name}" for name in KINDS.values()))
+    out = {}
+    for kind, path in zip(KINDS, paths, strict=True):
+        crd = yaml.safe_load(path.read_text())
+        version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+        out[kind] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return out
+
+
+def test_every_operator_object_is_placed_as_the_spec_says(generated_lukhas):
+    objs = [o for o in objects(generated_lukhas).values() if o["kind"] in KINDS]
+    assert {o["kind"] for o in objs} == set(KINDS)
+    assert {(o["apiVersion"], o["metadata"]["namespace"], o["metadata"]["labels"]["release"]) for o in objs} == {
+        ("monitoring.coreos.com/v1", "lukhas", "kube-prometheus-stack")}
 
 
 def test_every_object_validates_against_the_operators_crd(generated_lukhas):
     import jsonschema
 
+    schemas = crd_spec_schemas()
     seen = set()
     for name, obj in objects(generated_lukhas).items():
         if obj["kind"] not in KINDS:
             continue
         seen.add(obj["kind"])
-        assert obj["apiVersion"] == "monitoring.coreos.com/v1"
-        assert obj["metadata"]["namespace"] == "lukhas"
-        assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}"
-                  for e in jsonschema.Draft7Validator(crd_spec_schema(obj["kind"])).iter_errors(obj["spec"])]
+                  for e in jsonschema.Draft7Validator(schemas[obj["kind"]]).iter_errors(obj["spec"])]
         assert not errors, f"{name}:\n" + "\n".join(errors)
     assert seen == set(KINDS)
 
@@ -75,7 +83,7 @@ def test_the_crd_check_can_fail():
     import jsonschema
 
     bad = {"endpoints": [{"port": 8080, "interval": "often"}]}  # port must be a name; no selector
-    assert list(jsonschema.Draft7Validator(crd_spec_schema("ServiceMonitor")).iter_errors(bad))
+    assert list(jsonschema.Draft7Validator(crd_spec_schemas()["ServiceMonitor"]).iter_errors(bad))
 
 
 def test_rules_inside_prometheusrules_pass_promtool(generated_lukhas, tmp_path):

@@ -19,7 +19,7 @@ from lukhas_obs.gate.serve import Defaults, parse_request
 from lukhas_obs.generate import rollouts
 from lukhas_obs.spec import load_spec
 
-from conftest import ROOT, SHARED, SPEC, run_cli
+from conftest import ROOT, SPEC, run_cli, shared_schemas
 from nodepkg import node_checker
 
 PACKAGE = ROOT / "tests" / "kubernetes-models"
@@ -40,7 +40,8 @@ def templates(generated_lukhas) -> list[dict]:
 @pytest.fixture(scope="module")
 def canaries(generated_lukhas) -> list[dict]:
     objs = list(on_disk(generated_lukhas, "flagger").values())
-    assert [o["metadata"]["name"] for o in objs] == APPS
+    assert [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objs] == [
+        ("flagger.app/v1beta1", "Canary", app) for app in APPS]
     return objs
 
 
@@ -66,11 +67,11 @@ def test_the_argo_models_refuse_a_broken_template(templates, argo_models):
     assert any("provider" in e for e in errors[0]) and any("timeoutSeconds" in e for e in errors[1]), errors
 
 
-def crd_schema(path, kind: str) -> dict:
-    if not path.exists():
-        pytest.skip(f"{path} is not here (shared/ is absent): no registry package carries this CRD, so it is read "
-                    "from shared/, not copied")
-    return _crd(path, kind)
+def crd_schemas() -> tuple[dict, dict]:
+    """The AnalysisTemplate's schema in Argo Rollouts' CRD and the Canary's in Flagger's, from
+    ../shared/schemas/ (sources in its SOURCES.md)."""
+    argo, flagger = shared_schemas("argo-rollouts/analysis-template-crd.yaml", "flagger/crd.yaml")
+    return _crd(argo, "AnalysisTemplate"), _crd(flagger, "Canary")
 
 
 @functools.cache
@@ -110,21 +111,16 @@ def crd_problems(schema: dict, obj: dict) -> list[str]:
     return problems + [f"{path}: not in the schema" for path in unknown_fields(schema, obj)]
 
 
-ARGO_CRD = SHARED / "schemas" / "argo-rollouts" / "analysis-template-crd.yaml"
-FLAGGER_CRD = SHARED / "schemas" / "flagger" / "crd.yaml"
-
-
 def test_every_object_passes_the_controllers_crds_strictly(templates, canaries):
-    argo, flagger = crd_schema(ARGO_CRD, "AnalysisTemplate"), crd_schema(FLAGGER_CRD, "Canary")
+    argo, flagger = crd_schemas()
     for obj in templates:
         assert crd_problems(argo, obj) == [], obj["metadata"]["name"]
     for obj in canaries:
-        assert obj["apiVersion"] == "flagger.app/v1beta1"
         assert crd_problems(flagger, obj) == [], obj["metadata"]["name"]
 
 
 def test_the_crd_checks_refuse_broken_objects(templates, canaries):
-    argo, flagger = crd_schema(ARGO_CRD, "AnalysisTemplate"), crd_schema(FLAGGER_CRD, "Canary")
+    argo, flagger = crd_schemas()
     typo = copy.deepcopy(templates[0])
     typo["spec"]["metrics"][0]["consecutiveSucessLimit"] = typo["spec"]["metrics"][0].pop("consecutiveSuccessLimit")
     assert crd_problems(argo, typo) == [".spec.metrics[0].consecutiveSucessLimit: not in the schema"]
