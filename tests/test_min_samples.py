@@ -111,3 +111,33 @@ def test_a_young_prometheus_does_not_page_on_one_failed_scrape_and_pages_on_an_o
     assert r.returncode == 1
     failed = list(dict.fromkeys(re.findall(r"name: (.*),\n", r.stdout + r.stderr)))
     assert failed == young, r.stdout + r.stderr
+
+
+def test_a_spike_of_bad_samples_is_seen_by_the_sli_and_does_not_page(tmp_path):
+    """The spike scenario of a time-based SLI: its bad samples start on an evaluation (one between
+    two evaluations is never counted, and the scenario would prove nothing), the SLI counts them
+    (a promtool expression test), and its share of the budget is what they count: at 99.9 % over
+    30 days the budget is 2,592 s, less than 0.5 % of it is one 30 s evaluation, so one bad
+    evaluation, 1.2 %. Against rules whose page reads the 5m window alone, the scenario fails."""
+    text = small_with("{availability: {}}").replace("  scrape_interval: 30s", "  scrape_interval: 15s")
+    rules = _generate(tmp_path, text)
+    test_file = rules / "slo-checkout-errors.test.yml"
+    document = yaml.safe_load(test_file.read_text())
+    spike = [t for t in document["tests"] if "spike" in t["name"]]
+    assert [t["name"] for t in spike] == [
+        "6h of healthy traffic stays silent; a 15s spike at 100% errors, 1.2 % of the budget (1 bad evaluation), "
+        "does not page; an hour later a total outage pages within 52s (burn-rate maths) plus evaluation"]
+    assert [(t["expr"], t["exp_samples"][0]["value"]) for t in spike[0]["promql_expr_test"]] == [
+        ('sum_over_time(slo:sli_errors:count{service="checkout", slo="errors"}[1h])', 1)]
+    document["tests"] = spike
+    test_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    r = _promtool(test_file)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    rule_file = rules / "slo-checkout-errors.rules.yml"
+    text = rule_file.read_text()
+    assert text.count("slo:sli_error:ratio_rate1h{") == 2   # the page's pair and the burn-rate record
+    guard = re.compile(r"\n *and\n *sum_over_time\(slo:sli_total:count\{[^}]*\}\[\w+\]\) >= \d+")
+    rule_file.write_text(guard.sub("", text.replace("slo:sli_error:ratio_rate1h{", "slo:sli_error:ratio_rate5m{")))
+    r = _promtool(test_file)
+    assert r.returncode == 1 and "spike" in r.stdout + r.stderr, r.stdout + r.stderr

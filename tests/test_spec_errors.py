@@ -294,7 +294,8 @@ CASES = [
 """, "        objective: 99.9\n        period: 7d\n        sli: {availability: {}}\n"),
      "services[0].slos[0].objective", "objective: 99.9",
      "one failed scrape counts in 1 of them: 3.57 %, above the alert's threshold of 14.4 x 0.1 % = 1.44 %, so one "
-     "failed scrape would read as the budget burning. Objectives must be below 99.75 %"),
+     "failed scrape would read as the budget burning. At these intervals objectives must be below 99.75 %; or "
+     "scrape and evaluate the SLOs every 12s or less"),
     # i. a runbook page needs the base URL it is a page of (audit 21: `runbook_url: checkout-down` is no link)
     ("runbook-without-base", mutate('    summary: "checkout is down"',
                                     '    summary: "checkout is down"\n    runbook: checkout-down'),

@@ -45,6 +45,7 @@ from lukhas_obs.conventions import (
     ratio_name,
     record_sel,
     sample_counts,
+    samples_window,
     slice_bad,
     slo_labels,
     total_selector,
@@ -83,7 +84,8 @@ def burn_condition(spec: Spec, slo: SLO, windows: list[BurnWindow]) -> str:
             clause += f"\nand on ()\n{events} >= {slo.min_events}"
         samples = min_samples(spec.prometheus, slo, w)
         if samples is not None:   # the same labels as the ratios: a plain `and`
-            clause += f"\nand\nsum_over_time({record_sel(TOTAL_COUNT, slo)}[{w.long}]) >= {samples}"
+            where = samples_window(spec.prometheus, w, samples)
+            clause += f"\nand\nsum_over_time({record_sel(TOTAL_COUNT, slo)}[{where}]) >= {samples}"
         clauses.append(f"(\n{clause}\n)")
     return "\nor\n".join(clauses)
 

@@ -362,14 +362,14 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     expected = _expectations(spec, slo)
     out = []
 
-    def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None):
+    def add(name: str, phases: list[Phase], checks: list[dict], extra_series=None, exprs=None):
         # a disabled alert has no rule to test; a scenario about nothing else goes with it
         checks = [c for c in checks if c["alertname"] in expected]
         if not checks:
             return
         series = extra_series if extra_series is not None else input_series(spec, slo, phases, step)
         out.append({"name": name, "interval": format_duration(step), "input_series": series,
-                    "alert_rule_test": checks})
+                    "alert_rule_test": checks, **({"promql_expr_test": exprs} if exprs else {})})
 
     absent_for = parse_duration(spec.prometheus.slo_absent_for)
     absent_checks = [_check(absent_for + 300, absent, True, expected), _check(absent_for + 300, page, False, expected)]
@@ -388,7 +388,7 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     history = max(3 * 3600, max(parse_duration(w.long) for w in conv.burn_windows(slo, "page")))
     if slices is not None:   # plus the slice that has to go bad first
         detect += parse_duration(slices.window)
-    fires_by = _ceil_to(detect + 2 * evaluation + step, evaluation)
+    fires_by = _ceil_to(detect + evaluation + step, evaluation)   # a sample, then the evaluation that sees it
     pages = f"a total outage pages within {format_duration(_ceil_to(detect, 1))} (burn-rate maths) plus evaluation"
     calm = f"{format_duration(history)} of healthy traffic stays silent"
     quiet = [_check(history, n, False, expected) for n in (page, ticket, absent)]
@@ -400,21 +400,26 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
         _slice_scenarios(slo, slices, events, (healthy, history, evaluation), add, absent_checks, expected)
         return out + calendar_scenarios(spec, slo, step)
 
-    # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
-    spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * (RPS if events else 1 / step)
-    per_step = RPS * step if events else 1.0
-    spike_steps = max(1, math.ceil(spike_errors / per_step))
-    spike, spike_ratio = spike_steps * step, min(1.0, spike_errors / (per_step * spike_steps))
-    if not events:
-        spike_ratio = 1.0
-    after = history + spike + 3600   # the outage starts an hour after the spike
+    if events:   # errors worth SPIKE_BUDGET_SHARE of the period's budget, in as few input steps as possible
+        spike_errors = SPIKE_BUDGET_SHARE * budget * slo.period_seconds * RPS
+        spike_steps = max(1, math.ceil(spike_errors / (RPS * step)))
+        spike, spike_ratio = spike_steps * step, min(1.0, spike_errors / (RPS * step * spike_steps))
+        lead, seen = history, None
+        share = spike_ratio * RPS * spike / (budget * slo.period_seconds * RPS)
+    else:        # bad samples from an evaluation on: the evaluations that see them are what counts
+        spike_ratio, (lead, spike, seen) = 1.0, _sample_spike(slo, history, step, evaluation)
+        share = seen * evaluation / (budget * slo.period_seconds)
+    start = lead if events else lead + step   # the first bad sample, or the counters' first step
+    after = start + spike + 3600   # the outage starts an hour after the spike
     # after a longest page window of healthy history: in a younger Prometheus the spike is a
     # larger share of what the long windows hold (and would page at long periods)
-    add(f"{calm}; a {format_duration(spike)} spike at {spike_ratio:.0%} errors, about "
-        f"{SPIKE_BUDGET_SHARE * 100:g} % of the budget, does not page; an hour later {pages}",
-        [Phase(history, healthy), Phase(spike, spike_ratio), Phase(3600, healthy), outage],
-        quiet + [_check(history + spike + t, page, False, expected) for t in (evaluation, 300, 1800, 3600)]
-        + [_check(after + fires_by, page, True, expected)])
+    seen_test = None if seen is None else [_count_check(slo, conv.ERRORS_COUNT, start + spike + 300, seen)]
+    counted = "" if seen is None else f" ({seen} bad evaluation{'s' if seen > 1 else ''})"
+    add(f"{calm}; a {format_duration(spike)} spike at {spike_ratio:.0%} errors, {share * 100:.2g} % of the budget"
+        f"{counted}, does not page; an hour later {pages}",
+        [Phase(lead, healthy), Phase(spike, spike_ratio), Phase(3600, healthy), outage],
+        quiet + [_check(start + spike + t, page, False, expected) for t in (evaluation, 300, 1800, 3600)]
+        + [_check(after + fires_by, page, True, expected)], exprs=seen_test)
 
     add("an SLI with no series raises the absent alert, and nothing else", [], absent_checks, unrelated)
     out += calendar_scenarios(spec, slo, step)
@@ -446,6 +451,35 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     return out
 
 
+def _on_grid(at: float, step: float, evaluation: float) -> float:
+    """The first sample time (a multiple of `step`) at or after `at` that an evaluation falls on,
+    so that the evaluation counts the sample (one between two evaluations is never counted)."""
+    t = _ceil_to(at, step)
+    while t % evaluation and t < at + step * evaluation:
+        t += step
+    return t
+
+
+def _sample_spike(slo: SLO, history: float, step: float, evaluation: float) -> tuple[float, float, int]:
+    """A time-based SLI's spike: (healthy lead, spike length, evaluations that see it). The first
+    bad sample lands on an evaluation at or after `history` (one between two evaluations is never
+    counted), and there are as few bad samples as make about SPIKE_BUDGET_SHARE of the budget in
+    evaluations, at least one: evaluation t counts the latest sample at or before it."""
+    wanted = max(1, math.floor(SPIKE_BUDGET_SHARE * slo.error_budget * slo.period_seconds / evaluation))
+    first = _on_grid(history, step, evaluation)
+    samples = math.floor((wanted - 1) * evaluation / step) + 1
+    seen = math.ceil(samples * step / evaluation)
+    return first - step, samples * step, seen
+
+
+def _count_check(slo: SLO, record: str, at: float, value: int) -> dict:
+    """A promtool expression test: the record summed over the hour before `at` equals `value`."""
+    labels = {**conv.slo_labels(slo), **dict(slo.labels)}
+    return {"expr": f"sum_over_time({conv.record_sel(record, slo)}[1h])", "eval_time": format_duration(at),
+            "exp_samples": [{"labels": "{" + ", ".join(f"{k}={promql.quote(v)}" for k, v in sorted(labels.items()))
+                             + "}", "value": value}]}
+
+
 def _young_scenarios(spec: Spec, slo: SLO, step: float, add, expected: dict[str, dict]) -> None:
     """A time-based SLI in a Prometheus minutes old: one failed scrape is a large share of the few
     samples every window holds, and does not page (min_samples); an outage pages once the fastest
@@ -456,10 +490,7 @@ def _young_scenarios(spec: Spec, slo: SLO, step: float, add, expected: dict[str,
         return
     page = slo.page_alert.name
     evaluation = parse_duration(spec.prometheus.slo_evaluation_interval)
-    # the failed scrape at a time an evaluation sees it, two minutes or more after the start
-    failed = _ceil_to(120, step)
-    while failed % evaluation and failed < 120 + step * evaluation:
-        failed += step
+    failed = _on_grid(120, step, evaluation)   # two minutes or more after the start
     add(f"in a Prometheus {format_duration(failed)} old, one failed scrape does not page",
         [Phase(failed - step, 0.0), Phase(step, 1.0), Phase(3600, 0.0)],
         [_check(failed + t, page, False, expected) for t in (0, evaluation, 300)])

@@ -166,31 +166,36 @@ def _slice_fits(spec: m.Spec, slo: m.SLO, slices: m.Timeslices, path: tuple, err
 
 def _tells_one_failed_scrape(spec: m.Spec, slo: m.SLO, path: tuple, err: Err) -> None:
     """A time-based SLI counts one target's state at each SLO evaluation: a long burn-rate window
-    holds window / slo_evaluation_interval samples of a target, and one failed scrape counts in
-    failed_scrape_weight of them. When that is above the alert's threshold, one failed scrape is
-    indistinguishable from a burn, and the alert's min_samples guard (which keeps it quiet) is more
-    than the window can hold, so for a single target the alert could never fire."""
+    holds window / slo_evaluation_interval samples of a target, and one failed scrape (for a
+    threshold SLI, one sample out of bounds) counts in failed_scrape_weight of them. When that is
+    above the alert's threshold, one bad sample is indistinguishable from a burn, and the alert's
+    min_samples guard is more than the window can hold, so for a single target the alert could
+    never fire. The message gives the highest objective (rounded down) and the interval that would
+    do: scraping and evaluating every `every` s, one bad sample stays at or under the threshold."""
+    import math
+
     from lukhas_obs import conventions as conv
-    from lukhas_obs.durations import parse_duration
+    from lukhas_obs.durations import format_duration, parse_duration
 
     p = spec.prometheus
     evaluation = parse_duration(p.slo_evaluation_interval)
     weight = conv.failed_scrape_weight(p)
+    one = "one sample out of bounds" if isinstance(slo.sli, m.ThresholdSLI) else "one failed scrape"
     for kind in ("page", "ticket"):
         for w in conv.burn_windows(slo, kind):
             needed = conv.min_samples(p, slo, w)
             held = int(parse_duration(w.long) // evaluation)
             if needed is None or needed <= held:
                 continue
-            share = weight / held
-            below = (1 - weight * evaluation / (parse_duration(w.long) * w.factor)) * 100
+            below = math.floor((1 - weight * evaluation / (parse_duration(w.long) * w.factor)) * 10000) / 100
+            every = format_duration(max(1, math.floor(parse_duration(w.long) / (math.floor(1 / w.threshold(slo)) + 1))))
             err(path + ("objective",),
                 f"with SLO evaluations every {p.slo_evaluation_interval} and scrapes every {p.scrape_interval}, "
-                f"the {kind} alert's {w.long} window holds {held} samples of a target and one failed scrape counts "
-                f"in {weight} of them: {share * 100:.3g} %, above the alert's threshold of {w.factor:g} x "
-                f"{slo.error_budget * 100:g} % = {w.threshold(slo) * 100:.3g} %, so one failed scrape would read as "
-                f"the budget burning. Objectives must be below {below:.4g} % at these intervals, or scrape and "
-                "evaluate more often (prometheus.scrape_interval, prometheus.slo_evaluation_interval)")
+                f"the {kind} alert's {w.long} window holds {held} samples of a target and {one} counts in "
+                f"{weight} of them: {weight / held * 100:.3g} %, above the alert's threshold of {w.factor:g} x "
+                f"{slo.error_budget * 100:g} % = {w.threshold(slo) * 100:.3g} %, so {one} would read as the budget "
+                f"burning. At these intervals objectives must be below {below:g} %; or scrape and evaluate the SLOs "
+                f"every {every} or less (prometheus.scrape_interval, prometheus.slo_evaluation_interval)")
             return
 
 
