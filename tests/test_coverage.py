@@ -56,6 +56,17 @@ def test_coverage_from_counted_steps(count, period, covered):
     assert (c.covered, c.period) == (covered, period)
 
 
+@pytest.mark.parametrize("count,text,some", [
+    (0, "data covers 0 min of 30 d (0 %)", False),
+    # a Prometheus minutes old: one 5m instant has the record, which is data, if under a step of it
+    (1, "data covers less than 5 min of 30 d (0 %)", True),
+    (2, "data covers 5 min of 30 d (< 1 %)", True),
+])
+def test_data_at_one_instant_is_less_than_a_step_not_nothing(count, text, some):
+    c = Coverage.from_steps(count, MONTH, step_for(MONTH), 0.9)
+    assert (c.text(), c.some) == (text, some)
+
+
 def test_steps_are_5m_from_an_hour_and_1m_below():
     assert [step_for(s) for s in (60, 3599, 3600, MONTH)] == [60, 60, 300, 300]
 
@@ -110,6 +121,9 @@ def judge(*series: tuple[dict, float, Coverage]):
     ([({}, -3.0, THREE_DAYS)], Outcome.INCONCLUSIVE,
      "data covers 3 d of 30 d (10 %), under the 90 % needed to judge the budget: -300 % of the budget left over that "
      "data, not a verdict"),
+    ([({}, 1.0, Coverage.from_steps(1, MONTH, 300, 0.9))], Outcome.INCONCLUSIVE,
+     "data covers less than 5 min of 30 d (0 %), under the 90 % needed to judge the budget: 100 % of the budget "
+     "left over that data, not a verdict"),
     ([({}, 0.5, NONE)], Outcome.INCONCLUSIVE,
      "data covers 0 min of 30 d (0 %), under the 90 % needed to judge the budget: 50 % of the budget left by the "
      "budget record, with no SLI data under it, not a verdict"),

@@ -894,7 +894,7 @@ def _judge_budget(name: str, slo: SLO, samples: list[Sample], query: str, thresh
     if thin:
         s, cover = min(thin, key=lambda sc: sc[1].ratio)
         left = "NaN" if math.isnan(s.value) else _fmt(s.value, True)
-        basis = "over that data" if cover.covered else "by the budget record, with no SLI data under it"
+        basis = "over that data" if cover.some else "by the budget record, with no SLI data under it"
         return result(Outcome.INCONCLUSIVE, f"{cover.text()}{' in ' + where(s) if where(s) else ''}, under the "
                       f"{cover.minimum * 100:g} % needed to judge the budget: {left} of the budget left {basis}, "
                       "not a verdict", cover)

@@ -50,6 +50,7 @@ class Coverage:
     covered: float      # seconds of the period with data
     period: float       # seconds the budget is measured over (a calendar period: so far)
     minimum: float      # the share of the period the budget needs (gates.budget.min_coverage)
+    under: float = 0.0  # data at one instant only: it covers less than this (a step), not nothing
 
     @classmethod
     def from_steps(cls, count: float, period: float, step: float, minimum: float) -> Coverage:
@@ -58,7 +59,7 @@ class Coverage:
         if not math.isfinite(count) or count <= 0:
             return cls(0.0, period, minimum)
         covered = period if count >= whole else (int(count) - 1) * step
-        return cls(float(covered), period, minimum)
+        return cls(float(covered), period, minimum, under=step if covered == 0 else 0.0)
 
     @property
     def ratio(self) -> float:
@@ -68,8 +69,14 @@ class Coverage:
     def enough(self) -> bool:
         return self.ratio >= self.minimum
 
+    @property
+    def some(self) -> bool:
+        """Any data at all (a sample at one instant covers no span, but it is there)."""
+        return self.covered > 0 or self.under > 0
+
     def text(self) -> str:
-        return f"data covers {span(self.covered)} of {span(self.period)} ({percent(self.ratio)})"
+        covered = f"less than {span(self.under)}" if self.under else span(self.covered)
+        return f"data covers {covered} of {span(self.period)} ({percent(self.ratio)})"
 
 
 def count_for(labels: dict[str, str], counts: list[Sample]) -> float:
