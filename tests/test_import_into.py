@@ -128,7 +128,9 @@ def test_a_folder_without_services_is_still_not_a_valid_spec(tmp_path):
     folder = folder_with_shared_only(tmp_path)
     r = invoke_cli("validate", str(folder))
     assert r.returncode == 2
-    assert f"{folder.as_posix()}/shared.yaml:1: services: [] should be non-empty" in r.stderr.splitlines()
+    assert r.stderr.splitlines()[0] == (f"{folder.as_posix()}/shared.yaml:1: no file of {folder.as_posix()}/ declares "
+                                        "services: add a team file with `services:` beside the shared file (or list "
+                                        "them in it)")
 
 
 def notes_of(stderr: str, slo: str) -> list[str]:

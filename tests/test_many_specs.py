@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
 import yaml
 
 from conftest import ROOT, run_cli, tool, tree_snapshot
@@ -77,3 +78,21 @@ def test_exactly_one_shared_file(tmp_path):
     (folder / "shared.yaml").unlink()
     r, _ = generate(folder, tmp_path)
     assert r.returncode == 2 and "exactly one file must hold the shared definitions" in r.stderr
+
+
+def test_a_folder_with_only_its_shared_file_says_there_are_no_services(tmp_path):
+    """Not the schema's `services: [] should be non-empty` about a key no file holds (audit)."""
+    from lukhas_obs.errors import SpecError
+    from lukhas_obs.spec import load_spec
+
+    folder = copy(tmp_path)
+    for team in ("payments.yaml", "search.yaml"):
+        (folder / team).unlink()
+    shared = yaml.safe_load((folder / "shared.yaml").read_text())
+    del shared["services"]
+    (folder / "shared.yaml").write_text(yaml.safe_dump(shared))
+    with pytest.raises(SpecError) as refused:
+        load_spec(folder)
+    assert [(p.line, p.path, p.message) for p in refused.value.problems] == [
+        (1, "", f"no file of {folder.as_posix()}/ declares services: add a team file with `services:` beside the "
+                "shared file (or list them in it)")]

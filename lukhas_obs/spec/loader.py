@@ -112,6 +112,9 @@ def load_spec_dir(folder: Path, leave_out: Path | None = None, *, services_optio
             merged["metrics"].setdefault(key, body)
     if problems:
         raise SpecError(problems)
+    if not merged["services"] and not services_optional:
+        raise SpecError([Problem(base_name, 1, "", f"no file of {display} declares services: add a team file with "
+                                                   "`services:` beside the shared file (or list them in it)")])
     if not merged["alerts"]:
         merged.pop("alerts")
     return _validated(merged, sources, display, services_optional)
