@@ -238,6 +238,8 @@ def test_list_labels_survive_import_then_export_and_what_cannot_is_said(tmp_path
     assert [n for n in slo.notes if n.startswith("label ")] == [
         "label tags: its values [\"auth\", \"checkout\"] joined as 'auth,checkout' (a rule label holds one string); "
         "export openslo writes it back as this list",
+        "label solo: the list [\"one\"] read as the value 'one' (a rule label holds one string); export openslo "
+        "writes it back as a string, not a list",
         "label empty: an empty list dropped (a Prometheus label with an empty value is no label)",
         "label prose: its values [\"needs review\", \"ok\"] joined as 'needs review,ok' (a rule label holds one "
         "string); export openslo cannot write it back: 'needs review' is not an OpenSLO label value (letters, "

@@ -316,6 +316,9 @@ def rule_labels(raw, what: str, out: Outcome, reserved: frozenset = RESERVED_RUL
             if len(value) > 1:
                 out.notes.append(f"{what} {key}: its values {short(value)} joined as {kept[key]!r} (a rule label "
                                  f"holds one string); {_back_as_list(value)}")
+            else:   # one item: export cannot tell it from a plain string
+                out.notes.append(f"{what} {key}: the list {short(value)} read as the value {kept[key]!r} (a rule "
+                                 "label holds one string); export openslo writes it back as a string, not a list")
         else:
             kept[key] = value if isinstance(value, str) else json.dumps(value)
     return kept
