@@ -155,8 +155,8 @@ def test_check_catches_a_hand_edit_and_a_stray_file(tmp_path):
     r = run_cli("generate", "--spec", str(SPEC), "--out", str(out), "--check", *dep)
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
-        f"{out}/ and {tmp_path / 'deployment'}/ do not match specs/lukhas.yaml; run `lukhas-obs generate {SPEC} --out {out}"
-        f" --deployment-out {tmp_path / 'deployment'}`. Files that differ:",
+        f"{out}/ and {tmp_path / 'deployment'}/ do not match specs/lukhas.yaml;"
+        f" run `lukhas-obs generate {SPEC} --out {out} --deployment-out {tmp_path / 'deployment'}`. Files that differ:",
         f"  {am}", f"  {out / 'prometheus' / 'rules' / 'mine.rules.yml'}", f"  {compose}"]
 
 

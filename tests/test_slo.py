@@ -93,7 +93,8 @@ def test_min_events_guards_low_traffic_slos(generated_lukhas):
     (`>= 50` alone would also pass with 500, or with one window unguarded)."""
     auth = slo("lukhas-identity", "auth-latency")
     assert auth.min_events == 50
-    rules = yaml.safe_load((generated_lukhas / "prometheus/rules/slo-lukhas-identity-auth-latency.rules.yml").read_text())
+    path = generated_lukhas / "prometheus/rules/slo-lukhas-identity-auth-latency.rules.yml"
+    rules = yaml.safe_load(path.read_text())
     alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     guard = re.compile(r'^sum\(increase\(lukhas_identity_auth_duration_seconds_count\{job="lukhas-identity"\}'
                        r'\[(\w+)\]\)\) >= (\d+)$', re.M)
@@ -175,7 +176,8 @@ def test_a_selector_no_series_can_match_is_exit_2_not_a_crash(tmp_path):
     r = run_cli("generate", "--spec", str(spec), "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    assert r.stderr.splitlines() == [f'{spec}: cannot find a value of code that code=~"a^b" selects; nothing was written.']
+    assert r.stderr.splitlines() == [
+        f'{spec}: cannot find a value of code that code=~"a^b" selects; nothing was written.']
 
 
 ALLOWED_DAYS = range(5, 91)
