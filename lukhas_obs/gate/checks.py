@@ -235,6 +235,10 @@ def _judge_targets(ctx: Context, name: str, service: str, targets: list[Target],
                                f"the last {LOOKBACK} (empty, a wrong URL or tenant, or --at outside its history)",
                                query=query, threshold=threshold)
         return CheckResult(name, service, Outcome.FAIL, missing, query=query, threshold=threshold)
+    if any(math.isnan(t.age) for t in targets):
+        # neither fresh nor stale: without this the target fell out of both lists and passed
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the age of the last scrape is NaN, not a time: the "
+                           "answer is not a measurement of up or down", query=query, threshold=threshold, evidence=ev)
     limit = parse_duration(ctx.g.max_staleness)
     fresh = [t for t in targets if t.age <= limit]
     stale = [t for t in targets if t.age > limit]
