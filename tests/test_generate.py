@@ -201,7 +201,9 @@ def test_yaml_writer_round_trips_every_generated_file(generated_lukhas):
     """Our own emitter writes what a YAML reader reads back, value for value."""
     from lukhas_obs.generate.yamlout import dump
 
-    for path in sorted(generated_lukhas.rglob("*.yml")):
+    paths = sorted(generated_lukhas.rglob("*.yml"))
+    assert {f"prometheus/rules/{f}" for f in RULE_FILES} <= {p.relative_to(generated_lukhas).as_posix() for p in paths}
+    for path in paths:
         text = path.read_text()
         head, _, _ = text.partition("\n")
         assert dump(yaml.safe_load(text), head) == text, path

@@ -8,6 +8,8 @@ import subprocess
 
 import yaml
 
+from lukhas_obs.spec import load_spec
+
 from conftest import ROOT, run_cli, tool, tree_snapshot
 
 TEAMS = ROOT / "tests" / "specs" / "teams"
@@ -29,7 +31,9 @@ def test_a_folder_of_team_specs_generates_one_consistent_output(tmp_path):
     assert [a["alert"] for a in alerts] == ["LedgerStalled"] and alerts[0]["labels"]["service"] == "ledger"
     rules = sorted(str(p) for p in (out / "prometheus/rules").glob("*.rules.yml"))
     assert subprocess.run([tool("promtool"), "check", "rules", *rules], capture_output=True).returncode == 0
-    for test in (out / "prometheus/rules").glob("*.test.yml"):
+    tests = sorted((out / "prometheus/rules").glob("*.test.yml"))
+    assert [t.name for t in tests] == sorted(f"slo-{s.id}.test.yml" for s in load_spec(TEAMS).slos)
+    for test in tests:
         r = subprocess.run([tool("promtool"), "test", "rules", test.name], cwd=test.parent,
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
