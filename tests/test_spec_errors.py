@@ -288,7 +288,9 @@ def pointed(text: str, path: str, line_snippet: str, phrase: str, lines: list[st
     first = [ln for ln in lines if ln.startswith("spec.yaml:")]
     if not first:
         return "no line names spec.yaml"
-    matching = [ln for ln in first if phrase in ln and (not path or f": {path}: " in ln)]
+    # the key path right after FILE:LINE, not anywhere in the line (the message may quote another path)
+    at = re.compile(rf"spec\.yaml:\d+: {re.escape(path)}: " if path else r"spec\.yaml:\d+: ")
+    matching = [ln for ln in first if (m := at.match(ln)) and phrase in ln[m.end():]]
     if not matching:
         return f"no line names {path!r} with {phrase!r}"
     if line_snippet:
