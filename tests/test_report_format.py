@@ -202,14 +202,15 @@ def test_markdown_opens_with_the_verdict_and_the_action():
     assert "<details>" not in passing and len(_tables(passing)) == 1
 
 
-@pytest.mark.parametrize("args,code,phrase", [
-    (["--link-url", "ftp://x"], 2, "not an http(s) URL"),
-    (["--link-url", "http://u:p@x"], 2, "carries credentials"),
-    (["--output", "html"], 2, "'html' is not one of"),
+@pytest.mark.parametrize("args,code,last", [
+    (["--link-url", "ftp://x"], 2, "Error: Invalid value for --link-url: 'ftp://x' is not an http(s) URL with a host"),
+    (["--link-url", "http://u:p@x"], 2, "Error: Invalid value for --link-url: 'http://u:p@x' carries credentials:"
+                                        " links are written into reports, give the URL without them"),
+    (["--output", "html"], 2, "Error: Invalid value for '--output': 'html' is not one of 'text', 'json', 'markdown'."),
 ])
-def test_the_cli_refuses_bad_report_options(args, code, phrase):
+def test_the_cli_refuses_bad_report_options(args, code, last):
     r = CliRunner().invoke(cli.main, ["slo-gate", "--spec", str(SPEC), *args])
-    assert r.exit_code == code and phrase in r.output, r.output
+    assert r.exit_code == code and r.output.splitlines()[-1] == last, r.output
 
 
 EVIL = '<script>alert("x")</script>'
