@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lukhas_obs import cli
@@ -209,9 +209,15 @@ ANYTHING = st.one_of(NOTHING, st.tuples(st.just("value"), LABELS,
                                         st.floats(allow_nan=True, allow_infinity=True, width=32)))
 
 
+NAN_CORE = [("nan", [{"job": "lukhas-core", "instance": "lukhas-core:80", "track": "canary", "service": "lukhas-core",
+                      "slo": "availability"}], math.nan)]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answers=st.lists(NOTHING, min_size=1, max_size=6), mode=st.sampled_from(["smoke", "canary", "rollback",
                                                                                  "budget"]))
+@example(answers=NAN_CORE, mode="rollback")   # a NaN request total read as "no requests": fast burn PASS at 0x
+@example(answers=NAN_CORE, mode="smoke")      # a NaN scrape age: targets up PASS
 def test_without_a_measurement_the_gate_never_fails(answers, mode):
     report = run_gate(SPEC_MODEL, mode, _Answers(answers), at=1_767_229_200.0,
                       services=["lukhas-core", "lukhas-identity", "prometheus"])

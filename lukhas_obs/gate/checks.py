@@ -741,8 +741,9 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         _need_threshold_bucket(ctx, name, slo, w, threshold)
         total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
         # no requests at all is measured: nothing burns the budget in that window (an outage
-        # shows in services down); no series is not measured
-        ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
+        # shows in services down); no series, or a NaN/infinite total, is not measured
+        ratios[w] = None if total is None or bad is None or not math.isfinite(total) else \
+            (bad / total if total > 0 else 0.0)
     query = "\n".join(f"({b}) / ({t})" for b, t in exprs.values())
     return _burn_outcome(slo, name, first, ratios, query, threshold)
 
