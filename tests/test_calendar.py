@@ -266,7 +266,9 @@ def test_the_stack_keeps_samples_as_long_as_the_longest_slo_reads_back(spec):
 
     compose = yaml.safe_load(next(iter(render_deployment(spec).values())))
     flags = compose["services"]["prometheus"]["command"]
-    assert "--storage.tsdb.retention.time=93d" in flags   # the spec's São Paulo quarter
+    retention = [f for f in flags if f.startswith("--storage.tsdb.retention.time=")]
+    assert retention == ["--storage.tsdb.retention.time=93d"]   # the spec's São Paulo quarter
     lukhas = yaml.safe_load((Path(__file__).parent.parent / "deployment" /
                              "docker-compose.observability.yml").read_text())
-    assert "--storage.tsdb.retention.time=30d" in lukhas["services"]["prometheus"]["command"]
+    assert [f for f in lukhas["services"]["prometheus"]["command"] if f.startswith("--storage.tsdb.retention.time=")] \
+        == ["--storage.tsdb.retention.time=30d"]

@@ -404,7 +404,8 @@ def test_validate_says_a_dashboard_error_with_exit_2(tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     line = _line(text, "queue_depth", after=BASE.count("\n"))
-    assert f"shop.yaml:{line}: {P}.show: show: rate needs a counter; queue_depth is a gauge" in r.stderr
+    assert r.stderr.splitlines() == [f"{spec}:{line}: {P}.show: show: rate needs a counter; queue_depth is a gauge",
+                                     "lukhas-obs: 1 problem in the spec; nothing was written."]
 
 
 def test_a_dashboard_with_nothing_to_show_is_refused_and_not_linked():

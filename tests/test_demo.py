@@ -30,11 +30,15 @@ def test_demo_once_plays_the_story_and_cleans_up():
     r = run_cli("demo", "--once", timeout=300)
     out = r.stdout
     assert r.returncode == 0, out[-4000:] + r.stderr[-2000:]
-    for line in ("ok   smoke passes on healthy traffic", "ok   canary with 6 % errors is rolled back",
-                 "ok   lukhas-core outage pages via pagerduty"):
-        assert line in out
-    assert "slo-gate canary: FAIL (roll back)" in out
-    assert "Alertmanager sent LUKHASServiceDown (critical, P1) to receiver 'pagerduty'" in out
+    lines = out.splitlines()
+    story = lines.index("== story")
+    assert lines[story + 1:story + 4] == ["ok   smoke passes on healthy traffic",
+                                          "ok   canary with 6 % errors is rolled back",
+                                          "ok   lukhas-core outage pages via pagerduty"], out[-4000:]
+    assert [ln for ln in lines if re.fullmatch(r"slo-gate canary: FAIL \(roll back\) at \S+Z, window \S+, "
+                                                 r"http://127\.0\.0\.1:\d+", ln)], out[-4000:]
+    assert ("Alertmanager sent LUKHASServiceDown (critical, P1) to receiver 'pagerduty': LUKHAS service lukhas-core"
+            " is down") in lines, out[-4000:]
     work = re.search(r"working folder (\S+)", out).group(1)
     assert not os.path.exists(work), "the demo left its working folder behind"
     assert processes_mentioning(work) == [], "the demo left processes running"

@@ -107,13 +107,18 @@ def test_rules_substitute_each_window_and_pass_promtool_check(spec, rules):
     by = {r.get("record") or r.get("alert"): r["expr"] for g in doc["groups"] for r in g["rules"]}
     for w in conv.query_windows(raw):
         assert by[conv.ratio_name(w)] == raw.sli.error_ratio_query.replace("{{.window}}", w)
-    assert "3d" in conv.query_windows(raw) and "30d" not in conv.query_windows(raw)
-    assert by["slo:sli_error:ratio_rate30d"].startswith("avg_over_time(slo:sli_error:ratio_rate5m{")
+    assert conv.query_windows(raw) == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]   # the period is not queried
+    assert by["slo:sli_error:ratio_rate30d"] == \
+        'avg_over_time(slo:sli_error:ratio_rate5m{service="web", slo="raw-ratio"}[30d])'
     assert by["SLOMetricsAbsent"] == f"absent({raw.sli.error_ratio_query.replace('{{.window}}', '5m')})"
     expr = yaml.safe_load((rules / "slo-web-expr-errors.rules.yml").read_text())
     records = {r["record"]: r["expr"] for g in expr["groups"] for r in g["rules"] if "record" in r}
-    assert "sum(rate(http_requests_total[6h]))" in records["slo:sli_error:ratio_rate6h"]
-    assert records["slo:sli_error:ratio_rate1d"].startswith("(sum_over_time(slo:sli_errors:rate5m{")
+    assert records["slo:sli_error:ratio_rate6h"] == (
+        '((sum(rate(http_requests_total{code=~"5.."}[6h])) or on() vector(0)) or vector(0))\n/\n'
+        "(sum(rate(http_requests_total[6h])))")
+    sel = '{service="web", slo="expr-errors"}'
+    assert records["slo:sli_error:ratio_rate1d"] == (f"(sum_over_time(slo:sli_errors:rate5m{sel}[1d]))\n/\n"
+                                                     f"(sum_over_time(slo:sli_total:rate5m{sel}[1d]))")
     files = sorted(str(p) for p in rules.glob("*.rules.yml"))
     r = subprocess.run([tool("promtool"), "check", "rules", *files], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -127,7 +132,12 @@ def test_generated_scenarios_pass_and_fail_on_wrong_rules(rules, tmp_path):
     assert [t["name"] for t in yaml.safe_load(sub)["tests"]] == [
         "an SLI with no series raises the absent alert, and nothing else"]
     assert "Not scenario-tested" not in (rules / "slo-web-raw-ratio.test.yml").read_text()
-    assert len(yaml.safe_load((rules / "slo-web-raw-ratio.test.yml").read_text())["tests"]) == 5
+    assert [t["name"] for t in yaml.safe_load((rules / "slo-web-raw-ratio.test.yml").read_text())["tests"]] == [
+        "6h of healthy traffic stays silent; a 3m spike at 72% errors, 0.5 % of the budget, does not page; an hour "
+        "later a total outage pages within 8m39s (burn-rate maths) plus evaluation",
+        "an SLI with no series raises the absent alert, and nothing else",
+        "a burn at 5.4x the budget rate, just below the page threshold, does not page",
+        "a slow burn at 3.6x opens a ticket and does not page", "no traffic stays silent"]
 
     # wrong rules: the raw ratio reads no errors, the absent alert watches a series that always exists
     for name in ("slo-web-raw-ratio", "slo-web-expr-errors", "slo-web-expr-subquery"):
@@ -201,7 +211,16 @@ def test_sloth_raw_and_expression_slis_import_as_written():
     assert not result.refused, [[str(b) for b in o.blockers] for o in result.refused]
     raw, wifi = (o.entry["sli"] for o in result.imported)
     assert raw == {"raw": {"error_ratio": yaml.safe_load(SLOTH)["slos"][0]["sli"]["raw"]["error_ratio_query"]}}
-    assert wifi["ratio"]["errors_query"].startswith("sum_over_time((count(unifi_client_satisfaction_ratio < 0.75))")
+    assert wifi == {"ratio": {
+        "errors_query": "sum_over_time((count(unifi_client_satisfaction_ratio < 0.75))[{{.window}}:])"
+                        " OR on() vector(0)",
+        "total_query": "sum_over_time((count(unifi_client_satisfaction_ratio))[{{.window}}:])"}}
     needs = {name: need.type for o in result.imported for name, need in o.metrics.items()}
     assert needs == {"http_request_duration_seconds": "summary", "unifi_client_satisfaction_ratio": "gauge"}
-    assert any("kept as written" in n for o in result.imported for n in o.notes)
+    period = "period 30d: Sloth's default (sloth generate --default-slo-period); set period if yours differs"
+    assert [o.notes for o in result.imported] == [
+        ["read as a raw error ratio (sli.raw.error_ratio), kept as written: its selectors keep their own job"
+         " matchers, and its budget over the period is the average of its 5m ratio over time (no counts to weigh"
+         " by traffic)", period],
+        ["read as an expression ratio (sli.ratio.errors_query/total_query), kept as written: its selectors keep"
+         " their own job matchers (none is added)", period]]

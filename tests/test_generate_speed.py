@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import re
 
 import pytest
 import yaml
@@ -46,7 +47,7 @@ def test_an_index_never_outlives_its_spec():
     """A spec derived with dataclasses.replace (the demo does) answers from its own services and
     SLOs, not from the index its original built."""
     core = SPEC.service("lukhas-core")
-    assert SPEC.slos  # the original's index and SLO list are built
+    assert len(SPEC.slos) == sum(len(s.slos) for s in SPEC.services) == 8  # the original's index and SLOs are built
     renamed = dataclasses.replace(core, name="lukhas-renamed", slos=())
     derived = dataclasses.replace(SPEC, services=(renamed,))
     assert derived.service("lukhas-renamed") is renamed
@@ -91,8 +92,11 @@ def test_an_slo_changed_right_after_its_alerts_were_built_gets_its_own():
     again = engine.slo_alerts(SPEC, core)
     assert [a["alert"] for a in again] == ["SLOFastBurn", "SLOSlowBurn", "SLOMetricsAbsent"]
     tighter = dataclasses.replace(core, objective=99.99)
-    assert "> 0.0144" in engine.slo_alerts(SPEC, core)[0]["expr"]
-    assert "> 0.00144" in engine.slo_alerts(SPEC, tighter)[0]["expr"]
+    def thresholds(slo):   # the page alert's four comparisons: 14.4x and 6x the error budget, short and long
+        return re.findall(r"> (\S+)$", engine.slo_alerts(SPEC, slo)[0]["expr"], re.M)
+
+    assert thresholds(core) == ["0.0144", "0.0144", "0.006", "0.006"]
+    assert thresholds(tighter) == ["0.00144", "0.00144", "0.0006", "0.0006"]
     elsewhere = dataclasses.replace(SPEC, runbook_base_url="https://elsewhere.example/rb")
     url = engine.slo_alerts(elsewhere, core)[0]["annotations"]["runbook_url"]
     assert url == "https://elsewhere.example/rb/slo-lukhas-core-availability"

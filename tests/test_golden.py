@@ -34,6 +34,7 @@ def test_generate_matches_reviewed_golden_output(case, tmp_path, request):
     got = {**tree_snapshot(out), **{f"deployment/{k}": v for k, v in tree_snapshot(dep).items()}}
     want = {**tree_snapshot(expected), **{f"deployment/{k}": v for k, v in tree_snapshot(expected_dep).items()}}
     assert sorted(got) == sorted(want), "file lists differ; run `make golden` and review"
+    assert "prometheus/prometheus.yml" in got and "deployment/docker-compose.observability.yml" in got   # not empty
     for rel in got:
         if got[rel] != want[rel]:
             diff = "\n".join(difflib.unified_diff(want[rel].decode().splitlines(), got[rel].decode().splitlines(),

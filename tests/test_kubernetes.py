@@ -11,12 +11,19 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, shared_schemas, tool
+from lukhas_obs.spec import load_spec
+
+from conftest import ROOT, SPEC, shared_schemas, tool
 from nodepkg import node_checker
 
+LUKHAS = load_spec(SPEC)
 KINDS = {"PrometheusRule": "monitoring.coreos.com_prometheusrules.yaml",
          "ServiceMonitor": "monitoring.coreos.com_servicemonitors.yaml",
          "Probe": "monitoring.coreos.com_probes.yaml"}
+
+
+INTERVAL_PATTERN = ('"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?'
+                    '(([0-9]+)ms)?)$"')
 
 
 def objects(generated):
@@ -76,14 +83,18 @@ def test_the_models_package_check_can_fail(operator_models):
     bad = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
            "spec": {"endpoints": [{"port": 8080, "interval": "often"}]}}   # port must be a name; no selector
     (result,) = operator_models([bad])
-    assert any("selector" in e for e in result["errors"]) and any("port" in e for e in result["errors"])
+    assert sorted(result["errors"]) == ["/spec must have required property selector",
+                                        "/spec/endpoints/0/interval must match pattern " + INTERVAL_PATTERN,
+                                        "/spec/endpoints/0/port must be string"], result
 
 
 def test_the_crd_check_can_fail():
     import jsonschema
 
     bad = {"endpoints": [{"port": 8080, "interval": "often"}]}  # port must be a name; no selector
-    assert list(jsonschema.Draft7Validator(crd_spec_schemas()["ServiceMonitor"]).iter_errors(bad))
+    errors = jsonschema.Draft7Validator(crd_spec_schemas()["ServiceMonitor"]).iter_errors(bad)
+    assert sorted((list(e.absolute_path), e.validator) for e in errors) == [
+        ([], "required"), (["endpoints", 0, "interval"], "pattern"), (["endpoints", 0, "port"], "type")]
 
 
 def test_rules_inside_prometheusrules_pass_promtool(generated_lukhas, tmp_path):
@@ -92,15 +103,18 @@ def test_rules_inside_prometheusrules_pass_promtool(generated_lukhas, tmp_path):
         if obj["kind"] == "PrometheusRule":
             f = tmp_path / f"{name}.rules.yml"
             f.write_text(yaml.safe_dump(obj["spec"]))
-            files.append(str(f))
-    assert len(files) == 9
+            files.append(name)
+    # the spec's alerts, then one per SLO
+    assert files == sorted(["prometheusrule-alerts.yaml", *(f"prometheusrule-slo-{s.id}.yaml" for s in LUKHAS.slos)])
+    files = [str(tmp_path / f"{name}.rules.yml") for name in files]
     r = subprocess.run([tool("promtool"), "check", "rules", *files], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_dashboards_ship_as_configmaps_for_the_grafana_sidecar(generated_lukhas):
     maps = [o for o in objects(generated_lukhas).values() if o["kind"] == "ConfigMap"]
-    assert len(maps) == 5
+    assert sorted(key for cm in maps for key in cm["data"]) == sorted(f"{d.uid}.json" for d in LUKHAS.dashboards)
+    assert len(maps) == len(LUKHAS.dashboards) == 5
     for cm in maps:
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
         (key, text), = cm["data"].items()
@@ -109,7 +123,15 @@ def test_dashboards_ship_as_configmaps_for_the_grafana_sidecar(generated_lukhas)
 
 def test_probes_keep_the_blackbox_job_name_the_rules_select(generated_lukhas):
     probes = [o for o in objects(generated_lukhas).values() if o["kind"] == "Probe"]
-    assert probes and all(p["spec"]["jobName"] == "blackbox-health" for p in probes)
+    prom = yaml.safe_load((generated_lukhas / "prometheus" / "prometheus.yml").read_text())
+    blackbox = next(j for j in prom["scrape_configs"] if j["job_name"] == "blackbox-health")
+    # every health endpoint Prometheus probes outside a cluster, but Prometheus probing itself
+    want = sorted((sc["labels"]["service"], sc["targets"]) for sc in blackbox["static_configs"]
+                  if sc["labels"]["service"] != "prometheus")
+    assert len(want) == len([s for s in LUKHAS.services if s.health_url]) - 1 > 0
+    targets = [p["spec"]["targets"]["staticConfig"] for p in probes]
+    assert sorted((t["labels"]["service"], t["static"]) for t in targets) == want
+    assert [p["spec"]["jobName"] for p in probes] == ["blackbox-health"] * len(want)
 
 
 def test_mimir_namespaces_hold_every_group_once_within_the_default_limits(generated_lukhas, tmp_path):
@@ -120,7 +142,11 @@ def test_mimir_namespaces_hold_every_group_once_within_the_default_limits(genera
                                "lukhas-governance"}
     groups = [g for doc in namespaces.values() for g in doc["groups"]]
     assert sorted(g["name"] for g in groups) == plain
-    assert all(len(g["rules"]) <= 20 for g in groups) and len(groups) <= 70
+    limits = LUKHAS.ruler
+    assert limits is not None and (limits.max_rules_per_group, limits.max_groups_per_tenant) == (20, 70)
+    assert len(groups) == 1 + 2 * len(LUKHAS.slos)   # the alerts' group, then each SLO's short and long group
+    assert max(len(g["rules"]) for g in groups) <= limits.max_rules_per_group
+    assert len(groups) <= limits.max_groups_per_tenant
     for ns, doc in namespaces.items():
         assert doc["namespace"] == ns
         f = tmp_path / f"{ns}.yml"
@@ -136,5 +162,7 @@ def test_a_ruler_limit_breach_is_refused_before_anything_is_written(tmp_path):
     spec.write_text((ROOT / "specs/lukhas.yaml").read_text().replace("ruler: {}", "ruler: {max_rules_per_group: 8}"))
     r = run_cli("generate", "--spec", str(spec), "--out", str(tmp_path / "g"), "--deployment-out", str(tmp_path / "d"),
                 cwd=tmp_path)
-    assert r.returncode == 2 and "the ruler accepts 8" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == ["spec.yaml: rule group lukhas-alerts has 10 rules; the ruler accepts 8"
+                                     " (ruler.max_rules_per_group); nothing was written."]
     assert not (tmp_path / "g").exists() and not (tmp_path / "d").exists()

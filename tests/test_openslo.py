@@ -110,8 +110,12 @@ def openslo_validator():
 def test_export_passes_the_go_sdk_rules(kinds):
     for spec in (load_spec(SPEC), kinds):
         docs = export(spec)
-        assert [d["kind"] for d in docs].count("SLO") == sum(len(svc.slos) for svc in spec.services)
-        assert [(d["metadata"]["name"], problems(d)) for d in docs] == [(d["metadata"]["name"], []) for d in docs]
+        # one SLO document per SLO, one Service per service that has SLOs
+        assert [d["kind"] for d in docs].count("SLO") == len(spec.slos) > 0
+        assert [d["kind"] for d in docs].count("Service") == len({s.service for s in spec.slos})
+        assert len(docs) == len(spec.slos) + len({s.service for s in spec.slos})
+        for doc in docs:
+            assert problems(doc) == [], doc["metadata"]["name"]
 
 
 def test_export_passes_the_openslo_schemas(kinds, openslo_validator):
@@ -132,7 +136,10 @@ def test_long_names_and_descriptions_are_fitted_and_said(kinds):
     long_slo = next(d for d in docs if d["kind"] == "SLO" and d["metadata"]["annotations"]["obs.lukhas.ai/slo"] == LONG
                     and d["spec"]["service"] == "web")
     assert len(long_slo["spec"]["description"]) == 1050
-    assert any("description cut to 1050" in n for n in notes) and any("displayName cut to 63" in n for n in notes)
+    assert notes == [
+        f"SLO web/{LONG}: description cut to 1050 characters (OpenSLO's limit; it had 2000)",
+        f"SLO web/{LONG}: displayName cut to 63 characters (OpenSLO's limit; it had 67)",
+        f"SLO {LONG}/{LONG}: displayName cut to 63 characters (OpenSLO's limit; it had 127)"]
 
 
 def test_objectives_have_no_float_noise(kinds):
@@ -140,35 +147,50 @@ def test_objectives_have_no_float_noise(kinds):
     assert "target: 0.999\n" in text and "0000000" not in text
 
 
+RFC1123 = "is not an RFC 1123 label (lower-case letters, digits, '-', at most 63)"
 GO_SDK_CASES = [
-    ("a name longer than 63", lambda d: d["metadata"].update(name="a" * 64), "RFC 1123"),
-    ("an upper-case name", lambda d: d["metadata"].update(name="Web"), "RFC 1123"),
-    ("a displayName of 64", lambda d: d["metadata"].update(displayName="d" * 64), "displayName"),
-    ("a description of 1051", lambda d: d["spec"].update(description="d" * 1051), "description"),
-    ("op on a ratio objective", lambda d: d["spec"]["objectives"][0].update(op="gt"), "forbidden"),
+    ("a name longer than 63", lambda d: d["metadata"].update(name="a" * 64),
+     [f"metadata.name '{'a' * 64}' {RFC1123}"]),
+    ("an upper-case name", lambda d: d["metadata"].update(name="Web"), [f"metadata.name 'Web' {RFC1123}"]),
+    ("a displayName of 64", lambda d: d["metadata"].update(displayName="d" * 64),
+     ["metadata.displayName is longer than 63 characters"]),
+    ("a description of 1051", lambda d: d["spec"].update(description="d" * 1051),
+     ["spec.description is longer than 1050 characters"]),
+    ("op on a ratio objective", lambda d: d["spec"]["objectives"][0].update(op="gt"),
+     ["spec.objectives[0]: op and value are forbidden with a ratioMetric"]),
     ("two time windows", lambda d: d["spec"]["timeWindow"].append({"duration": "7d", "isRolling": True}),
-     "exactly one window"),
-    ("a rolling window with a calendar", lambda d: d["spec"]["timeWindow"][0].update(calendar={}), "calendar"),
-    ("a duration in seconds", lambda d: d["spec"]["timeWindow"][0].update(duration="30s"), "duration"),
-    ("an unknown budgeting method", lambda d: d["spec"].update(budgetingMethod="Events"), "budgetingMethod"),
-    ("a percentage as target", lambda d: d["spec"]["objectives"][0].update(target=99.9), "target"),
+     ["spec.timeWindow: exactly one window"]),
+    ("a rolling window with a calendar", lambda d: d["spec"]["timeWindow"][0].update(calendar={}),
+     ["spec.timeWindow[0]: a rolling window has no calendar; a calendar window needs one",
+      "spec.timeWindow[0].calendar.startTime must be YYYY-MM-DD HH:MM:SS",
+      "spec.timeWindow[0].calendar.timeZone must be an IANA time zone named Area/Location"]),
+    ("a duration in seconds", lambda d: d["spec"]["timeWindow"][0].update(duration="30s"),
+     ["spec.timeWindow[0].duration must be a number and one of m h d w M Q Y"]),
+    ("an unknown budgeting method", lambda d: d["spec"].update(budgetingMethod="Events"),
+     ["spec.budgetingMethod must be Occurrences, Timeslices or RatioTimeslices"]),
+    ("a percentage as target", lambda d: d["spec"]["objectives"][0].update(target=99.9),
+     ["spec.objectives[0].target must be in [0, 1)"]),
     ("both good and bad", lambda d: d["spec"]["indicator"]["spec"]["ratioMetric"].update(
-        good=d["spec"]["indicator"]["spec"]["ratioMetric"]["bad"]), "good and bad"),
-    ("a bad annotation key", lambda d: d["metadata"]["annotations"].update({"a b/c": "x"}), "annotation key"),
+        good=d["spec"]["indicator"]["spec"]["ratioMetric"]["bad"]), ["spec.indicator.spec.ratioMetric: exactly one of"
+                                                                     " good and bad"]),
+    ("a bad annotation key", lambda d: d["metadata"]["annotations"].update({"a b/c": "x"}),
+     ["metadata.annotations: key 'a b/c' is not a valid annotation key"]),
 ]
 
 
 @pytest.mark.parametrize("what,mutate,expected", GO_SDK_CASES, ids=[c[0] for c in GO_SDK_CASES])
 def test_the_go_sdk_check_can_fail(what, mutate, expected):
     doc = next(d for d in export(load_spec(SPEC)) if d["kind"] == "SLO" and "bad" in json.dumps(d))
+    assert problems(doc) == []
     mutate(doc)
-    assert any(expected in p for p in problems(doc)), problems(doc)
+    assert problems(doc) == expected
 
 
 def test_the_schema_check_can_fail(openslo_validator):
     doc = next(d for d in export(load_spec(SPEC)) if d["kind"] == "SLO")
+    assert list(openslo_validator.iter_errors(doc)) == []   # valid as exported: the change below is the cause
     doc["spec"]["objectives"][0]["target"] = 99.9  # a percentage where OpenSLO wants a ratio
-    assert list(openslo_validator.iter_errors(doc))
+    assert len(list(openslo_validator.iter_errors(doc))) == 1
 
 
 def test_export_then_import_is_the_identity_on_every_sli_kind(kinds):

@@ -43,8 +43,10 @@ def test_out_holding_the_users_spec_is_refused(tmp_path):
     shutil.copy(SPEC, tmp_path / "specs" / "lukhas.yaml")
     before = tree_snapshot(tmp_path)
     r = generate("--spec", "specs/lukhas.yaml", "--out", "specs", cwd=tmp_path)
-    line = one_line_error(r)
-    assert "specs/" in line and "lukhas.yaml" in line and "nothing was written" in line
+    assert one_line_error(r) == (
+        "lukhas-obs: refusing to replace specs/: it is not empty and generate did not write it (it holds"
+        f" specs/lukhas.yaml and no {MARKER}); --out is replaced as a whole, so choose another folder, or pass"
+        " --force to delete what it holds; nothing was written (specs/ and deployment/ are unchanged).")
     assert tree_snapshot(tmp_path) == before
     assert names(tmp_path) == ["specs"]  # no deployment/, no temporary folder
 
@@ -55,13 +57,16 @@ def test_out_holding_a_foreign_file_is_refused_then_replaced_with_force(tmp_path
     (out / "notes" / "todo.txt").write_text("keep me\n")
     before = tree_snapshot(out)
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep))
-    line = one_line_error(r)
-    assert str(out) in line and "notes/todo.txt" in line and "--force" in line
+    assert one_line_error(r) == (
+        f"lukhas-obs: refusing to replace {out}/: it is not empty and generate did not write it (it holds"
+        f" {out}/notes/todo.txt and no {MARKER}); --out is replaced as a whole, so choose another folder, or pass"
+        f" --force to delete what it holds; nothing was written ({out}/ and {dep}/ are unchanged).")
     assert tree_snapshot(out) == before and not dep.exists()
     assert names(tmp_path) == ["mine"]
 
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep), "--check")
-    assert r.returncode == 1 and "notes/todo.txt" in r.stderr  # --check is unaffected: it reads, names, keeps
+    assert r.returncode == 1, r.stderr  # --check is unaffected: it reads, names, keeps
+    assert f"  {out}/notes/todo.txt" in r.stderr.splitlines(), r.stderr
     assert tree_snapshot(out) == before
 
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep), "--force")
@@ -95,7 +100,9 @@ def test_the_committed_output_carries_the_marker():
 def test_deployment_inside_out_is_refused(tmp_path):
     out = tmp_path / "generated"
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(out / "deployment"))
-    assert "inside --out" in one_line_error(r)
+    assert one_line_error(r) == (
+        f"lukhas-obs: --deployment-out {out}/deployment is inside --out {out}, which generate replaces as a whole;"
+        f" nothing was written ({out}/ and {out}/deployment/ are unchanged).")
     assert not out.exists()
 
 
@@ -120,8 +127,9 @@ def test_an_unwritable_deployment_out_leaves_generated_untouched(tmp_path, gener
     (tmp_path / "somefile").write_text("a file, not a folder\n")
     before = tree_snapshot(tmp_path)
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(tmp_path / "somefile" / "deploy"))
-    line = one_line_error(r)
-    assert "somefile/deploy" in line and "nothing was written" in line
+    deploy = tmp_path / "somefile" / "deploy"
+    assert one_line_error(r) == (f"lukhas-obs: cannot write {deploy}: Not a directory; nothing was written"
+                                 f" ({out}/ and {deploy}/ are unchanged).")
     assert "a hand edit" in (out / "alertmanager" / "alertmanager.yml").read_text()
     assert tree_snapshot(tmp_path) == before
     assert names(tmp_path) == ["deployment", "generated", "somefile"]  # no temporary sibling left
@@ -133,7 +141,8 @@ def test_a_deployment_file_that_cannot_be_replaced_leaves_both_untouched(tmp_pat
     (dep / COMPOSE).mkdir()  # the compose file's path is a folder
     before = tree_snapshot(tmp_path)
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep))
-    assert COMPOSE in one_line_error(r)
+    assert one_line_error(r) == (f"lukhas-obs: cannot write {dep / COMPOSE}: Is a directory; nothing was written"
+                                 f" ({out}/ and {dep}/ are unchanged).")
     assert tree_snapshot(tmp_path) == before and (dep / COMPOSE).is_dir()
     assert names(tmp_path) == ["deployment", "generated"] and names(dep) == sorted([COMPOSE, "README.md"])
 
@@ -143,7 +152,8 @@ def test_an_unwritable_out_leaves_the_deployment_untouched(tmp_path, generated_p
     (tmp_path / "somefile").write_text("x\n")
     before = tree_snapshot(tmp_path)
     r = generate("--spec", str(SPEC), "--out", str(tmp_path / "somefile" / "gen"), "--deployment-out", str(dep))
-    assert "somefile" in one_line_error(r)
+    assert one_line_error(r) == (f"lukhas-obs: cannot write {tmp_path / 'somefile'}: Not a directory; nothing was"
+                                 f" written ({tmp_path / 'somefile' / 'gen'}/ and {dep}/ are unchanged).")
     assert tree_snapshot(tmp_path) == before
 
 
@@ -156,7 +166,8 @@ def test_a_read_only_deployment_folder_leaves_generated_untouched(tmp_path, gene
         r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep))
     finally:
         dep.chmod(0o755)
-    assert "ermission denied" in one_line_error(r)
+    assert one_line_error(r).startswith(f"lukhas-obs: cannot write {dep}"), r.stderr
+    assert one_line_error(r).endswith(f": Permission denied; nothing was written ({out}/ and {dep}/ are unchanged).")
     assert tree_snapshot(tmp_path) == before
 
 
@@ -223,7 +234,9 @@ def test_compose_mounts_the_folder_generate_wrote(tmp_path, out_rel, dep_rel):
     r = generate("--spec", str(SPEC), "--out", str(out), "--deployment-out", str(dep))
     assert r.returncode == 0, r.stderr
     sources = bind_sources(dep / COMPOSE)
-    assert len(sources) == 8, sources  # blackbox, alertmanager, prometheus, grafana x2, loki x2, promtail
+    assert sorted((dep / src).resolve().relative_to(out.resolve()).as_posix() for src in sources) == [
+        "alertmanager/alertmanager.yml", "blackbox/blackbox.yml", "grafana/dashboards", "grafana/provisioning",
+        "loki/loki.yml", "loki/rules", "prometheus", "promtail/promtail.yml"], sources
     for src in sources:
         assert not src.startswith("/"), f"{src}: absolute, so the stack breaks when the checkout moves"
         assert (dep / src).exists(), f"{src} does not exist relative to {dep}"
@@ -271,4 +284,6 @@ def test_the_compose_stack_goes_beside_out_not_into_the_working_folder(tmp_path)
     assert r.returncode == 0, r.stderr
     assert (work / "deployment" / COMPOSE).read_text() == "mine\n"
     assert (tmp_path / "elsewhere" / "deployment" / COMPOSE).exists()
-    assert "to " + str(tmp_path / "elsewhere" / "deployment") in r.stdout
+    gen, dep = tmp_path / "elsewhere" / "gen", tmp_path / "elsewhere" / "deployment"
+    files = len(tree_snapshot(gen)) - 1   # the marker is not counted
+    assert r.stdout.splitlines() == [f"wrote {files} files to {gen}/ and 1 to {dep}/ from {SPEC}"]

@@ -80,5 +80,8 @@ def test_an_installed_product_without_the_checkout_says_the_demo_needs_it(tmp_pa
     r = run_cli("demo", "--once", "--spec", str(ROOT / "specs" / "lukhas.yaml"), cwd=tmp_path,
                 env={"PYTHONPATH": ""})
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "the demo runs from a lukhas-obs checkout" in r.stderr and "make demo" in r.stderr
+    assert r.stderr.splitlines() == [
+        "lukhas-obs demo: the demo runs from a lukhas-obs checkout, with its test dependencies: its synthetic"
+        " workload (lukhas_obs_demo/) is not part of the installed product (No module named 'lukhas_obs_demo');"
+        " run `make demo` in the checkout"]
     assert "Traceback" not in r.stderr and r.stdout == ""

@@ -112,17 +112,22 @@ def _report(reason="r", service="svc", outcome=Outcome.FAIL, url="http://user:pw
 def test_json_has_a_link_per_check_that_sent_a_query_and_no_credentials():
     doc = json.loads(to_json(_report()))
     links = [c.get("link") for c in doc["checks"]]
-    assert links[0].startswith("http://127.0.0.1:9090/graph?g0.expr=") and links[1] and links[2] is None
+    assert links[0].startswith("http://127.0.0.1:9090/graph?g0.expr=") and links[2] is None
+    assert links[1].startswith("http://127.0.0.1:9090/graph?g0.expr=")
     assert "pw" not in links[0] and "user" not in links[0]
     assert _read_like_prometheus_2(links[0])["g0.expr"] == RATIO
+    assert _read_like_prometheus_2(links[1])["g0.expr"] == 'up{job=~"other"}'
     moved = json.loads(to_json(_report(), "https://prom.example"))
-    assert moved["checks"][0]["link"].startswith("https://prom.example/graph?")
+    assert moved["checks"][0]["link"] == links[0].replace("http://127.0.0.1:9090/", "https://prom.example/")
 
 
 def test_text_lists_the_links_below_the_table_failing_first():
     text = to_text(_report())
     table, _, links = text.partition("Prometheus, each check's queries up to 2026-01-05T01:10:00Z:")
-    assert table.splitlines()[3].startswith("FAIL")
+    assert table.splitlines()[2:6] == ["RESULT        SERVICE  CHECK        REASON",
+                                       "FAIL          svc      error ratio  r",
+                                       "INCONCLUSIVE  -        gate         no query at all",
+                                       "PASS          other    targets up   2 up"]
     rows = links.strip().splitlines()
     assert [r.split()[0] for r in rows] == ["FAIL", "PASS"]      # the check without a query has no link
     assert rows[0].endswith(json.loads(to_json(_report()))["checks"][0]["link"])
@@ -131,8 +136,10 @@ def test_text_lists_the_links_below_the_table_failing_first():
 def test_junit_carries_the_link_in_the_failure_and_in_system_out():
     root = ET.fromstring(to_junit(_report(), "https://prom.example"))
     case = root.find("testcase")
-    assert "prometheus: https://prom.example/graph?g0.expr=" in case.find("failure").text
-    assert "prometheus: https://prom.example/graph?" in case.find("system-out").text
+    link = json.loads(to_json(_report(), "https://prom.example"))["checks"][0]["link"]
+    assert link.startswith("https://prom.example/graph?g0.expr=")
+    for text in (case.find("failure").text, case.find("system-out").text):
+        assert text.splitlines()[:3] == ["r", "threshold: < 1 %", f"prometheus: {link}"], text
 
 
 MD = MarkdownIt("commonmark").enable("table")
@@ -195,14 +202,15 @@ def test_markdown_opens_with_the_verdict_and_the_action():
     assert "<details>" not in passing and len(_tables(passing)) == 1
 
 
-@pytest.mark.parametrize("args,code,phrase", [
-    (["--link-url", "ftp://x"], 2, "not an http(s) URL"),
-    (["--link-url", "http://u:p@x"], 2, "carries credentials"),
-    (["--output", "html"], 2, "'html' is not one of"),
+@pytest.mark.parametrize("args,code,last", [
+    (["--link-url", "ftp://x"], 2, "Error: Invalid value for --link-url: 'ftp://x' is not an http(s) URL with a host"),
+    (["--link-url", "http://u:p@x"], 2, "Error: Invalid value for --link-url: 'http://u:p@x' carries credentials:"
+                                        " links are written into reports, give the URL without them"),
+    (["--output", "html"], 2, "Error: Invalid value for '--output': 'html' is not one of 'text', 'json', 'markdown'."),
 ])
-def test_the_cli_refuses_bad_report_options(args, code, phrase):
+def test_the_cli_refuses_bad_report_options(args, code, last):
     r = CliRunner().invoke(cli.main, ["slo-gate", "--spec", str(SPEC), *args])
-    assert r.exit_code == code and phrase in r.output, r.output
+    assert r.exit_code == code and r.output.splitlines()[-1] == last, r.output
 
 
 EVIL = '<script>alert("x")</script>'
@@ -236,9 +244,10 @@ def test_plot_ids_are_unique_in_the_page():
     plot = ev.Plot("t", unit="s", start=AT - 600, end=AT, lines=[ev.Line("x", [(AT - 60, 1.0), (AT, 2.0)])],
                    levels=[ev.Level("limit", 1.5)], bars=[ev.Bar("b", AT, 1.0, 0.5, 1.5)])
     ids = re.findall(r'\bid="([^"]+)"', page.svg(plot, "p0-") + page.svg(plot, "p1-"))
-    assert len(ids) == len(set(ids)) and all(i.startswith(("p0-", "p1-")) for i in ids)
+    assert ids and len(ids) == len(set(ids)) and all(i.startswith(("p0-", "p1-")) for i in ids)
+    assert sum(i.startswith("p0-") for i in ids) == sum(i.startswith("p1-") for i in ids)   # the same plot twice
     refs = re.findall(r"url\(#([^)]+)\)|href=\"#([^\"]+)\"", page.svg(plot, "p0-"))
-    assert all((a or b) in ids for a, b in refs)
+    assert refs and all((a or b) in ids for a, b in refs)   # clip paths and markers: every reference resolves
 
 
 # ---- the arithmetic behind the plots ------------------------------------------------------------

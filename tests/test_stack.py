@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from lukhas_obs import promql
+from lukhas_obs.spec import load_spec
 
 from conftest import ROOT, SPEC, Process, free_port, tool, wait_until
 from nodepkg import node_checker
 
 LOGQL = ROOT / "tests" / "logql"
 SPEC_TEXT = SPEC.read_text()
+LUKHAS = load_spec(SPEC)
 
 
 def compose_file(generated: Path) -> Path:
@@ -45,7 +47,9 @@ def logql_parser():
 
 def test_every_logql_expression_parses_with_grafanas_grammar(generated_lukhas, logql_parser):
     exprs = logql_expressions(generated_lukhas)
-    assert len(exprs) >= 6  # 4 runbook queries on dashboards, 2 alerts
+    # the spec's log queries shown on a dashboard, and its log alerts
+    want = [q.expr for q in LUKHAS.logs.queries if q.dashboard] + [a.condition.expr for a in LUKHAS.logs.alerts]
+    assert sorted(exprs) == sorted(want) and len(want) == 6
     bad = [r for r in logql_parser(exprs) if r["errors"]]
     assert not bad, bad
 
@@ -80,9 +84,10 @@ def test_no_log_selector_matches_a_monitoring_container(generated_lukhas):
     monitoring = set(stack) | {svc["container_name"] for svc in stack.values()}
     assert {"lukhas-prometheus", "lukhas-loki", "lukhas-grafana", "prometheus"} <= monitoring
     selectors = log_selectors(generated_lukhas)
-    assert len(selectors) >= 10
+    # one stream selector in each expression of the dashboards and rules, and in each query of queries.md
+    assert len(selectors) == len(logql_expressions(generated_lukhas)) + len(LUKHAS.logs.queries) == 10
     for selector in selectors:
-        assert 'job' in selector, f"{selector} selects every container"
+        assert "job" in {name for name, _, _ in MATCHER.findall(selector)}, f"{selector} selects every container"
         wrong = sorted(n for n in monitoring if selects(selector, {"job": n}))
         assert not wrong, f"{selector} selects the monitoring containers {wrong}"
     burst = next(s for s in selectors if "lukhas-memory" in s)
@@ -104,7 +109,8 @@ def test_loki_gets_no_recording_rule_it_would_discard(generated_lukhas):
     assert "remote_write" not in loki["ruler"]
     rules = [r for f in (generated_lukhas / "loki" / "rules").rglob("*.yml")
              for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"]]
-    assert rules and all("alert" in r and "record" not in r for r in rules)
+    assert sorted(r.get("alert", r.get("record")) for r in rules) == sorted(a.name for a in LUKHAS.logs.alerts)
+    assert all("alert" in r and "record" not in r for r in rules)
     prom = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]["prometheus"]["command"]
     assert "--web.enable-remote-write-receiver" not in prom
 
@@ -183,8 +189,8 @@ def test_the_stack_refuses_to_start_without_a_readable_secret(generated_lukhas):
         if any("/secrets" in v or "/run/secrets/" in v for v in body.get("volumes", [])) and name != "secrets-check":
             assert body["depends_on"]["secrets-check"] == {"condition": "service_completed_successfully"}, name
     files = list(check["entrypoint"][4:])
-    assert {Path(f).name for f in files} >= {"pagerduty_routing_key", "slack_oncall_url", "slack_alerts_url",
-                                             "postgres_password", "redis_passwords.json"}
+    assert sorted(Path(f).name for f in files) == ["pagerduty_routing_key", "postgres_password", "redis_passwords.json",
+                                                  "slack_alerts_url", "slack_oncall_url"]
     # pytest's tmp_path sits in a folder only root may enter; the image's user needs a path it can walk
     with tempfile.TemporaryDirectory(dir="/tmp") as folder:
         Path(folder).chmod(0o755)
@@ -209,10 +215,12 @@ def _refuses_without_a_readable_secret(compose: dict, files: list[str], secrets:
     (secrets / "redis_passwords.json").write_text("")
     bad = _secrets_check(compose, secrets)
     assert bad.returncode == 1
-    assert "pagerduty_routing_key is missing" in bad.stdout
-    assert "postgres_password is not readable by uid 65534" in bad.stdout
-    assert "redis_passwords.json is empty" in bad.stdout
-    assert "slack_oncall_url" not in bad.stdout
+    # the three broken secrets, each said once; the readable ones not at all
+    assert bad.stdout.splitlines() == [
+        f"secrets-check: {secrets}/alertmanager/pagerduty_routing_key is missing (or its folder is not readable by"
+        " uid 65534)",
+        f"secrets-check: {secrets}/postgres_password is not readable by uid 65534 (chown it to that uid)",
+        f"secrets-check: {secrets}/redis_passwords.json is empty"], bad.stdout
 
 
 def test_compose_is_secure_by_default(generated_lukhas):
@@ -277,7 +285,7 @@ def test_blackbox_probes_reach_services_by_their_network_name(generated_lukhas):
 
     probes = _probes(yaml.safe_load((generated_lukhas / "prometheus/prometheus.yml").read_text()))
     stack = yaml.safe_load(compose_file(generated_lukhas).read_text())["services"]
-    assert len(probes) >= 9
+    assert len(probes) == len([s for s in LUKHAS.services if s.health_url]) == 10
     for service, url in probes:
         host = urlsplit(url).hostname or ""
         assert not _loopback(host), f"{service}: the blackbox exporter would probe itself at {url}"
@@ -327,10 +335,16 @@ def test_generated_configs_start_as_the_stack_mounts_them(tmp_path, generated_lu
         wait_until(lambda: ok(f"http://127.0.0.1:{am_port}/-/ready"), timeout=30, what="Alertmanager ready")
         with urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=5) as r:
             groups = json.loads(r.read())["data"]["groups"]
-        assert len(groups) >= 9
+        written = [g["name"] for f in sorted((generated_lukhas / "prometheus/rules").glob("*.rules.yml"))
+                   for g in yaml.safe_load(f.read_text())["groups"]]
+        assert len(written) == 1 + 2 * len(LUKHAS.slos)   # the alerts' group, each SLO's short and long group
+        assert sorted(g["name"] for g in groups) == sorted(written)
         with urllib.request.urlopen(f"http://127.0.0.1:{am_port}/api/v2/status", timeout=5) as r:
             status = json.loads(r.read())
-        assert "pagerduty" in status["config"]["original"]
+        loaded = yaml.safe_load(status["config"]["original"])
+        am_written = yaml.safe_load((generated_lukhas / "alertmanager/alertmanager.yml").read_text())
+        assert [x["name"] for x in loaded["receivers"]] == [x["name"] for x in am_written["receivers"]]
+        assert "pagerduty" in [x["name"] for x in loaded["receivers"]]
         assert prom.proc.poll() is None and am.proc.poll() is None
     finally:
         prom.stop()

@@ -235,6 +235,10 @@ def _judge_targets(ctx: Context, name: str, service: str, targets: list[Target],
                                f"the last {LOOKBACK} (empty, a wrong URL or tenant, or --at outside its history)",
                                query=query, threshold=threshold)
         return CheckResult(name, service, Outcome.FAIL, missing, query=query, threshold=threshold)
+    if any(math.isnan(t.age) for t in targets):
+        # neither fresh nor stale: without this the target fell out of both lists and passed
+        return CheckResult(name, service, Outcome.INCONCLUSIVE, "the age of the last scrape is NaN, not a time: the "
+                           "answer is not a measurement of up or down", query=query, threshold=threshold, evidence=ev)
     limit = parse_duration(ctx.g.max_staleness)
     fresh = [t for t in targets if t.age <= limit]
     stale = [t for t in targets if t.age > limit]
@@ -737,8 +741,9 @@ def fast_burn(ctx: Context, slo: SLO) -> CheckResult:
         _need_threshold_bucket(ctx, name, slo, w, threshold)
         total, bad = _one(_q(ctx, name, slo.service, total_q)), _one(_q(ctx, name, slo.service, bad_q))
         # no requests at all is measured: nothing burns the budget in that window (an outage
-        # shows in services down); no series is not measured
-        ratios[w] = None if total is None or bad is None else (bad / total if total > 0 else 0.0)
+        # shows in services down); no series, or a NaN/infinite total, is not measured
+        ratios[w] = None if total is None or bad is None or not math.isfinite(total) else \
+            (bad / total if total > 0 else 0.0)
     query = "\n".join(f"({b}) / ({t})" for b, t in exprs.values())
     return _burn_outcome(slo, name, first, ratios, query, threshold)
 
