@@ -69,7 +69,8 @@ CASES = [
                                     "errors 0.05 % (15 of 30000 requests in 5m; 99% bounds 0.0249 %-0.0891 %)")),
     ("healthy", "rollback", [], 0, row(P, "-", "services down", "0 of 5 services down")),
     ("healthy", "canary", APPS, 0, "next canary weight: 5 %"),
-    ("healthy", "budget", CORE, 0, row(P, "lukhas-core", "error budget availability", "80 % of the budget left")),
+    ("healthy", "budget", CORE, 0, row(P, "lukhas-core", "error budget availability",
+                                            "80 % of the budget left; data covers 30 d of 30 d (100 %)")),
     ("service-down", "smoke", [], 1, row(F, "lukhas-memory", "targets up",
                                          "2 of 2 down at the last scrape: lukhas-memory-canary:80, lukhas-memory:80")),
     ("error-spike-2m", "rollback", [], 0, row(P, "-", "error ratio sustained", "no service above 5 % for 3m")),
@@ -87,7 +88,8 @@ CASES = [
     ("latency-regression", "rollback", [], 1, row(F, "-", "p99 latency sustained", "lukhas-core: above 5s for 5m")),
     ("stale", "smoke", APPS, 3, row(INC, "lukhas-core", "health probe", STALE.format(
         n=1, what="http://lukhas-core/health", last="2026-01-08T01:06:00Z", ago=240, at="2026-01-08T01:10:00Z"))),
-    ("budget-spent", "budget", CORE, 1, row(F, "lukhas-core", "error budget availability", "10 % of the budget left")),
+    ("budget-spent", "budget", CORE, 1, row(F, "lukhas-core", "error budget availability",
+                                                "10 % of the budget left; data covers 30 d of 30 d (100 %)")),
     ("pool-exhausted", "rollback", [], 1, row(F, "-", "db pool", "connection pool exhausted: lukhas-identity")),
     ("no-traffic", "smoke", CORE, 3, row(INC, "lukhas-core", "error ratio", "no traffic in 5m")),
     ("fast-burn", "rollback", [], 1, row(F, "lukhas-core", "fast burn availability",
@@ -128,7 +130,8 @@ CASES = [
     ("healthy", "canary", APPS + ["--canary-weight", "5"], 0, "next canary weight: 10 %"),
     # every series of a budget, not the first
     ("budget-two-clusters", "budget", CORE, 1, row(F, "lukhas-core", "error budget availability",
-                                                   "5 % of the budget left in {cluster=us} (1 of 2 series below)")),
+                                                   "5 % of the budget left in {cluster=us} (1 of 2 series below); "
+                                                   "data covers 30 d of 30 d (100 %)")),
     # a histogram without the threshold's bucket is unknown, not 100 % slow
     ("no-threshold-bucket", "smoke", CORE, 3, row(INC, "lukhas-core", "latency", NO_BUCKET)),
     ("no-threshold-bucket", "canary", CORE, 3, row(INC, "lukhas-core", "canary latency", NO_BUCKET)),
