@@ -186,16 +186,6 @@ def min_samples(p: PrometheusSettings, slo: SLO, w: BurnWindow) -> int | None:
     return math.floor(failed_scrape_weight(p) / w.threshold(slo)) + 1
 
 
-def samples_window(p: PrometheusSettings, w: BurnWindow, needed: int) -> str:
-    """Where the min_samples guard counts: the last `needed` evaluations of one target (whole
-    minutes), or the long window when that is shorter. With a steady number of targets this holds
-    `needed` samples exactly when the long window does (both only lack them in a Prometheus younger
-    than `needed` evaluations), and it spares the 30 s group re-reading a day or three of samples
-    for the ticket's pairs (3d: 8,640 samples; 1,001 evaluations: 8h21m, about 1,000)."""
-    seconds = math.ceil(needed * parse_duration(p.slo_evaluation_interval) / 60) * 60
-    return w.long if seconds >= parse_duration(w.long) else format_duration(seconds)
-
-
 def is_raw(window: str) -> bool:
     """Windows up to `raw_up_to` are computed from raw series every evaluation (fast, exact
     detection); longer ones are summed from the recorded 5m rates in the slower group."""

@@ -45,7 +45,6 @@ from lukhas_obs.conventions import (
     ratio_name,
     record_sel,
     sample_counts,
-    samples_window,
     slice_bad,
     slo_labels,
     total_selector,
@@ -84,8 +83,9 @@ def burn_condition(spec: Spec, slo: SLO, windows: list[BurnWindow]) -> str:
             clause += f"\nand on ()\n{events} >= {slo.min_events}"
         samples = min_samples(spec.prometheus, slo, w)
         if samples is not None:   # the same labels as the ratios: a plain `and`
-            where = samples_window(spec.prometheus, w, samples)
-            clause += f"\nand\nsum_over_time({record_sel(TOTAL_COUNT, slo)}[{where}]) >= {samples}"
+            # over the long window itself: a window counted in evaluations would be a timer, and the
+            # fast timers of the demo and the stack test would then change a PromQL range too
+            clause += f"\nand\nsum_over_time({record_sel(TOTAL_COUNT, slo)}[{w.long}]) >= {samples}"
         clauses.append(f"(\n{clause}\n)")
     return "\nor\n".join(clauses)
 
