@@ -307,6 +307,12 @@ CASES = [
                                  "not set"),
     ("runbook-base-with-fragment", BASE + "links:\n  runbook_base_url: https://wiki.example/ops#runbooks\n",
      "links.runbook_base_url", "runbook_base_url:", "'https://wiki.example/ops#runbooks' has a query or fragment"),
+    ("prometheus-url-with-query", mutate("  evaluation_interval: 30s",
+                                         "  evaluation_interval: 30s\n  external_url: https://p.example/?x=1"),
+     "prometheus.external_url", "external_url:", "'https://p.example/?x=1' has a query or fragment: Prometheus adds "
+                                                 "its own pages (/graph, /alerts) after it"),
+    ("alertmanager-url-with-fragment", BASE + "alertmanager:\n  external_url: https://am.example/#x\n",
+     "alertmanager.external_url", "external_url:", "'https://am.example/#x' has a query or fragment: Alertmanager"),
     ("runbook-base-with-query", BASE + "links:\n  runbook_base_url: https://wiki.example/view?page=\n",
      "links.runbook_base_url", "runbook_base_url:", "'https://wiki.example/view?page=' has a query or fragment"),
 ]
@@ -667,7 +673,14 @@ LINK_REFUSALS = [
      "[::] publishes the stack on every address, so it cannot tell where users reach it, and alerts and "
      "notifications would link to the containers' names: set alertmanager.external_url (https://...)"),
     ("bind-address-not-an-address", BASE + "stack:\n  bind_address: 127.0.1\n", "bind_address:",
-     "stack.bind_address", "'127.0.1' is not an IPv4 address or a bracketed IPv6 address"),
+     "stack.bind_address", "'127.0.1' is not an IPv4 address or a bracketed IPv6 address (compose publishes ports "
+                           "on an address, not a host name)"),
+    ("bind-address-a-host-name", BASE + "stack:\n  bind_address: localhost\n", "bind_address:",
+     "stack.bind_address", "'localhost' is not an IPv4 address or a bracketed IPv6 address (compose publishes ports "
+                           "on an address, not a host name)"),
+    ("bind-address-bare-ipv6", BASE + "stack:\n  bind_address: '::1'\n", "bind_address:",
+     "stack.bind_address", "'::1' is not an IPv4 address or a bracketed IPv6 address (compose publishes ports on "
+                           "an address, not a host name)"),
 ]
 
 

@@ -304,6 +304,13 @@ class ModelBuilder:
                 self.err(("links", key),
                          f"{base!r} has a query or fragment: {what} is added after a '/' and would land inside it; "
                          f"give the URL {folder}")
+        for section, program, pages in (("prometheus", "Prometheus", "/graph, /alerts"),
+                                        ("alertmanager", "Alertmanager", "/#/alerts, /api/v2")):
+            own = (d.get(section) or {}).get("external_url") or ""
+            if "?" in own or "#" in own:
+                self.err((section, "external_url"),
+                         f"{own!r} has a query or fragment: {program} adds its own pages ({pages}) after it, in every "
+                         f"alert's links, and they would land inside it; give the URL {program} is served from")
         spec = m.Spec(
             source=self.file, project=d["project"], **present(d, "environment", "network"),
             **present(links, "runbook_base_url", "grafana_url"), prometheus=prom, alertmanager=am,
@@ -496,11 +503,16 @@ class ModelBuilder:
             if image.endswith(":latest") or (":" not in image.split("/")[-1] and "@" not in image):
                 self.err(("stack", "images", name), f"{image!r} is not pinned to a version")
         bind = body.get("bind_address")
-        if bind is not None:
+        if isinstance(bind, str):
+            bracketed = bind.startswith("[") and bind.endswith("]")
+            version: int = 0
             try:
-                ipaddress.ip_address(bind.strip("[]"))
+                version = ipaddress.ip_address(bind[1:-1] if bracketed else bind).version
             except ValueError:
-                self.err(("stack", "bind_address"), f"{bind!r} is not an IPv4 address or a bracketed IPv6 address")
+                pass
+            if version != (6 if bracketed else 4):
+                self.err(("stack", "bind_address"), f"{bind!r} is not an IPv4 address or a bracketed IPv6 address "
+                                                    "(compose publishes ports on an address, not a host name)")
         return m.StackSettings(**present(body, "bind_address", "secrets_dir"),
                                images=tuple(sorted((body.get("images") or {}).items())))
 
