@@ -16,8 +16,7 @@ Err = Callable[[tuple, str], None]
 def check(spec: m.Spec, err: Err) -> None:
     _names(spec, err)
     _receiver_files(spec, err)
-    _runbooks(spec, err)
-    _dashboard_links(spec, err)
+    _links(spec, err)
     _published_urls(spec, err)
     for i, svc in enumerate(spec.services):
         for j, slo in enumerate(svc.slos):
@@ -52,34 +51,30 @@ def _names(spec: m.Spec, err: Err) -> None:
                 seen[slo.id] = path
 
 
-def _runbooks(spec: m.Spec, err: Err) -> None:
-    """An alert's `runbook` is a page under links.runbook_base_url: without that base the
-    runbook_url annotation would be the bare name, which Alertmanager, PagerDuty and Grafana show
-    as a dead link (audit 21)."""
-    if spec.runbook_base_url:
-        return
-    for where, alerts in ((("alerts",), spec.alerts), (("logs", "alerts"), spec.logs.alerts)):
-        for i, alert in enumerate(alerts):
-            if alert.runbook:
-                err(where + (i, "runbook"),
-                    f"{alert.runbook!r} is a page under links.runbook_base_url, which the spec does not set, so the "
-                    "alert's runbook_url would be no link: add links: {runbook_base_url: https://...} (in a folder "
-                    "of specs, to the shared file), or leave runbook out")
-
-
-def _dashboard_links(spec: m.Spec, err: Err) -> None:
-    """An alert's `dashboard` is a link under links.grafana_url: without it the dashboard_url
-    annotation would be `/d/<uid>`, a link only inside Grafana and a dead one in Alertmanager,
-    PagerDuty and Slack. (A log query's `dashboard` places a panel, not a link: it needs no URL.)"""
-    if spec.grafana_url:
-        return
-    for where, alerts in ((("alerts",), spec.alerts), (("logs", "alerts"), spec.logs.alerts)):
-        for i, alert in enumerate(alerts):
-            if alert.dashboard:
-                err(where + (i, "dashboard"),
-                    f"the alert's dashboard_url would be /d/{alert.dashboard}, a link only inside Grafana: add "
-                    "links: {grafana_url: https://...} (where users reach Grafana; in a folder of specs, to the shared "
-                    "file), or leave dashboard out")
+def _links(spec: m.Spec, err: Err) -> None:
+    """An alert's `runbook` is a page under links.runbook_base_url, its `dashboard` a link under
+    links.grafana_url: without the base the annotation would be the bare name or `/d/<uid>`, which
+    Alertmanager, PagerDuty, Slack and Grafana show as a dead link (audit 21). (A log query's
+    `dashboard` places a panel, not a link: it needs no URL.)"""
+    alert_lists = ((("alerts",), spec.alerts), (("logs", "alerts"), spec.logs.alerts))
+    for key, base in (("runbook", spec.runbook_base_url), ("dashboard", spec.grafana_url)):
+        if base:
+            continue
+        for where, alerts in alert_lists:
+            for i, alert in enumerate(alerts):
+                value = getattr(alert, key)
+                if not value:
+                    continue
+                if key == "runbook":
+                    err(where + (i, key),
+                        f"{value!r} is a page under links.runbook_base_url, which the spec does not set, so the "
+                        "alert's runbook_url would be no link: add links: {runbook_base_url: https://...} (in a "
+                        "folder of specs, to the shared file), or leave runbook out")
+                else:
+                    err(where + (i, key),
+                        f"the alert's dashboard_url would be /d/{value}, a link only inside Grafana: add "
+                        "links: {grafana_url: https://...} (where users reach Grafana; in a folder of specs, to the "
+                        "shared file), or leave dashboard out")
 
 
 def _published_urls(spec: m.Spec, err: Err) -> None:
