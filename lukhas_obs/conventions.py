@@ -98,15 +98,17 @@ PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 
 
+def every_address(bind_address: str) -> bool:
+    """Whether the stack publishes on every address (0.0.0.0, [::]): then the host's own name,
+    which users type, is not in the spec."""
+    return ipaddress.ip_address(bind_address.strip("[]")).is_unspecified
+
+
 def published_url(bind_address: str, port: int) -> str | None:
     """Where a user reaches a port the compose stack publishes: http://<bind_address>:<port>
     (127.0.0.1 and [::1]: on the stack's own host, or through an SSH tunnel to the same port).
-    None when the stack publishes on every address (0.0.0.0, [::]): the host's own name, which
-    users type, is not in the spec."""
-    host = bind_address.strip("[]")
-    if ipaddress.ip_address(host).is_unspecified:
-        return None
-    return f"http://{bind_address}:{port}"
+    None when it publishes on every address."""
+    return None if every_address(bind_address) else f"http://{bind_address}:{port}"
 
 
 def alertmanager_secret_name(path: str) -> str:
@@ -183,7 +185,12 @@ def min_samples(p: PrometheusSettings, slo: SLO, w: BurnWindow) -> int | None:
     events, or slices (a slice is judged by its own target)."""
     if not isinstance(slo.sli, SAMPLE_SLIS) or slo.timeslices is not None:
         return None
-    return math.floor(failed_scrape_weight(p) / w.threshold(slo)) + 1
+    return samples_for(failed_scrape_weight(p), w.threshold(slo))
+
+
+def samples_for(weight: int, threshold: float) -> int:
+    """The fewest samples in which `weight` bad ones are not above `threshold`."""
+    return math.floor(weight / threshold) + 1
 
 
 def is_raw(window: str) -> bool:

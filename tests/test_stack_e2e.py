@@ -563,7 +563,8 @@ def check_links(live: Live, alert: dict, post: dict) -> None:
     receiver = urllib.parse.parse_qs(urllib.parse.urlsplit(am_link).fragment.split("?", 1)[-1]).get("receiver")
     shown = json.loads(live.ns.fetch(f"{live.am}/api/v2/alerts?" + urllib.parse.urlencode(
         {"receiver": receiver[0] if receiver else "", "filter": f'alertname="{alert["labels"]["alertname"]}"'}))[1])
-    assert shown, f"{am_link} shows no {alert['labels']['alertname']} on the live Alertmanager"
+    assert {a["labels"]["alertname"] for a in shown} == {alert["labels"]["alertname"]}, \
+        f"{am_link} shows no {alert['labels']['alertname']} on the live Alertmanager: {shown}"
 
 
 @pytest.mark.parametrize("service", STOPPED)

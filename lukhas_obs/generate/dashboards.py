@@ -11,7 +11,7 @@ Prometheus as written: a panel that never shows data)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lukhas_obs import conventions as conv
 from lukhas_obs import model as m
@@ -393,14 +393,16 @@ def build(spec: Spec, d: m.Dashboard) -> dict | None:
     return _dashboard(spec, d, lay, _variables(spec, d) + repeated[:1])
 
 
+def _labelled(labels: dict) -> Callable[[str], Selector]:
+    """A record's selector with an SLO row's labels: exact values, or the row's variables."""
+    return lambda name: Selector(name).where(**labels)
+
+
 def _sli(slos: Iterable[SLO], labels: dict) -> tuple[str, str]:
     """(what, error ratio) of the SLI panel for `slos`, the SLOs the panel may show: the last
     hour, or a calendar SLO's period so far. A repeated row shows SLOs of both kinds in one panel:
     a calendar SLO's period (its phase record says it is one), any other SLO's hour."""
-
-    def sel(name: str) -> Selector:
-        return Selector(name).where(**labels)
-
+    sel = _labelled(labels)
     units = {s.calendar.unit if s.calendar else None for s in slos}
     if None not in units:
         return ("period so far" if len(units) > 1 else f"{units.pop()} so far"), str(sel(conv.PERIOD_RATIO))
@@ -414,9 +416,7 @@ def _slo_panels(lay: _Layout, title: str, labels: dict, target: float | None, pe
                 windows: list[str], page_factor: float, description: str, sli: tuple[str, str]) -> None:
     """One SLO's row of panels. `labels` are exact values (static rows) or the `service` and
     `slo` variables (repeated rows). `sli` is (what, error ratio) of the SLI panel (see _sli)."""
-
-    def sel(name: str) -> Selector:
-        return Selector(name).where(**labels)
+    sel = _labelled(labels)
 
     lay.add(stat(f"{title}: objective", [(str(sel(conv.OBJECTIVE)), "objective")], "percentunit",
                  description=description), w=4, h=5)

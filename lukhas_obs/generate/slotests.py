@@ -413,7 +413,9 @@ def scenarios(spec: Spec, slo: SLO) -> list[dict]:
     after = start + spike + 3600   # the outage starts an hour after the spike
     # after a longest page window of healthy history: in a younger Prometheus the spike is a
     # larger share of what the long windows hold (and would page at long periods)
-    seen_test = None if seen is None else [_count_check(slo, conv.ERRORS_COUNT, start + spike + 300, seen)]
+    # the hour summed holds the whole spike: the SLI counted every bad evaluation
+    seen_test = None if seen is None else [
+        _expr_test(slo, f"sum_over_time({conv.record_sel(conv.ERRORS_COUNT, slo)}[1h])", start + spike + 300, seen)]
     counted = "" if seen is None else f" ({seen} bad evaluation{'s' if seen > 1 else ''})"
     add(f"{calm}; a {format_duration(spike)} spike at {spike_ratio:.0%} errors, {share * 100:.2g} % of the budget"
         f"{counted}, does not page; an hour later {pages}",
@@ -472,10 +474,11 @@ def _sample_spike(slo: SLO, history: float, step: float, evaluation: float) -> t
     return first - step, samples * step, seen
 
 
-def _count_check(slo: SLO, record: str, at: float, value: int) -> dict:
-    """A promtool expression test: the record summed over the hour before `at` equals `value`."""
+def _expr_test(slo: SLO, expr: str, at: float, value: float) -> dict:
+    """A promtool expression test: at `at`, `expr` gives one sample, with the SLO's record labels
+    and `value`."""
     labels = {**conv.slo_labels(slo), **dict(slo.labels)}
-    return {"expr": f"sum_over_time({conv.record_sel(record, slo)}[1h])", "eval_time": format_duration(at),
+    return {"expr": expr, "eval_time": format_duration(at),
             "exp_samples": [{"labels": "{" + ", ".join(f"{k}={promql.quote(v)}" for k, v in sorted(labels.items()))
                              + "}", "value": value}]}
 
@@ -547,7 +550,6 @@ def calendar_scenarios(spec: Spec, slo: SLO, step: float) -> list[dict]:
     if boundary is None:
         return []
     remaining = conv.record_sel(conv.BUDGET_REMAINING, slo)
-    labels = {**conv.slo_labels(slo), **dict(slo.labels)}
     checks = [(boundary - 900, f"{remaining} < bool 0"), (boundary + 3600, f"{remaining} == bool 1")]
     cal = slo.calendar
     assert cal is not None, "calendar_boundary is None for a rolling SLO"
@@ -556,11 +558,7 @@ def calendar_scenarios(spec: Spec, slo: SLO, step: float) -> list[dict]:
                 f"({iso(boundary)}): overspent before, whole after",
         "interval": format_duration(step),
         "input_series": input_series(spec, slo, [Phase(boundary - 600, 1.0), Phase(4800, 0.0)], step),
-        "promql_expr_test": [{"expr": expr, "eval_time": format_duration(at),
-                              "exp_samples": [{"labels": "{" + ", ".join(f"{k}={promql.quote(v)}" for k, v in
-                                                                            sorted(labels.items())) + "}",
-                                               "value": 1}]}
-                             for at, expr in checks],
+        "promql_expr_test": [_expr_test(slo, expr, at, 1) for at, expr in checks],
     }]
 
 

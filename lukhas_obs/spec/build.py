@@ -297,20 +297,20 @@ class ModelBuilder:
         links = d.get("links") or {}
         for key in ("runbook_base_url", "grafana_url"):  # the start of annotation values
             self.template(links.get(key), ("links", key))
-        for key, what, folder in (("runbook_base_url", "an alert's runbook page", "the runbook pages are under"),
-                                  ("grafana_url", "a dashboard's path (/d/<uid>)", "Grafana is served from")):
-            base = links.get(key) or ""
-            if "?" in base or "#" in base:
-                self.err(("links", key),
-                         f"{base!r} has a query or fragment: {what} is added after a '/' and would land inside it; "
-                         f"give the URL {folder}")
-        for section, program, pages in (("prometheus", "Prometheus", "/graph, /alerts"),
-                                        ("alertmanager", "Alertmanager", "/#/alerts, /api/v2")):
-            own = (d.get(section) or {}).get("external_url") or ""
-            if "?" in own or "#" in own:
-                self.err((section, "external_url"),
-                         f"{own!r} has a query or fragment: {program} adds its own pages ({pages}) after it, in every "
-                         f"alert's links, and they would land inside it; give the URL {program} is served from")
+        # URLs something else is appended to: a query or fragment in them would swallow it
+        for path, what, served in (
+                (("links", "runbook_base_url"), "an alert's runbook page is added after a '/' and",
+                 "the runbook pages are under"),
+                (("links", "grafana_url"), "a dashboard's path (/d/<uid>) is added after a '/' and",
+                 "Grafana is served from"),
+                (("prometheus", "external_url"), "Prometheus adds its own pages (/graph, /alerts) after it, in every "
+                 "alert's links, and they", "Prometheus is served from"),
+                (("alertmanager", "external_url"), "Alertmanager adds its own pages (/#/alerts, /api/v2) after it, in "
+                 "every alert's links, and they", "Alertmanager is served from")):
+            url = (d.get(path[0]) or {}).get(path[1]) or ""
+            if "?" in url or "#" in url:
+                self.err(path, f"{url!r} has a query or fragment: {what} would land inside it; give the URL "
+                               f"{served}")
         spec = m.Spec(
             source=self.file, project=d["project"], **present(d, "environment", "network"),
             **present(links, "runbook_base_url", "grafana_url"), prometheus=prom, alertmanager=am,

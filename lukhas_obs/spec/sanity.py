@@ -82,11 +82,11 @@ def _published_urls(spec: m.Spec, err: Err) -> None:
     the notification's links). Without external_url the compose stack gives them the address it
     publishes them on; on every address (0.0.0.0, [::]) there is no such address, and the programs
     would name their container (http://<container id>:9093/), a dead link: the spec must say."""
-    from lukhas_obs.conventions import published_url
+    from lukhas_obs.conventions import every_address
 
     missing = [name for name, settings in (("prometheus", spec.prometheus), ("alertmanager", spec.alertmanager))
                if not settings.external_url]
-    if missing and published_url(spec.stack.bind_address, 0) is None:
+    if missing and every_address(spec.stack.bind_address):
         err(("stack", "bind_address"),
             f"{spec.stack.bind_address} publishes the stack on every address, so it cannot tell where users reach "
             f"it, and alerts and notifications would link to the containers' names: set "
@@ -183,7 +183,8 @@ def _tells_one_failed_scrape(spec: m.Spec, slo: m.SLO, path: tuple, err: Err) ->
             if needed is None or needed <= held:
                 continue
             below = math.floor((1 - weight * evaluation / (parse_duration(w.long) * w.factor)) * 10000) / 100
-            every = format_duration(max(1, math.floor(parse_duration(w.long) / (math.floor(1 / w.threshold(slo)) + 1))))
+            # scraped and evaluated alike, one bad sample weighs one: the window must hold samples_for(1, t)
+            every = format_duration(max(1, math.floor(parse_duration(w.long) / conv.samples_for(1, w.threshold(slo)))))
             err(path + ("objective",),
                 f"with SLO evaluations every {p.slo_evaluation_interval} and scrapes every {p.scrape_interval}, "
                 f"the {kind} alert's {w.long} window holds {held} samples of a target and {one} counts in "
