@@ -35,9 +35,13 @@ tools:
 	@scripts/ensure-tools.sh
 
 test: $(VENV)/.installed tools
-	# the end-to-end stack alone first: its timers are real, and beside the CPU-bound rest of the
-	# suite on two cores a scrape missed its deadline in about one run in three
-	. scripts/tool-env.sh && $(PY) -m pytest -q -ra -m stack && $(PY) -m pytest -q -ra -n $(TEST_WORKERS) -m "not stack"
+	# the end-to-end stack alone first: its timers are real. Its healthy-silence check has a known
+	# flake (about one run in seven: a minute-old Prometheus measured 0.14 % errors over its 1h
+	# window against a 0.015 % workload, and opened a ticket; no scrape had failed), so a failure is
+	# said and the stack run once more; a second failure fails make test
+	. scripts/tool-env.sh && { $(PY) -m pytest -q -ra -m stack || { echo "make test: the stack test failed once \
+	(the known young-window flake, see README); running it once more" >&2; $(PY) -m pytest -q -ra -m stack; }; } \
+	&& $(PY) -m pytest -q -ra -n $(TEST_WORKERS) -m "not stack"
 
 golden: $(VENV)/.installed
 	$(PY) -m pytest -q -rs tests/test_golden.py --update-golden
